@@ -1,0 +1,73 @@
+# OrderHub: `make run` starts everything locally, `make test` checks everything.
+# Both create .venv and install what they need on first use (Python 3.11+).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PY     := $(BIN)/python
+REGION := us-east-1
+PYNAMODB_VERSION := 6.1.0
+
+.PHONY: help run test lint typecheck cfn-lint pytest unit integration e2e package bench demo job clean
+
+help:
+	@echo "make run     start the local stack (API, emulated AWS, worker, scheduler)"
+	@echo "make test    lint, type checks, CloudFormation lint and every test"
+	@echo "make bench   drive the running stack and print latency/throughput numbers"
+	@echo "make demo    a minute of realistic signed orders against the running stack"
+	@echo "make job NAME=<handler>   run one scheduled job now against the running stack"
+	@echo "make package build the Lambda package and CloudFormation template into build/"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "OrderHub needs Python 3.11+; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: $(STAMP)
+	$(PY) -m local.stack
+
+test: lint typecheck cfn-lint pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The deployable artefacts: pynamodb vendored without botocore (Lambda ships it), then
+# Chalice's SAM template merged with infra/resources.json.
+package: $(STAMP)
+	rm -rf vendor build/package
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target vendor pynamodb==$(PYNAMODB_VERSION)
+	AWS_DEFAULT_REGION=$(REGION) $(BIN)/chalice package --stage prod --merge-template infra/resources.json build/package
+	@ls -l build/package
+
+cfn-lint: package
+	$(BIN)/cfn-lint build/package/sam.json
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+bench: $(STAMP)
+	$(PY) bench/drive.py --mode bench
+
+demo: $(STAMP)
+	$(PY) bench/drive.py --mode demo
+
+job: $(STAMP)
+	$(PY) -m local.job $(NAME)
+
+clean:
+	rm -rf $(VENV) build vendor .pytest_cache .mypy_cache .ruff_cache

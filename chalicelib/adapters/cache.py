@@ -1,0 +1,48 @@
+"""A small time-bounded cache in front of the catalog: stores and keys change rarely, and the
+webhook path should not pay a DynamoDB read per delivery."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from chalicelib.domain.ports import Catalog, Store, Warehouse
+
+T = TypeVar("T")
+
+
+class CachedCatalog:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ttl_seconds: float = 60.0,
+        miss_ttl_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._catalog = catalog
+        self._ttl = ttl_seconds
+        self._miss_ttl = miss_ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    def _cached(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        now = self._clock()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = load()
+        ttl = self._ttl if value is not None else self._miss_ttl
+        self._entries[key] = (now + ttl, value)
+        return value
+
+    def get_store(self, platform: str, store_id: str) -> Store | None:
+        return self._cached(
+            ("store", platform, store_id), lambda: self._catalog.get_store(platform, store_id)
+        )
+
+    def list_warehouses(self) -> list[Warehouse]:
+        return self._cached(("warehouses",), self._catalog.list_warehouses)
+
+    def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None:
+        return self._cached(("apikey", key_hash), lambda: self._catalog.get_api_key(key_hash))

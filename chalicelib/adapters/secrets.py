@@ -1,0 +1,22 @@
+"""Store credentials from Secrets Manager, cached briefly (Powertools parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+SECRET_CACHE_SECONDS = 60
+
+
+class SecretsManagerSource:
+    def __init__(self, provider: SecretsProvider, max_age: int = SECRET_CACHE_SECONDS) -> None:
+        self._provider = provider
+        self._max_age = max_age
+
+    def get_secret(self, name: str) -> Mapping[str, Any]:
+        value = self._provider.get(name, max_age=self._max_age, transform="json")
+        if not isinstance(value, dict):
+            raise ValueError(f"secret {name} is not a JSON object")
+        return value

@@ -1,0 +1,82 @@
+"""HTTP concerns in one place: domain errors to statuses, JSON bodies, API-key middleware."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.deps import container
+from chalicelib.domain import errors
+from chalicelib.observability import logger
+
+STATUS: dict[type[errors.OrderHubError], int] = {
+    errors.InvalidPayload: 400,
+    errors.InvalidSignature: 401,
+    errors.StaleTimestamp: 401,
+    errors.Unauthenticated: 401,
+    errors.UnknownPlatform: 404,
+    errors.UnknownStore: 404,
+    errors.NotFound: 404,
+    errors.PayloadTooLarge: 413,
+    errors.TransientFailure: 503,
+}
+
+PUBLIC_PREFIXES = ("/webhooks/", "/health")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def error_response(exc: errors.OrderHubError) -> Response:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return json_response({"error": exc.code, "message": exc.message}, status, headers)
+
+
+def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Every view answers errors as {"error", "message"} JSON; nothing leaks a stack trace."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except errors.OrderHubError as exc:
+            logger().info("request refused", extra={"error": exc.code, "reason": exc.message})
+            return error_response(exc)
+        except Exception:
+            logger().exception("request failed")
+            return json_response(
+                {
+                    "error": "internal_error",
+                    "message": "OrderHub could not complete the request; it is safe to retry",
+                },
+                500,
+            )
+
+    return wrapper
+
+
+def authenticate_request(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice http middleware: every route but webhooks and health needs `Bearer <api key>`."""
+    path = event.context.get("resourcePath", event.path) if event is not None else ""
+    if path.startswith(PUBLIC_PREFIXES):
+        return get_response(event)
+    deps = container()
+    try:
+        principal = deps.authenticator.authenticate(event.headers.get("authorization"), deps.now())
+    except errors.Unauthenticated as exc:
+        return error_response(exc)
+    event.context["orderhub_principal"] = {
+        "key_id": principal.key_id,
+        "owner": principal.owner,
+        "role": principal.role,
+    }
+    return get_response(event)

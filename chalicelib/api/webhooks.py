@@ -1,0 +1,48 @@
+"""POST /webhooks/{platform}/{store}: verify, queue, answer; nothing else on the sender's clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import api_errors, json_response
+from chalicelib.deps import container
+from chalicelib.domain.ingest import accept_webhook
+from chalicelib.observability import logger, metrics
+
+bp = Blueprint(__name__)
+
+WEBHOOK_CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+
+
+@bp.route("/webhooks/{platform}/{store}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+@api_errors
+def handle_webhook(platform: str, store: str) -> Any:
+    request = bp.current_request
+    raw = request.raw_body or b""
+    deps = container()
+    accepted = accept_webhook(
+        platform,
+        store,
+        dict(request.headers),
+        raw if isinstance(raw, bytes) else raw.encode("utf-8"),
+        deps.catalog,
+        deps.secrets,
+        deps.queue,
+        deps.now(),
+    )
+    logger().set_correlation_id(accepted.delivery_id)
+    logger().info(
+        "webhook accepted",
+        extra={"platform": platform, "store": store, "events": len(accepted.event_keys)},
+    )
+    metrics().add_metric(name="WebhooksAccepted", unit="Count", value=1)
+    return json_response(
+        {
+            "status": "accepted",
+            "delivery_id": accepted.delivery_id,
+            "events": list(accepted.event_keys),
+        },
+        202,
+    )

@@ -1,0 +1,1 @@
+"""OrderHub's domain: plain Python, no AWS libraries, no environment reads."""

@@ -1,0 +1,66 @@
+"""Domain errors. Each carries a stable machine code and a message a person can act on.
+
+HTTP statuses for them are assigned in one place, `chalicelib.api.http`.
+"""
+
+from __future__ import annotations
+
+
+class OrderHubError(Exception):
+    """Base of every error OrderHub raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PayloadTooLarge(OrderHubError):
+    code = "payload_too_large"
+
+
+class UnknownPlatform(OrderHubError):
+    code = "unknown_platform"
+
+
+class UnknownStore(OrderHubError):
+    code = "unknown_store"
+
+
+class InvalidSignature(OrderHubError):
+    code = "invalid_signature"
+
+
+class StaleTimestamp(OrderHubError):
+    code = "stale_timestamp"
+
+
+class InvalidPayload(OrderHubError):
+    code = "invalid_payload"
+
+
+class Unauthenticated(OrderHubError):
+    code = "unauthenticated"
+
+
+class NotFound(OrderHubError):
+    code = "not_found"
+
+
+class AlreadyProcessed(OrderHubError):
+    """The event's record exists: this delivery was handled before."""
+
+    code = "already_processed"
+
+
+class ConcurrentUpdate(OrderHubError):
+    """The order or a stock item changed between read and write; re-plan and try again."""
+
+    code = "concurrent_update"
+
+
+class TransientFailure(OrderHubError):
+    """Worth retrying later (contention that outlasted our retries, a dependency down)."""
+
+    code = "transient_failure"

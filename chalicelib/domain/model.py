@@ -1,0 +1,268 @@
+"""The canonical shapes every channel is normalized to, and the stock and order state they move.
+
+Money is Decimal, times are timezone-aware UTC datetimes kept next to the text they came from.
+Everything here serializes to plain JSON types (`to_dict`/`from_dict`) for queues and storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class PlatformStatus(StrEnum):
+    """What the platform says about the order."""
+
+    UNPAID = "unpaid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+    @property
+    def rank(self) -> int:
+        """Lifecycle position, to order two events stamped with the same time."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {PlatformStatus.UNPAID: 0, PlatformStatus.PAID: 1, PlatformStatus.CANCELLED: 2}
+
+
+class Booking(StrEnum):
+    """What OrderHub did with the order's stock."""
+
+    RESERVED = "reserved"  # unpaid: quantities held in `reserved`
+    LOCKED = "locked"  # paid: quantities held in `locked`
+    RELEASED = "released"  # cancelled: nothing held
+    REJECTED_OUT_OF_STOCK = "rejected_out_of_stock"  # never held: no warehouse could fill it
+    NEEDS_ATTENTION = "needs_attention"  # held as before; a person must look (reason says why)
+
+
+class Outcome(StrEnum):
+    """How one event ended."""
+
+    BOOKED = "booked"
+    REJECTED_OUT_OF_STOCK = "rejected_out_of_stock"
+    NEEDS_ATTENTION = "needs_attention"
+    STALE = "stale"  # older than what the order already reflects: recorded, nothing moved
+    IGNORED = "ignored"  # the order is final (cancelled or rejected): recorded, nothing moved
+    DUPLICATE = "duplicate"  # this delivery was processed before
+
+
+def order_key(platform: str, store: str, order_id: str) -> str:
+    """The one key an order is stored under."""
+    return f"{platform}#{store}#{order_id}"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sku": self.sku, "quantity": self.quantity, "unit_price": str(self.unit_price)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrderLine:
+        return cls(data["sku"], int(data["quantity"]), Decimal(data["unit_price"]))
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Personal data: never logged."""
+
+    name: str
+    phone: str
+    address: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "phone": self.phone, "address": self.address}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Buyer:
+        return cls(data["name"], data["phone"], data["address"])
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One platform event about one order, in OrderHub's canonical form."""
+
+    event_key: str  # idempotency key: platform#store#delivery id
+    platform: str
+    store: str
+    order_id: str
+    event_type: str  # created | paid | cancelled | updated
+    status: PlatformStatus
+    updated_at: datetime  # UTC
+    updated_at_raw: str
+    currency: str
+    lines: tuple[OrderLine, ...]
+    buyer: Buyer | None
+    received_at: datetime  # UTC, when our endpoint accepted it
+
+    @property
+    def order_key(self) -> str:
+        return order_key(self.platform, self.store, self.order_id)
+
+    @property
+    def correlation_id(self) -> str:
+        return self.order_key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_key": self.event_key,
+            "platform": self.platform,
+            "store": self.store,
+            "order_id": self.order_id,
+            "event_type": self.event_type,
+            "status": self.status.value,
+            "updated_at": self.updated_at.isoformat(),
+            "updated_at_raw": self.updated_at_raw,
+            "currency": self.currency,
+            "lines": [line.to_dict() for line in self.lines],
+            "buyer": self.buyer.to_dict() if self.buyer else None,
+            "received_at": self.received_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrderEvent:
+        return cls(
+            event_key=data["event_key"],
+            platform=data["platform"],
+            store=data["store"],
+            order_id=data["order_id"],
+            event_type=data["event_type"],
+            status=PlatformStatus(data["status"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            updated_at_raw=data["updated_at_raw"],
+            currency=data["currency"],
+            lines=tuple(OrderLine.from_dict(line) for line in data["lines"]),
+            buyer=Buyer.from_dict(data["buyer"]) if data.get("buyer") else None,
+            received_at=datetime.fromisoformat(data["received_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Quantities of one SKU one order holds in one warehouse."""
+
+    sku: str
+    warehouse: str
+    reserved: int = 0
+    locked: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "warehouse": self.warehouse,
+            "reserved": self.reserved,
+            "locked": self.locked,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hold:
+        return cls(data["sku"], data["warehouse"], int(data["reserved"]), int(data["locked"]))
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as OrderHub knows it: the platform's latest word and what stock it holds."""
+
+    platform: str
+    store: str
+    order_id: str
+    status: PlatformStatus
+    booking: Booking
+    updated_at: datetime
+    updated_at_raw: str
+    currency: str
+    lines: tuple[OrderLine, ...]
+    buyer: Buyer | None
+    holds: tuple[Hold, ...] = ()
+    reason: str = ""
+    version: int = 0  # bumped by every write; writes are conditioned on it
+    last_event_key: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return order_key(self.platform, self.store, self.order_id)
+
+    def with_changes(self, **changes: Any) -> Order:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """One SKU in one warehouse. `available` is stored and always on_hand - locked - reserved."""
+
+    sku: str
+    warehouse: str
+    on_hand: int
+    locked: int
+    reserved: int
+    available: int
+    safety_stock: int = 0
+
+    @classmethod
+    def new(cls, sku: str, warehouse: str, on_hand: int, safety_stock: int = 0) -> StockLevel:
+        return cls(sku, warehouse, on_hand, 0, 0, on_hand, safety_stock)
+
+    def apply(self, change: StockChange) -> StockLevel:
+        return replace(
+            self,
+            on_hand=self.on_hand + change.on_hand,
+            locked=self.locked + change.locked,
+            reserved=self.reserved + change.reserved,
+            available=self.available + change.available,
+        )
+
+    def is_consistent(self) -> bool:
+        buckets = (self.on_hand, self.locked, self.reserved, self.available)
+        balanced = self.available == self.on_hand - self.locked - self.reserved
+        return balanced and all(b >= 0 for b in buckets)
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """Deltas to one stock item. Applied only if no bucket would go below zero."""
+
+    sku: str
+    warehouse: str
+    reserved: int = 0
+    locked: int = 0
+    on_hand: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.locked - self.reserved
+
+    def is_empty(self) -> bool:
+        return self.reserved == 0 and self.locked == 0 and self.on_hand == 0
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """The record that makes an event's processing happen once: written with the order."""
+
+    event_key: str
+    order_key: str
+    outcome: Outcome
+    reason: str
+    processed_at: datetime
+
+
+@dataclass(frozen=True)
+class BookingPlan:
+    """Everything one event changes, committed all or nothing."""
+
+    record: EventRecord
+    order: Order | None  # the order's new state; None when the order is not written
+    expected_version: int  # the version the stored order must still have
+    stock_changes: tuple[StockChange, ...] = field(default=())
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.record.outcome

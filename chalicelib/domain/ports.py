@@ -1,0 +1,80 @@
+"""The ports the domain talks through. Adapters implement them against AWS; tests use fakes.
+
+Each is a small Protocol so a fake is a few lines and the contract tests can run one suite
+against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib.domain.model import BookingPlan, Order, StockLevel
+
+
+@dataclass(frozen=True)
+class Store:
+    """A seller's shop on one platform, as configured in OrderHub."""
+
+    platform: str
+    store_id: str
+    secret_name: str  # where its signing credentials live
+    timezone: str = "UTC"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    warehouse_id: str
+    region: str = ""
+    priority: int = 1000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the API."""
+
+    key_id: str
+    owner: str
+    role: str
+
+
+class OrderRepository(Protocol):
+    """Orders, stock and event records: the booking's persistence."""
+
+    def get_order(self, key: str) -> Order | None: ...
+
+    def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]: ...
+
+    def commit(self, plan: BookingPlan) -> None:
+        """Apply the plan all or nothing.
+
+        Raises AlreadyProcessed if the event's record exists, ConcurrentUpdate if the order's
+        version moved or a stock condition no longer holds.
+        """
+        ...
+
+
+class Catalog(Protocol):
+    """Stores, warehouses and API keys: configuration data."""
+
+    def get_store(self, platform: str, store_id: str) -> Store | None: ...
+
+    def list_warehouses(self) -> list[Warehouse]: ...
+
+    def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None: ...
+
+
+class SecretSource(Protocol):
+    def get_secret(self, name: str) -> Mapping[str, Any]: ...
+
+
+class EventQueue(Protocol):
+    def send(self, body: Mapping[str, Any], correlation_id: str) -> str:
+        """Queue one message; returns the message id."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> Any: ...

@@ -1,0 +1,44 @@
+"""Typed settings, read from the environment only when first needed (never at import)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(RuntimeError):
+    """The function's environment lacks something it needs: a deployment mistake."""
+
+
+_REQUIRED = {
+    "catalog_table": "ORDERHUB_CATALOG_TABLE",
+    "inventory_table": "ORDERHUB_INVENTORY_TABLE",
+    "orders_table": "ORDERHUB_ORDERS_TABLE",
+    "events_table": "ORDERHUB_EVENTS_TABLE",
+    "order_queue_url": "ORDERHUB_ORDER_QUEUE_URL",
+    "order_dlq_url": "ORDERHUB_ORDER_DLQ_URL",
+    "raw_bucket": "ORDERHUB_RAW_BUCKET",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalog_table: str
+    inventory_table: str
+    orders_table: str
+    events_table: str
+    order_queue_url: str
+    order_dlq_url: str
+    raw_bucket: str
+    region: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        missing = [var for var in _REQUIRED.values() if not environ.get(var)]
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or ""
+        if not region:
+            missing.append("AWS_REGION")
+        if missing:
+            raise ConfigError("missing environment variables: " + ", ".join(missing))
+        values = {field: environ[var] for field, var in _REQUIRED.items()}
+        return cls(region=region, **values)

@@ -1,0 +1,218 @@
+"""Create infra/resources.json's resources on the emulator, so local and AWS cannot drift.
+
+moto's CloudFormation cannot deploy a Chalice/SAM template, so this module reads the same
+CloudFormation file AWS deploys and calls the matching create APIs for each resource type it
+knows. A type it does not know is an error, not a silent skip: add it here when infra/ gains one.
+Resources without a `Type` are fragments merged into Chalice's own resources (functions, event
+source mappings); Lambda does not exist locally, the stack's worker and scheduler stand in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
+
+
+class UnsupportedResource(RuntimeError):
+    pass
+
+
+@dataclass
+class Resolved:
+    """What `Ref` and `Fn::GetAtt` give for one created resource."""
+
+    ref: str
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        template: dict[str, Any] = json.load(fh)
+        return template
+
+
+class _Unresolved(Exception):
+    """A value refers to a resource not created yet."""
+
+
+def resolve(value: Any, done: Mapping[str, Resolved], region: str) -> Any:
+    """Evaluate Ref, Fn::GetAtt and Fn::Sub against created resources and pseudo parameters."""
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::StackName": "orderhub-local",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    if isinstance(value, list):
+        return [resolve(v, done, region) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        name = value["Ref"]
+        if name in pseudo:
+            return pseudo[name]
+        if name not in done:
+            raise _Unresolved(name)
+        return done[name].ref
+    if set(value) == {"Fn::GetAtt"}:
+        name, attr = value["Fn::GetAtt"]
+        if name not in done:
+            raise _Unresolved(name)
+        return done[name].attrs[attr]
+    if set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"]
+
+        def substitute(match: re.Match[str]) -> str:
+            token = match.group(1)
+            if token in pseudo:
+                return pseudo[token]
+            name, _, attr = token.partition(".")
+            if name not in done:
+                raise _Unresolved(name)
+            return done[name].attrs[attr] if attr else done[name].ref
+
+        return re.sub(r"\$\{([^}]+)\}", substitute, text)
+    return {k: resolve(v, done, region) for k, v in value.items()}
+
+
+def _table(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    ddb = clients("dynamodb")
+    args: dict[str, Any] = {
+        "TableName": props["TableName"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    for key in (
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "StreamSpecification",
+        "ProvisionedThroughput",
+    ):
+        if key in props:
+            args[key] = props[key]
+    description = ddb.create_table(**args)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        ddb.update_continuous_backups(
+            TableName=props["TableName"], PointInTimeRecoverySpecification=pitr
+        )
+    attrs = {"Arn": description["TableArn"]}
+    if "LatestStreamArn" in description:
+        attrs["StreamArn"] = description["LatestStreamArn"]
+    return Resolved(props["TableName"], attrs)
+
+
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "MaximumMessageSize",
+    "SqsManagedSseEnabled",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+
+
+def _queue(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    sqs = clients("sqs")
+    attributes = {
+        k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
+        for k in _QUEUE_ATTRIBUTES
+        if k in props
+    }
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{props['QueueName']}"
+    return Resolved(url, {"Arn": arn, "QueueName": props["QueueName"], "QueueUrl": url})
+
+
+def _bucket(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    s3 = clients("s3")
+    name = props["BucketName"]
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    if "BucketEncryption" in props:
+        # CloudFormation says ServerSideEncryptionByDefault where the API says Apply...
+        rules = [
+            {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+            for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "LifecycleConfiguration" in props:
+        rules = [
+            {
+                "ID": r["Id"],
+                "Status": r["Status"],
+                "Filter": {"Prefix": r.get("Prefix", "")},
+                "Expiration": {"Days": r["ExpirationInDays"]},
+            }
+            for r in props["LifecycleConfiguration"]["Rules"]
+        ]
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    return Resolved(name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
+
+
+CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::SQS::Queue": _queue,
+    "AWS::S3::Bucket": _bucket,
+}
+
+
+def provision(
+    template: Mapping[str, Any], clients: Callable[[str], Any], region: str
+) -> dict[str, Resolved]:
+    """Create every typed resource, in dependency order; return what each resolves to."""
+    pending = {name: res for name, res in template.get("Resources", {}).items() if "Type" in res}
+    for name, res in pending.items():
+        if res["Type"] not in CREATORS:
+            raise UnsupportedResource(
+                f"{name}: {res['Type']} has no local provisioning; add it to local/provision.py"
+            )
+    done: dict[str, Resolved] = {}
+    while pending:
+        progressed = False
+        for name in list(pending):
+            res = pending[name]
+            try:
+                props = resolve(res.get("Properties", {}), done, region)
+            except _Unresolved:
+                continue
+            done[name] = CREATORS[res["Type"]](clients, props, region)
+            del pending[name]
+            progressed = True
+        if not progressed:
+            raise UnsupportedResource(
+                "circular or dangling references among: " + ", ".join(pending)
+            )
+    return done
+
+
+def function_environment(
+    template: Mapping[str, Any], done: Mapping[str, Resolved], region: str
+) -> dict[str, str]:
+    """The environment every function gets in AWS (the template's Globals), resolved locally."""
+    variables = (
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    return {k: str(resolve(v, done, region)) for k, v in variables.items()}

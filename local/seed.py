@@ -1,0 +1,59 @@
+"""Load local/seed.json (dev-only) into the emulator: stores with their secrets, warehouses,
+stock and API keys, through the same adapters the app reads them with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib.adapters.dynamo import DynamoCatalog, DynamoOrderRepository
+from chalicelib.domain.auth import hash_api_key
+from chalicelib.domain.model import StockLevel
+from chalicelib.domain.ports import Store, Warehouse
+
+SEED_PATH = Path(__file__).resolve().parent / "seed.json"
+
+
+def store_secret_name(platform: str, store_id: str) -> str:
+    return f"orderhub/stores/{platform}/{store_id}"
+
+
+def load_seed(path: Path = SEED_PATH) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+        return data
+
+
+def apply_seed(
+    seed: dict[str, Any],
+    catalog: DynamoCatalog,
+    repository: DynamoOrderRepository,
+    secretsmanager: Any,
+) -> None:
+    for store in seed.get("stores", []):
+        name = store_secret_name(store["platform"], store["store_id"])
+        secretsmanager.create_secret(Name=name, SecretString=json.dumps(store["credentials"]))
+        catalog.put_store(
+            Store(
+                store["platform"],
+                store["store_id"],
+                name,
+                store.get("timezone", "UTC"),
+                store.get("name", ""),
+            )
+        )
+    for wh in seed.get("warehouses", []):
+        catalog.put_warehouse(
+            Warehouse(wh["warehouse_id"], wh.get("region", ""), int(wh.get("priority", 1000)))
+        )
+    for sku in seed.get("skus", []):
+        for warehouse, on_hand in sku["stock"].items():
+            repository.put_stock(
+                StockLevel.new(sku["sku"], warehouse, int(on_hand), int(sku.get("safety_stock", 0)))
+            )
+    for key in seed.get("api_keys", []):
+        catalog.put_api_key(
+            hash_api_key(key["key"]),
+            {"key_id": key["key_id"], "owner": key["owner"], "role": key["role"]},
+        )

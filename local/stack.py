@@ -1,0 +1,288 @@
+"""`make run`: the whole of OrderHub on this machine, with no AWS account and no network.
+
+Parts, all on loopback:
+- the AWS emulator (moto server, every request serialized) in its own process;
+- every resource of infra/resources.json created on it, and local/seed.json loaded;
+- the HTTP API through `chalice local` in its own process;
+- in this process, a worker per SQS consumer (Lambda's event source mapping) and a scheduler
+  (EventBridge schedules), calling the same Chalice handler functions AWS calls.
+Ctrl-C (or SIGTERM) stops every part; children also die with this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_FILE = ROOT / "build" / "local" / "stack.json"
+REGION = "us-east-1"
+POLLERS_PER_QUEUE = 2
+AWS_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
+
+log = logging.getLogger("orderhub.local")
+
+
+def state_path() -> Path:
+    """Where the running stack says where it is (ORDERHUB_STATE_FILE, for tests, overrides)."""
+    return Path(os.environ.get("ORDERHUB_STATE_FILE") or DEFAULT_STATE_FILE)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """New session (Ctrl-C reaches only the stack), and SIGTERM when the stack dies (Linux)."""
+    os.setsid()
+    with contextlib.suppress(OSError):  # not Linux: children then outlive a killed stack
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _name(process: subprocess.Popen[bytes]) -> str:
+    args = process.args
+    return str(args[1:3] if isinstance(args, list) else args)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{_name(process)} exited with {process.returncode} at start")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s")
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"chalice local exited with {process.returncode} at start")
+        try:
+            with urllib.request.urlopen(url, timeout=15) as response:
+                if response.status == 200:
+                    return
+        except Exception as exc:  # not up yet
+            last = str(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s ({last})")
+
+
+class LocalStack:
+    def __init__(self, api_port: int, aws_port: int) -> None:
+        self.api_port = api_port
+        self.aws_port = aws_port
+        self.api_url = f"http://127.0.0.1:{api_port}"
+        self.aws_url = f"http://127.0.0.1:{aws_port}"
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.threads: list[Any] = []
+        self.scheduler: Any = None
+        self.queues: dict[str, Any] = {}
+        self.stopping = threading.Event()
+
+    def _spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(args, cwd=ROOT, env=env, preexec_fn=_die_with_parent)
+        self.children.append(child)
+        return child
+
+    def start(self) -> None:
+        from local.emulator import set_fake_aws_env
+
+        env = dict(os.environ)
+        set_fake_aws_env(env, REGION)
+        env["AWS_ENDPOINT_URL"] = self.aws_url
+        env["PYTHONUNBUFFERED"] = "1"
+
+        emulator = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "local.emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.aws_port),
+            ],
+            env,
+        )
+        _wait_for_port(self.aws_port, emulator, 30)
+
+        os.environ.clear()
+        os.environ.update(env)
+        function_env = self._provision_and_seed()
+        env.update(function_env)
+        os.environ.update(function_env)
+
+        self._start_workers()
+        chalice = str(Path(sys.executable).parent / "chalice")
+        api = self._spawn(
+            [
+                chalice,
+                "local",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--no-autoreload",
+            ],
+            env,
+        )
+        _wait_for_health(f"{self.api_url}/health", api, 60)
+        state_file = state_path()
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "api_url": self.api_url,
+                    "aws_url": self.aws_url,
+                    "children": [child.pid for child in self.children],
+                    "environment": {k: env[k] for k in [*sorted(function_env), *AWS_VARIABLES]},
+                },
+                indent=2,
+            )
+        )
+
+    def _provision_and_seed(self) -> dict[str, str]:
+        import boto3
+
+        from chalicelib.deps import Container, use_container
+        from local.provision import function_environment, load_template, provision
+        from local.seed import apply_seed, load_seed
+
+        session = boto3.session.Session(region_name=REGION)
+        template = load_template()
+        resources = provision(template, session.client, REGION)
+        function_env = function_environment(template, resources, REGION)
+        os.environ.update(function_env)
+        deps = Container()
+        use_container(deps)
+        apply_seed(load_seed(), deps.catalog_store, deps.orders, session.client("secretsmanager"))
+        self.queues = {
+            r.attrs["QueueName"]: r for r in resources.values() if "QueueName" in r.attrs
+        }
+        return function_env
+
+    def _start_workers(self) -> None:
+        import boto3
+        from chalice.app import ScheduledEventConfig, SQSEventConfig
+
+        from app import app
+        from local.scheduler import Job, Schedule, Scheduler
+        from local.worker import SqsPoller
+
+        sqs = boto3.session.Session(region_name=REGION).client("sqs")
+        jobs = []
+        for source in app.event_sources:
+            if isinstance(source, SQSEventConfig):
+                queue = self.queues[str(source.queue)]
+                for _ in range(POLLERS_PER_QUEUE):
+                    poller = SqsPoller(
+                        sqs,
+                        queue.ref,
+                        queue.attrs["Arn"],
+                        source.name,
+                        app.handler_map[source.name],
+                        REGION,
+                        batch_size=source.batch_size,
+                    )
+                    poller.start()
+                    self.threads.append(poller)
+            elif isinstance(source, ScheduledEventConfig):
+                expression = source.schedule_expression
+                text = expression if isinstance(expression, str) else expression.to_string()
+                jobs.append(Job(source.name, Schedule(text), app.handler_map[source.name]))
+        self.scheduler = Scheduler(jobs, REGION)
+        self.scheduler.start()
+        self.threads.append(self.scheduler)
+
+    def wait(self) -> int:
+        """Block until asked to stop (0) or until a part dies (1)."""
+        while not self.stopping.wait(0.5):
+            for child in self.children:
+                if child.poll() is not None:
+                    log.error(
+                        "%s exited with %s; stopping the stack", _name(child), child.returncode
+                    )
+                    return 1
+        return 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:  # workers first: they must not lose the emulator mid-batch
+            thread.stop()
+        for thread in self.threads:
+            thread.join(timeout=15)
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        state_path().unlink(missing_ok=True)
+
+
+BANNER = """
+OrderHub local stack is up (AWS emulated by moto; no account, no network).
+  API          {api}          GET {api}/health
+  Webhooks     POST {api}/webhooks/mall/demo-shop   (signing secret in local/seed.json)
+  Admin key    Authorization: Bearer oh_dev_admin_local_only   (dev only)
+  AWS emulator {aws}
+  Jobs         make job NAME=publish_queue_metrics
+Press Ctrl-C to stop.
+"""
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "pynamodb", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    api_port = int(os.environ.get("ORDERHUB_API_PORT", "8000"))
+    aws_port = int(os.environ.get("ORDERHUB_AWS_PORT", "5000"))
+    stack = LocalStack(api_port, aws_port)
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stack.stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    code = 0
+    try:
+        stack.start()
+        print(BANNER.format(api=stack.api_url, aws=stack.aws_url), flush=True)
+        code = stack.wait()
+    except Exception as exc:
+        log.error("local stack failed to start: %s", exc)
+        code = 1
+    finally:
+        stack.stop()
+        print("OrderHub local stack stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

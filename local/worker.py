@@ -1,0 +1,90 @@
+"""Stand-in for Lambda's SQS event source mapping: long-poll, invoke, delete what succeeded.
+
+Semantics kept from AWS: batches of up to `batch_size`; a handler that raises fails the whole
+batch; a handler that returns `batchItemFailures` fails only those; failed messages are not
+deleted, so they reappear after the visibility timeout and the queue's redrive policy moves
+them to the DLQ after maxReceiveCount receives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from local.lambda_runtime import LocalLambdaContext, sqs_record
+
+log = logging.getLogger("orderhub.local.worker")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def failed_ids(result: Any) -> set[str]:
+    """Message ids a partial-batch response reports as failed."""
+    if not isinstance(result, dict):
+        return set()
+    return {str(f["itemIdentifier"]) for f in result.get("batchItemFailures") or []}
+
+
+class SqsPoller(threading.Thread):
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        function_name: str,
+        handler: Handler,
+        region: str,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+    ) -> None:
+        super().__init__(name=f"sqs-poller-{function_name}", daemon=True)
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._function_name = function_name
+        self._handler = handler
+        self._region = region
+        self._batch_size = batch_size
+        self._wait_seconds = wait_seconds
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # keep polling, as the event source mapping does
+                log.exception("poll of %s failed", self._queue_url)
+                self._halt.wait(1.0)
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke the handler, delete the successes; returns batch size."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [sqs_record(m, self._queue_arn, self._region) for m in messages]}
+        try:
+            failed = failed_ids(self._handler(event, LocalLambdaContext(self._function_name)))
+        except Exception:
+            log.exception("%s failed; the batch returns to the queue", self._function_name)
+            return len(messages)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+        return len(messages)

@@ -1,0 +1,189 @@
+"""The foundation's promise, over HTTP against the running local stack: a signed order is
+booked once, shown, reflected in stock; redelivery books nothing; bad input changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from local.provision import load_template
+from tests.builders import mall_payload
+from tests.conftest import ROOT
+from tests.e2e.conftest import start_stack
+
+pytestmark = pytest.mark.e2e
+
+SKU = "TEA-LONGJING-250G"
+
+
+def line(quantity=1):
+    return [{"sku": SKU, "quantity": quantity, "unit_price": "88.00"}]
+
+
+def total(stack):
+    return stack.get(f"/inventory/{SKU}").json()["total"]
+
+
+def test_health_reports_every_dependency_up(stack):
+    body = stack.get("/health").json()
+    assert body == {"status": "ok", "checks": {"dynamodb": "ok", "sqs": "ok"}}
+
+
+def test_signed_order_is_booked_shown_and_reflected_in_stock(stack):
+    before = total(stack)
+    response = stack.post_order(mall_payload("E2E-1", lines=line(2)), "msg_e2e_1")
+    assert response.status_code == 202, response.text
+    order = stack.wait_for_order("E2E-1")
+    assert order["booking"] == "reserved" and order["status"] == "unpaid"
+    assert order["holds"] == [{"sku": SKU, "warehouse": "wh-shanghai", "reserved": 2, "locked": 0}]
+    after = total(stack)
+    assert after["reserved"] == before["reserved"] + 2
+    assert after["available"] == before["available"] - 2
+    assert after["available"] == after["on_hand"] - after["locked"] - after["reserved"]
+
+
+def test_same_webhook_again_books_nothing_more(stack):
+    payload = mall_payload("E2E-2", lines=line(1))
+    assert stack.post_order(payload, "msg_e2e_2").status_code == 202
+    stack.wait_for_order("E2E-2")
+    booked = total(stack)
+    assert stack.post_order(payload, "msg_e2e_2").status_code == 202
+    stack.wait_for_empty_queue()
+    assert total(stack) == booked
+    assert stack.get("/orders/mall/demo-shop/E2E-2").json()["version"] == 1
+
+
+def test_payment_then_cancel_moves_stock_back(stack):
+    before = total(stack)
+    stack.post_order(mall_payload("E2E-3", lines=line(3)), "msg_e2e_3a")
+    stack.wait_for_order("E2E-3")
+    stack.post_order(
+        mall_payload("E2E-3", status="paid", updated_at="2026-11-25T16:05:00+08:00", lines=line(3)),
+        "msg_e2e_3b",
+    )
+    assert stack.wait_for_order("E2E-3", version=2)["booking"] == "locked"
+    assert total(stack)["locked"] == before["locked"] + 3
+    stack.post_order(
+        mall_payload(
+            "E2E-3", status="cancelled", updated_at="2026-11-25T16:09:00+08:00", lines=line(3)
+        ),
+        "msg_e2e_3c",
+    )
+    assert stack.wait_for_order("E2E-3", version=3)["booking"] == "released"
+    assert total(stack) == before
+
+
+def test_tampered_and_bad_requests_are_refused_and_queue_nothing(stack):
+    before = total(stack)
+    tampered = stack.post_order(mall_payload("E2E-4", lines=line(1)), "msg_e2e_4", tamper=True)
+    assert tampered.status_code == 401 and tampered.json()["error"] == "invalid_signature"
+    wrong_secret = stack.post_order(mall_payload("E2E-4"), "msg_e2e_4b", secret="whsec_" + "B" * 32)
+    assert wrong_secret.status_code == 401
+    broken = mall_payload("E2E-4")
+    del broken["data"]["order_id"]
+    invalid = stack.post_order(broken, "msg_e2e_4c")
+    assert invalid.status_code == 400 and "order_id" in invalid.json()["message"]
+    stack.wait_for_empty_queue()
+    assert total(stack) == before
+    assert stack.get("/orders/mall/demo-shop/E2E-4").status_code == 404
+
+
+def test_read_endpoints_refuse_missing_key(stack):
+    response = requests.get(f"{stack.api}/inventory/{SKU}", timeout=10)
+    assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
+
+
+def test_every_infra_resource_exists_locally_as_defined(stack):
+    """The local stack's resources come from infra/resources.json: same keys, indexes, TTL,
+    redrive."""
+    ddb, sqs, s3 = stack.client("dynamodb"), stack.client("sqs"), stack.client("s3")
+    resources = load_template()["Resources"]
+    typed = {name: r for name, r in resources.items() if "Type" in r}
+    assert typed, "infra defines no resources"
+    for name, resource in typed.items():
+        props = resource["Properties"]
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            table = ddb.describe_table(TableName=props["TableName"])["Table"]
+            assert table["KeySchema"] == props["KeySchema"], name
+            assert sorted(table["AttributeDefinitions"], key=str) == sorted(
+                props["AttributeDefinitions"], key=str
+            ), name
+            want_gsi = {g["IndexName"] for g in props.get("GlobalSecondaryIndexes", [])}
+            assert {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])} == want_gsi
+            ttl = ddb.describe_time_to_live(TableName=props["TableName"])["TimeToLiveDescription"]
+            if "TimeToLiveSpecification" in props:
+                assert ttl["TimeToLiveStatus"] == "ENABLED", name
+                assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"]
+            else:
+                assert ttl["TimeToLiveStatus"] == "DISABLED", name
+        elif resource["Type"] == "AWS::SQS::Queue":
+            url = sqs.get_queue_url(QueueName=props["QueueName"])["QueueUrl"]
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod"):
+                if key in props:
+                    assert attrs[key] == str(props[key]), (name, key)
+            if "RedrivePolicy" in props:
+                redrive = json.loads(attrs["RedrivePolicy"])
+                assert int(redrive["maxReceiveCount"]) == props["RedrivePolicy"]["maxReceiveCount"]
+                dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                assert redrive["deadLetterTargetArn"].endswith(
+                    ":" + resources[dlq]["Properties"]["QueueName"]
+                )
+        elif resource["Type"] == "AWS::S3::Bucket":
+            names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+            assert any(n.startswith("orderhub-raw-payloads-") for n in names), name
+        else:
+            raise AssertionError(f"{name}: no parity check for {resource['Type']}")
+
+
+def test_scheduled_job_runs_on_demand_against_the_stack(stack):
+    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
+    done = subprocess.run(
+        [sys.executable, "-m", "local.job", "publish_queue_metrics"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    depths = json.loads(done.stdout[done.stdout.index("{\n") :])
+    assert set(depths) == {"orders", "orders_dlq"}
+
+
+def test_unknown_job_is_refused_with_the_list(stack):
+    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
+    done = subprocess.run(
+        [sys.executable, "-m", "local.job", "nope"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "publish_queue_metrics" in done.stderr
+
+
+def test_ctrl_c_stops_every_part(tmp_path):
+    other = start_stack(tmp_path)
+    state = json.loads(other.state_file.read_text())
+    pids = state["children"]
+    other.process.send_signal(signal.SIGINT)
+    assert other.process.wait(timeout=30) == 0
+    time.sleep(0.5)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not other.state_file.exists()
+    port = int(other.api.rsplit(":", 1)[1])
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not a listener
+        s.bind(("127.0.0.1", port))

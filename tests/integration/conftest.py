@@ -1,0 +1,44 @@
+"""Integration tests: our adapters against moto (in-process `mock_aws`), resources created from
+infra/resources.json exactly as the local stack creates them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.deps import Container
+from local.provision import function_environment, load_template, provision
+from tests.fakes import FixedClock
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield boto3.session.Session(region_name=REGION)
+
+
+@pytest.fixture
+def stack_env(aws: boto3.session.Session) -> dict[str, str]:
+    """Every infra resource created; the functions' environment as AWS would set it."""
+    template = load_template()
+    resources = provision(template, aws.client, REGION)
+    return {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
+
+
+@pytest.fixture
+def container(stack_env: dict[str, str]) -> Container:
+    return Container(environ=stack_env, now=FixedClock())

@@ -1,0 +1,110 @@
+"""One contract, two implementations: the in-memory fake and the DynamoDB adapter must agree on
+every outcome, including what a failed transaction leaves behind (nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.domain.booking import plan_event
+from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate
+from chalicelib.domain.model import Outcome, StockChange, StockLevel
+from chalicelib.domain.processing import process_order_event
+from tests.builders import event
+from tests.fakes import FakeOrderRepository, FixedClock
+
+NOW = datetime(2026, 11, 25, 8, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def repo(request):
+    if request.param == "fake":
+        repository = FakeOrderRepository()
+    else:
+        repository = request.getfixturevalue("container").orders
+    repository.put_stock(StockLevel.new("A", "w1", 5))
+    repository.put_stock(StockLevel.new("B", "w1", 2))
+    return repository
+
+
+def level(repo, sku="A", wh="w1"):
+    return repo.get_stock([sku])[(sku, wh)]
+
+
+def commit_new(repo, ev):
+    plan = plan_event(ev, repo.get_order(ev.order_key), repo.get_stock(["A", "B"]), {}, NOW)
+    repo.commit(plan)
+    return plan
+
+
+def test_missing_order_reads_as_none(repo):
+    assert repo.get_order("mall#s1#nope") is None
+
+
+def test_committed_plan_reads_back_whole(repo):
+    plan = commit_new(repo, event(lines=(("A", 2), ("B", 1))))
+    assert repo.get_order(plan.order.key) == plan.order
+    assert level(repo) == StockLevel("A", "w1", 5, 0, 2, 3)
+    assert repo.get_event_outcome(plan.record.event_key)["outcome"] == "booked"
+
+
+def test_second_commit_of_one_event_is_already_processed(repo):
+    plan = commit_new(repo, event(lines=(("A", 2),)))
+    with pytest.raises(AlreadyProcessed):
+        repo.commit(replace(plan, expected_version=plan.order.version))
+    assert level(repo).reserved == 2
+
+
+def test_stale_order_version_cancels_everything(repo):
+    plan = commit_new(repo, event(lines=(("A", 2),)))
+    other = plan_event(
+        event(status="paid", updated_at="2026-11-25T16:10:00+08:00", lines=(("A", 2),)),
+        plan.order,
+        repo.get_stock(["A"]),
+        {},
+        NOW,
+    )
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(replace(other, expected_version=plan.order.version + 7))
+    assert level(repo) == StockLevel("A", "w1", 5, 0, 2, 3)
+    assert repo.get_event_outcome(other.record.event_key) is None
+
+
+def test_stock_condition_failure_cancels_everything(repo):
+    plan = plan_event(event(lines=(("A", 2), ("B", 1))), None, repo.get_stock(["A", "B"]), {}, NOW)
+    too_much = replace(
+        plan, stock_changes=(StockChange("A", "w1", reserved=2), StockChange("B", "w1", reserved=3))
+    )
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(too_much)
+    assert level(repo) == StockLevel.new("A", "w1", 5)
+    assert level(repo, "B") == StockLevel.new("B", "w1", 2)
+    assert repo.get_order(plan.order.key) is None
+    assert repo.get_event_outcome(plan.record.event_key) is None
+
+
+def test_change_to_missing_stock_item_is_refused(repo):
+    plan = plan_event(event(lines=(("A", 1),)), None, repo.get_stock(["A"]), {}, NOW)
+    ghost = replace(plan, stock_changes=(StockChange("A", "nowhere", reserved=1),))
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(ghost)
+
+
+def test_full_lifecycle_through_processing(repo):
+    clock = FixedClock()
+    steps = [
+        ("unpaid", "2026-11-25T16:00:00+08:00"),
+        ("paid", "2026-11-25T16:01:00+08:00"),
+        ("paid", "2026-11-25T16:01:00+08:00"),
+        ("cancelled", "2026-11-25T16:30:00+08:00"),
+    ]
+    outcomes = [
+        process_order_event(
+            event(status=s, updated_at=t, lines=(("A", 2),), delivery=f"d{i}"), repo, {}, clock
+        ).outcome
+        for i, (s, t) in enumerate(steps)
+    ]
+    assert outcomes == [Outcome.BOOKED, Outcome.BOOKED, Outcome.STALE, Outcome.BOOKED]
+    assert level(repo) == StockLevel.new("A", "w1", 5)

@@ -1,0 +1,191 @@
+"""The Chalice app over fakes: status codes, error bodies, auth, and the SQS handler's
+partial-batch response. Runs the real handlers and middleware, in memory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.adapters.messaging import MessageLoader
+from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.deps import use_container
+from chalicelib.domain.auth import ApiKeyAuthenticator, hash_api_key
+from chalicelib.domain.ingest import MAX_BODY_BYTES
+from chalicelib.domain.ports import Store
+from tests.builders import body, mall_payload
+from tests.fakes import (
+    FakeCatalog,
+    FakeOrderRepository,
+    FakeQueue,
+    FakeSecrets,
+    FixedClock,
+    with_stock,
+)
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+KEY = "test-admin-key"
+
+
+class FakeContainer:
+    def __init__(self) -> None:
+        self.now = FixedClock()
+        self.orders = FakeOrderRepository()
+        self.catalog = self.catalog_store = FakeCatalog()
+        self.catalog.put_store(Store("mall", "demo-shop", "secret/demo"))
+        self.catalog.put_api_key(hash_api_key(KEY), {"key_id": "k", "owner": "t", "role": "admin"})
+        self.secrets = FakeSecrets({"secret/demo": {"webhook_secret": SECRET}})
+        self.queue = FakeQueue()
+        self.loader = MessageLoader(s3=None)
+        self.authenticator = ApiKeyAuthenticator(self.catalog)
+        self.queue_monitor = self
+
+    def depths(self):
+        return {"orders": {"visible": len(self.queue.messages), "in_flight": 0}}
+
+    def warehouse_priorities(self):
+        return {}
+
+
+@pytest.fixture
+def deps():
+    fake = FakeContainer()
+    with_stock(fake.orders, "SKU-A", "w1", 5)
+    use_container(fake)  # type: ignore[arg-type]
+    yield fake
+    use_container(None)
+
+
+@pytest.fixture
+def client():
+    with Client(app) as c:
+        yield c
+
+
+def signed_headers(raw: bytes, deps: FakeContainer, msg_id: str = "msg_1") -> dict[str, str]:
+    at = deps.now()
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": sign_standard_webhook(SECRET, msg_id, at, raw),
+    }
+
+
+def post_webhook(client, raw, headers, path="/webhooks/mall/demo-shop"):
+    return client.http.post(path, headers=headers, body=raw)
+
+
+def test_signed_webhook_is_accepted_with_202_and_queued(client, deps):
+    raw = body(mall_payload())
+    response = post_webhook(client, raw, signed_headers(raw, deps))
+    assert response.status_code == 202, response.body
+    assert response.json_body["delivery_id"] == "msg_1"
+    assert len(deps.queue.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("tampered", 401, "invalid_signature"),
+        ("unsigned", 401, "invalid_signature"),
+        ("stale", 401, "stale_timestamp"),
+        ("malformed", 400, "invalid_payload"),
+        ("missing_field", 400, "invalid_payload"),
+        ("unknown_platform", 404, "unknown_platform"),
+        ("unknown_store", 404, "unknown_store"),
+        ("too_large", 413, "payload_too_large"),
+    ],
+)
+def test_bad_webhooks_get_a_clear_error_and_queue_nothing(client, deps, case, status, code):
+    raw = body(mall_payload())
+    path = "/webhooks/mall/demo-shop"
+    headers = signed_headers(raw, deps)
+    if case == "tampered":
+        raw = raw.replace(b"SKU-A", b"SKU-B")
+    elif case == "unsigned":
+        headers = {"Content-Type": "application/json"}
+    elif case == "stale":
+        deps.now.advance(minutes=6)
+    elif case == "malformed":
+        raw = b"{oops"
+        headers = signed_headers(raw, deps)
+    elif case == "missing_field":
+        payload = mall_payload()
+        del payload["data"]["lines"]
+        raw = body(payload)
+        headers = signed_headers(raw, deps)
+    elif case == "unknown_platform":
+        path = "/webhooks/ebay/demo-shop"
+    elif case == "unknown_store":
+        path = "/webhooks/mall/other-shop"
+    elif case == "too_large":
+        raw = b"{" + b" " * MAX_BODY_BYTES + b"}"
+    response = post_webhook(client, raw, headers, path)
+    assert response.status_code == status
+    assert response.json_body["error"] == code
+    assert response.json_body["message"]
+    assert deps.queue.messages == []
+
+
+def test_processor_books_queued_event_and_reports_no_failures(client, deps):
+    raw = body(mall_payload())
+    post_webhook(client, raw, signed_headers(raw, deps))
+    ((message, _),) = deps.queue.messages
+    event = client.events.generate_sqs_event(
+        message_bodies=[json.dumps(message)], queue_name="orderhub-order-events"
+    )
+    result = client.lambda_.invoke("handle_order_events", event)
+    assert result.payload == {"batchItemFailures": []}
+    assert deps.orders.stock[("SKU-A", "w1")].reserved == 2
+
+
+def test_processor_reports_only_the_failed_record(client, deps):
+    raw = body(mall_payload())
+    post_webhook(client, raw, signed_headers(raw, deps))
+    ((message, _),) = deps.queue.messages
+    event = client.events.generate_sqs_event(
+        message_bodies=[json.dumps(message), "not json"], queue_name="orderhub-order-events"
+    )
+    for i, record in enumerate(event["Records"]):  # Chalice gives every record the same id
+        record["messageId"] = f"m{i}"
+    result = client.lambda_.invoke("handle_order_events", event)
+    assert result.payload == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert deps.orders.stock[("SKU-A", "w1")].reserved == 2
+
+
+def test_get_order_and_inventory_need_a_key(client, deps):
+    for path in ("/orders/mall/demo-shop/o-1", "/inventory/SKU-A"):
+        missing = client.http.get(path)
+        wrong = client.http.get(path, headers={"Authorization": "Bearer nope"})
+        assert missing.status_code == 401 and missing.json_body["error"] == "unauthenticated"
+        assert wrong.status_code == 401
+
+
+def test_get_order_shows_booking_with_masked_phone(client, deps):
+    raw = body(mall_payload())
+    post_webhook(client, raw, signed_headers(raw, deps))
+    ((message, _),) = deps.queue.messages
+    event = client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
+    client.lambda_.invoke("handle_order_events", event)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    order = client.http.get("/orders/mall/demo-shop/o-1", headers=auth).json_body
+    assert order["booking"] == "reserved" and order["total"] == "25.00"
+    assert order["buyer"]["phone"] == "138****5678"
+    stock = client.http.get("/inventory/SKU-A", headers=auth).json_body
+    assert stock["total"] == {"on_hand": 5, "locked": 0, "reserved": 2, "available": 3}
+
+
+def test_unknown_order_and_sku_are_404_with_reason(client, deps):
+    auth = {"Authorization": f"Bearer {KEY}"}
+    order = client.http.get("/orders/mall/demo-shop/nope", headers=auth)
+    stock = client.http.get("/inventory/NOPE", headers=auth)
+    assert (order.status_code, stock.status_code) == (404, 404)
+    assert "nope" in order.json_body["message"] and "NOPE" in stock.json_body["message"]
+
+
+def test_health_is_public(client, deps):
+    response = client.http.get("/health")
+    assert response.status_code == 200 and response.json_body["status"] == "ok"
