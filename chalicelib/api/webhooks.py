@@ -13,7 +13,9 @@ from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)
 
-WEBHOOK_CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+# Any content type: platforms send JSON, form-encoded pings or none at all, and a wrong one
+# must get our JSON error from the channel's parser, not API Gateway's bare 415.
+WEBHOOK_CONTENT_TYPES = ["*/*"]
 
 
 @bp.route("/webhooks/{platform}/{store}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)

@@ -97,6 +97,7 @@ def test_signed_webhook_is_accepted_with_202_and_queued(client, deps):
         ("unknown_platform", 404, "unknown_platform"),
         ("unknown_store", 404, "unknown_store"),
         ("too_large", 413, "payload_too_large"),
+        ("xml", 400, "invalid_payload"),
     ],
 )
 def test_bad_webhooks_get_a_clear_error_and_queue_nothing(client, deps, case, status, code):
@@ -121,6 +122,9 @@ def test_bad_webhooks_get_a_clear_error_and_queue_nothing(client, deps, case, st
         path = "/webhooks/ebay/demo-shop"
     elif case == "unknown_store":
         path = "/webhooks/mall/other-shop"
+    elif case == "xml":
+        raw = b"<order/>"
+        headers = {**signed_headers(raw, deps), "Content-Type": "application/xml"}
     elif case == "too_large":
         raw = b"{" + b" " * MAX_BODY_BYTES + b"}"
     response = post_webhook(client, raw, headers, path)
