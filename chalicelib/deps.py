@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamo import (
 from chalicelib.adapters.messaging import MessageLoader, QueueMonitor, SqsEventQueue
 from chalicelib.adapters.secrets import SecretsManagerSource
 from chalicelib.domain.auth import ApiKeyAuthenticator
+from chalicelib.domain.ports import Warehouse
 from chalicelib.domain.timeutil import utc_now
 from chalicelib.settings import Settings
 
@@ -65,7 +66,9 @@ class Container:
     @cached_property
     def models(self) -> Models:
         s = self.settings
-        names = TableNames(s.catalog_table, s.inventory_table, s.orders_table, s.events_table)
+        names = TableNames(
+            s.catalog_table, s.inventory_table, s.orders_table, s.events_table, s.anomalies_table
+        )
         return build_models(names, s.region)
 
     @cached_property
@@ -105,8 +108,8 @@ class Container:
     def authenticator(self) -> ApiKeyAuthenticator:
         return ApiKeyAuthenticator(self.catalog)
 
-    def warehouse_priorities(self) -> dict[str, int]:
-        return {w.warehouse_id: w.priority for w in self.catalog.list_warehouses()}
+    def warehouses(self) -> dict[str, Warehouse]:
+        return {w.warehouse_id: w for w in self.catalog.list_warehouses()}
 
 
 _container: Container | None = None

@@ -15,6 +15,7 @@ _REQUIRED = {
     "inventory_table": "ORDERHUB_INVENTORY_TABLE",
     "orders_table": "ORDERHUB_ORDERS_TABLE",
     "events_table": "ORDERHUB_EVENTS_TABLE",
+    "anomalies_table": "ORDERHUB_ANOMALIES_TABLE",
     "order_queue_url": "ORDERHUB_ORDER_QUEUE_URL",
     "order_dlq_url": "ORDERHUB_ORDER_DLQ_URL",
     "raw_bucket": "ORDERHUB_RAW_BUCKET",
@@ -27,6 +28,7 @@ class Settings:
     inventory_table: str
     orders_table: str
     events_table: str
+    anomalies_table: str
     order_queue_url: str
     order_dlq_url: str
     raw_bucket: str

@@ -9,8 +9,10 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import DynamoCatalog, DynamoOrderRepository
 from chalicelib.domain.auth import hash_api_key
-from chalicelib.domain.model import StockLevel
-from chalicelib.domain.ports import Store, Warehouse
+from chalicelib.domain.ports import Store, StoreRules, Warehouse
+from chalicelib.domain.processing import adjust_stock
+from chalicelib.domain.stock_ops import Adjustment
+from chalicelib.domain.timeutil import utc_now
 
 SEED_PATH = Path(__file__).resolve().parent / "seed.json"
 
@@ -41,16 +43,33 @@ def apply_seed(
                 name,
                 store.get("timezone", "UTC"),
                 store.get("name", ""),
+                StoreRules(**store.get("rules", {})),
             )
         )
+        for channel_sku, sku in store.get("sku_map", {}).items():
+            catalog.put_sku_mapping(store["platform"], store["store_id"], channel_sku, sku)
     for wh in seed.get("warehouses", []):
         catalog.put_warehouse(
             Warehouse(wh["warehouse_id"], wh.get("region", ""), int(wh.get("priority", 1000)))
         )
     for sku in seed.get("skus", []):
         for warehouse, on_hand in sku["stock"].items():
-            repository.put_stock(
-                StockLevel.new(sku["sku"], warehouse, int(on_hand), int(sku.get("safety_stock", 0)))
+            # Opening stock is a receipt like any other, so the ledger explains every unit.
+            receipt = Adjustment(
+                f"seed#{sku['sku']}#{warehouse}",
+                sku["sku"],
+                warehouse,
+                "receipt",
+                int(on_hand),
+                "opening stock (dev seed)",
+            )
+            adjust_stock(receipt, repository, utc_now)
+            repository.configure_stock(
+                sku["sku"],
+                warehouse,
+                int(sku.get("safety_stock", 0)),
+                int(sku.get("holdback", 0)),
+                sku.get("holdback_channels", []),
             )
     for key in seed.get("api_keys", []):
         catalog.put_api_key(

@@ -28,7 +28,7 @@ def event(
         platform=platform,
         store=store,
         order_id=order_id,
-        event_type={"unpaid": "created", "paid": "paid", "cancelled": "cancelled"}[status],
+        event_type={"unpaid": "created"}.get(status, status),
         status=PlatformStatus(status),
         updated_at=parse_aware(updated_at),
         updated_at_raw=updated_at,

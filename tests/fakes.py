@@ -4,25 +4,45 @@ the DynamoDB adapters, so a fake cannot drift from the real thing."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate
-from chalicelib.domain.model import BookingPlan, EventRecord, Order, StockLevel
+from chalicelib.domain.model import (
+    Anomaly,
+    BookingPlan,
+    EventRecord,
+    Order,
+    StockChange,
+    StockLevel,
+)
 from chalicelib.domain.ports import Store, Warehouse
 
 
 class FakeOrderRepository:
+    """Same contract as DynamoOrderRepository (tests/integration/test_repository_contract.py)."""
+
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.stock: dict[tuple[str, str], StockLevel] = {}
-        self.events: dict[str, EventRecord] = {}
+        self.events: dict[str, tuple[EventRecord, tuple[StockChange, ...]]] = {}
+        self.anomalies: dict[str, dict[str, Any]] = {}
         self.commits = 0
         self._lock = threading.Lock()
 
     def put_stock(self, level: StockLevel) -> None:
         self.stock[(level.sku, level.warehouse)] = level
+
+    def configure_stock(self, sku, warehouse, safety_stock, holdback, holdback_channels) -> None:
+        level = self.stock[(sku, warehouse)]
+        self.stock[(sku, warehouse)] = replace(
+            level,
+            safety_stock=safety_stock,
+            holdback=holdback,
+            holdback_channels=tuple(holdback_channels),
+        )
 
     def get_order(self, key: str) -> Order | None:
         return self.orders.get(key)
@@ -34,16 +54,52 @@ class FakeOrderRepository:
     def get_sku_levels(self, sku: str) -> list[StockLevel]:
         return [v for k, v in self.stock.items() if k[0] == sku]
 
+    def all_stock(self) -> list[StockLevel]:
+        return list(self.stock.values())
+
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None:
-        record = self.events.get(event_key)
-        if record is None:
+        if event_key not in self.events:
             return None
+        record, changes = self.events[event_key]
         return {
             "event_key": record.event_key,
             "order_key": record.order_key,
             "outcome": record.outcome.value,
             "reason": record.reason,
+            "cause": record.cause,
             "processed_at": record.processed_at.isoformat(),
+            "movements": [c.to_dict() for c in changes],
+        }
+
+    def ledger(self) -> Iterator[Mapping[str, Any]]:
+        return (self.get_event_outcome(k) for k in list(self.events))  # type: ignore[misc]
+
+    def orders_due_for_expiry(self, now: datetime, limit: int = 100) -> list[Order]:
+        due = [
+            o
+            for o in self.orders.values()
+            if o.reserved_until is not None
+            and any(h.reserved for h in o.holds)
+            and o.reserved_until <= now
+        ]
+        return sorted(due, key=lambda o: o.reserved_until)[:limit]  # type: ignore[arg-type,return-value]
+
+    def open_orders(self) -> Iterator[Order]:
+        return (o for o in list(self.orders.values()) if o.held())
+
+    def get_anomaly(self, rule: str, subject: str) -> Mapping[str, Any] | None:
+        return self.anomalies.get(f"{rule}#{subject}")
+
+    def open_anomaly(self, anomaly: Anomaly, now: datetime) -> None:
+        current = self.anomalies.get(anomaly.key)
+        self.anomalies[anomaly.key] = {
+            "rule": anomaly.rule,
+            "subject": anomaly.subject,
+            "priority": anomaly.priority.value,
+            "detail": anomaly.detail,
+            "status": current["status"] if current else "open",
+            "occurrences": (current["occurrences"] if current else 0) + 1,
+            "opened_at": current["opened_at"] if current else now.isoformat(),
         }
 
     def commit(self, plan: BookingPlan) -> None:
@@ -57,17 +113,19 @@ class FakeOrderRepository:
                     raise ConcurrentUpdate("order version moved")
             updated = {}
             for change in plan.stock_changes:
-                level = self.stock.get((change.sku, change.warehouse))
-                if level is None:
-                    raise ConcurrentUpdate(f"no stock item {change.sku}@{change.warehouse}")
-                new = level.apply(change)
-                if min(new.on_hand, new.locked, new.reserved, new.available) < 0:
+                key = (change.sku, change.warehouse)
+                level = self.stock.get(key)
+                if level is None and plan.creates_stock:
+                    level = StockLevel.new(change.sku, change.warehouse, 0)
+                if level is None or not level.admits(change):
                     raise ConcurrentUpdate(f"stock {change.sku}@{change.warehouse} changed")
-                updated[(change.sku, change.warehouse)] = new
-            self.events[plan.record.event_key] = plan.record
+                updated[key] = level.apply(change)
+            self.events[plan.record.event_key] = (plan.record, plan.stock_changes)
             if plan.order is not None:
                 self.orders[plan.order.key] = plan.order
             self.stock.update(updated)
+            for anomaly in plan.anomalies:
+                self.open_anomaly(anomaly, plan.record.processed_at)
             self.commits += 1
 
 
@@ -76,6 +134,7 @@ class FakeCatalog:
         self.stores: dict[tuple[str, str], Store] = {}
         self.warehouses: dict[str, Warehouse] = {}
         self.api_keys: dict[str, dict[str, Any]] = {}
+        self.sku_map: dict[tuple[str, str, str], str] = {}
 
     def get_store(self, platform: str, store_id: str) -> Store | None:
         return self.stores.get((platform, store_id))
@@ -85,6 +144,12 @@ class FakeCatalog:
 
     def list_warehouses(self) -> list[Warehouse]:
         return sorted(self.warehouses.values(), key=lambda w: w.warehouse_id)
+
+    def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None:
+        return self.sku_map.get((platform, store_id, channel_sku))
+
+    def put_sku_mapping(self, platform: str, store_id: str, channel_sku: str, sku: str) -> None:
+        self.sku_map[(platform, store_id, channel_sku)] = sku
 
     def put_warehouse(self, warehouse: Warehouse) -> None:
         self.warehouses[warehouse.warehouse_id] = warehouse

@@ -44,5 +44,11 @@ class CachedCatalog:
     def list_warehouses(self) -> list[Warehouse]:
         return self._cached(("warehouses",), self._catalog.list_warehouses)
 
+    def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None:
+        return self._cached(
+            ("sku", platform, store_id, channel_sku),
+            lambda: self._catalog.resolve_sku(platform, store_id, channel_sku),
+        )
+
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None:
         return self._cached(("apikey", key_hash), lambda: self._catalog.get_api_key(key_hash))

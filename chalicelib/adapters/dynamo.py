@@ -7,25 +7,27 @@ environment is read on import and tests can bind them to any table or endpoint.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import (
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
-    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
 from chalicelib.domain.model import (
+    Anomaly,
     Booking,
     BookingPlan,
     Buyer,
@@ -36,9 +38,10 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
-from chalicelib.domain.ports import Store, Warehouse
+from chalicelib.domain.ports import Store, StoreRules, Warehouse
 
-EVENT_RECORD_RETENTION = timedelta(days=90)
+RESERVATION_PARTITION = "R"  # sparse index: only orders holding a reservation carry it
+HOLDING = "1"  # sparse index: only orders holding stock carry it
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class TableNames:
     inventory: str
     orders: str
     events: str
+    anomalies: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Models:
     inventory: Any
     orders: Any
     events: Any
+    anomalies: Any
     connection: Connection
 
 
@@ -88,6 +93,24 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         reserved = NumberAttribute(default=0)
         available = NumberAttribute(default=0)
         safety_stock = NumberAttribute(default=0)
+        holdback = NumberAttribute(default=0)
+        holdback_channels = ListAttribute(default=list)  # type: ignore[var-annotated]
+
+    class ReservationIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "reservations"
+            projection = AllProjection()
+
+        reservation_partition = UnicodeAttribute(hash_key=True)
+        reserved_until_key = UnicodeAttribute(range_key=True)
+
+    class OpenOrdersIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "open_orders"
+            projection = AllProjection()
+
+        holding = UnicodeAttribute(hash_key=True)
+        order_key = UnicodeAttribute(range_key=True)
 
     class OrderItem(Model):
         class Meta:
@@ -107,12 +130,22 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         lines = UnicodeAttribute()  # JSON: prices stay exact decimal strings
         holds = UnicodeAttribute()  # JSON
         buyer = UnicodeAttribute(null=True)  # JSON; personal data
+        region = UnicodeAttribute(default="")
         reason = UnicodeAttribute(default="")
         version = NumberAttribute()
         last_event_key = UnicodeAttribute(default="")
         created_at = UTCDateTimeAttribute(null=True)
+        reserved_until = UTCDateTimeAttribute(null=True)
+        reservation_partition = UnicodeAttribute(null=True)
+        reserved_until_key = UnicodeAttribute(null=True)
+        holding = UnicodeAttribute(null=True)
+        reservations = ReservationIndex()
+        open_orders = OpenOrdersIndex()
 
     class EventItem(Model):
+        """An event's record and its ledger entry: kept for good, so a redelivery is always
+        recognised and balances can always be recomputed."""
+
         class Meta:
             table_name = names.events
             region = aws_region
@@ -122,14 +155,32 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         order_key = UnicodeAttribute()
         outcome = UnicodeAttribute()
         reason = UnicodeAttribute(default="")
+        cause = UnicodeAttribute(default="")
         processed_at = UTCDateTimeAttribute()
-        expires_at = TTLAttribute()
+        movements = UnicodeAttribute(default="[]")  # JSON list of StockChange.to_dict()
+
+    class AnomalyItem(Model):
+        class Meta:
+            table_name = names.anomalies
+            region = aws_region
+            host = endpoint
+
+        anomaly_key = UnicodeAttribute(hash_key=True)  # rule#subject: one per pair
+        rule = UnicodeAttribute()
+        subject = UnicodeAttribute()
+        priority = UnicodeAttribute()
+        status = UnicodeAttribute()
+        detail = UnicodeAttribute(default="")
+        opened_at = UTCDateTimeAttribute()
+        last_seen_at = UTCDateTimeAttribute()
+        occurrences = NumberAttribute(default=0)
 
     return Models(
         CatalogItem,
         InventoryItem,
         OrderItem,
         EventItem,
+        AnomalyItem,
         Connection(region=region, host=endpoint_url),
     )
 
@@ -151,10 +202,13 @@ def _order_from_item(item: Any) -> Order:
         version=int(item.version),
         last_event_key=item.last_event_key or "",
         created_at=item.created_at,
+        reserved_until=item.reserved_until,
+        region=item.region or "",
     )
 
 
 def _item_from_order(models: Models, order: Order) -> Any:
+    reserving = order.reserved_until is not None and any(h.reserved for h in order.holds)
     return models.orders(
         order.key,
         platform=order.platform,
@@ -168,10 +222,15 @@ def _item_from_order(models: Models, order: Order) -> Any:
         lines=json.dumps([line.to_dict() for line in order.lines]),
         holds=json.dumps([hold.to_dict() for hold in order.holds]),
         buyer=json.dumps(order.buyer.to_dict()) if order.buyer else None,
+        region=order.region,
         reason=order.reason,
         version=order.version,
         last_event_key=order.last_event_key,
         created_at=order.created_at,
+        reserved_until=order.reserved_until,
+        reservation_partition=RESERVATION_PARTITION if reserving else None,
+        reserved_until_key=order.reserved_until.isoformat() if reserving else None,  # type: ignore[union-attr]
+        holding=HOLDING if order.held() else None,
     )
 
 
@@ -179,16 +238,18 @@ def _level_from_item(item: Any) -> StockLevel:
     return StockLevel(
         sku=item.sku,
         warehouse=item.warehouse,
-        on_hand=int(item.on_hand),
-        locked=int(item.locked),
-        reserved=int(item.reserved),
-        available=int(item.available),
+        on_hand=int(item.on_hand or 0),
+        locked=int(item.locked or 0),
+        reserved=int(item.reserved or 0),
+        available=int(item.available or 0),
         safety_stock=int(item.safety_stock or 0),
+        holdback=int(item.holdback or 0),
+        holdback_channels=tuple(item.holdback_channels or ()),
     )
 
 
 class DynamoOrderRepository:
-    """Orders, stock and event records; one transaction per event."""
+    """Orders, stock, event records (the ledger) and anomalies; one transaction per event."""
 
     def __init__(self, models: Models) -> None:
         self._m = models
@@ -209,8 +270,29 @@ class DynamoOrderRepository:
     def get_sku_levels(self, sku: str) -> list[StockLevel]:
         return [_level_from_item(i) for i in self._m.inventory.query(sku)]
 
+    def all_stock(self) -> list[StockLevel]:
+        return [_level_from_item(i) for i in self._m.inventory.scan()]
+
+    def configure_stock(
+        self,
+        sku: str,
+        warehouse: str,
+        safety_stock: int,
+        holdback: int,
+        holdback_channels: Iterable[str],
+    ) -> None:
+        """Set a stock item's rules; balances are only ever moved by committed plans."""
+        inv = self._m.inventory
+        inv(sku, warehouse).update(
+            actions=[
+                inv.safety_stock.set(safety_stock),
+                inv.holdback.set(holdback),
+                inv.holdback_channels.set(list(holdback_channels)),
+            ]
+        )
+
     def put_stock(self, level: StockLevel) -> None:
-        """Set a stock item outright (seeding and tests; live changes go through commit)."""
+        """Set a stock item outright: for tests only (it bypasses the ledger)."""
         self._m.inventory(
             level.sku,
             level.warehouse,
@@ -219,6 +301,8 @@ class DynamoOrderRepository:
             reserved=level.reserved,
             available=level.available,
             safety_stock=level.safety_stock,
+            holdback=level.holdback,
+            holdback_channels=list(level.holdback_channels),
         ).save()
 
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None:
@@ -226,13 +310,41 @@ class DynamoOrderRepository:
             item = self._m.events.get(event_key, consistent_read=True)
         except self._m.events.DoesNotExist:
             return None
+        return _record_view(item)
+
+    def ledger(self) -> Iterator[Mapping[str, Any]]:
+        """Every event record with its movements (a full read: for the nightly audit)."""
+        return (_record_view(item) for item in self._m.events.scan())
+
+    def orders_due_for_expiry(self, now: datetime, limit: int = 100) -> list[Order]:
+        index = self._m.orders.reservations
+        items = index.query(
+            RESERVATION_PARTITION, self._m.orders.reserved_until_key <= now.isoformat(), limit=limit
+        )
+        return [_order_from_item(i) for i in items]
+
+    def open_orders(self) -> Iterator[Order]:
+        return (_order_from_item(i) for i in self._m.orders.open_orders.query(HOLDING))
+
+    def get_anomaly(self, rule: str, subject: str) -> Mapping[str, Any] | None:
+        try:
+            item = self._m.anomalies.get(f"{rule}#{subject}", consistent_read=True)
+        except self._m.anomalies.DoesNotExist:
+            return None
         return {
-            "event_key": item.event_key,
-            "order_key": item.order_key,
-            "outcome": item.outcome,
-            "reason": item.reason,
-            "processed_at": item.processed_at.isoformat(),
+            "rule": item.rule,
+            "subject": item.subject,
+            "priority": item.priority,
+            "status": item.status,
+            "detail": item.detail,
+            "occurrences": int(item.occurrences),
+            "opened_at": item.opened_at.isoformat(),
         }
+
+    def open_anomaly(self, anomaly: Anomaly, now: datetime) -> None:
+        self._m.anomalies(anomaly.key).update(
+            actions=_anomaly_upsert(self._m.anomalies, anomaly, now)
+        )
 
     def commit(self, plan: BookingPlan) -> None:
         m = self._m
@@ -242,8 +354,9 @@ class DynamoOrderRepository:
             order_key=record.order_key,
             outcome=record.outcome.value,
             reason=record.reason,
+            cause=record.cause,
             processed_at=record.processed_at,
-            expires_at=record.processed_at + EVENT_RECORD_RETENTION,
+            movements=json.dumps([c.to_dict() for c in plan.stock_changes]),
         )
         # pynamodb sends puts before updates, in the order added: reasons come back that way.
         roles = ["event"]
@@ -258,20 +371,43 @@ class DynamoOrderRepository:
                     tx.save(_item_from_order(m, plan.order), condition=guard)
                     roles.append("order")
                 for change in plan.stock_changes:
-                    actions, condition = _stock_update(m.inventory, change)
+                    actions, condition = _stock_update(m.inventory, change, plan.creates_stock)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
                         actions=actions,
                         condition=condition,
                     )
                     roles.append(f"stock {change.sku}@{change.warehouse}")
+                for anomaly in plan.anomalies:
+                    tx.update(
+                        m.anomalies(anomaly.key),
+                        actions=_anomaly_upsert(m.anomalies, anomaly, record.processed_at),
+                    )
+                    roles.append(f"anomaly {anomaly.key}")
         except TransactWriteError as exc:
             raise _domain_error(exc, roles) from exc
 
 
-def _stock_update(inv: Any, change: StockChange) -> tuple[list[Any], Any]:
-    """ADD each delta; condition every decremented bucket on covering it, so none goes below 0."""
-    condition = inv.sku.exists()
+def _record_view(item: Any) -> dict[str, Any]:
+    return {
+        "event_key": item.event_key,
+        "order_key": item.order_key,
+        "outcome": item.outcome,
+        "reason": item.reason,
+        "cause": item.cause,
+        "processed_at": item.processed_at.isoformat(),
+        "movements": json.loads(item.movements or "[]"),
+    }
+
+
+def _stock_update(inv: Any, change: StockChange, may_create: bool) -> tuple[list[Any], Any]:
+    """ADD each delta; condition every decremented bucket on covering it, so none goes below 0,
+    and growth on `available >= min_available` (quantity plus any channel holdback)."""
+    condition = None if may_create else inv.sku.exists()
+
+    def both(extra: Any) -> Any:
+        return extra if condition is None else condition & extra
+
     actions = []
     for attr, delta in (
         (inv.on_hand, change.on_hand),
@@ -282,8 +418,30 @@ def _stock_update(inv: Any, change: StockChange) -> tuple[list[Any], Any]:
         if delta:
             actions.append(attr.add(delta))
         if delta < 0:
-            condition &= attr >= -delta
+            condition = both(attr >= -delta)
+    if change.min_available > 0:
+        condition = both(inv.available >= change.min_available)
+    if change.expect_on_hand is not None:
+        condition = (
+            both(inv.on_hand == change.expect_on_hand)
+            if change.expect_on_hand
+            else both(inv.on_hand.does_not_exist() | (inv.on_hand == 0))
+        )
     return actions, condition
+
+
+def _anomaly_upsert(model: Any, anomaly: Anomaly, now: datetime) -> list[Any]:
+    """Open once per (rule, subject); a repeat counts and refreshes, never reopens a duplicate."""
+    return [
+        model.rule.set(anomaly.rule),
+        model.subject.set(anomaly.subject),
+        model.priority.set(anomaly.priority.value),
+        model.detail.set(anomaly.detail),
+        model.status.set(model.status | "open"),
+        model.opened_at.set(model.opened_at | now),
+        model.last_seen_at.set(now),
+        model.occurrences.add(1),
+    ]
 
 
 def _domain_error(exc: TransactWriteError, roles: list[str]) -> Exception:
@@ -305,7 +463,7 @@ def _domain_error(exc: TransactWriteError, roles: list[str]) -> Exception:
 
 
 class DynamoCatalog:
-    """Stores, warehouses and API keys in the catalog table."""
+    """Stores, warehouses, SKU mappings and API keys in the catalog table."""
 
     def __init__(self, models: Models) -> None:
         self._m = models
@@ -324,19 +482,32 @@ class DynamoCatalog:
         data = self._get(f"STORE#{platform}#{store_id}", "STORE")
         if data is None:
             return None
+        rules = {
+            k: v
+            for k, v in dict(data.get("rules") or {}).items()
+            if k in StoreRules.__dataclass_fields__
+        }
+        if "reservation_minutes" in rules:
+            rules["reservation_minutes"] = int(rules["reservation_minutes"])
         return Store(
             platform,
             store_id,
             str(data["secret_name"]),
             str(data.get("timezone", "UTC")),
             str(data.get("name", "")),
+            StoreRules(**rules),
         )
 
     def put_store(self, store: Store) -> None:
         self._put(
             f"STORE#{store.platform}#{store.store_id}",
             "STORE",
-            {"secret_name": store.secret_name, "timezone": store.timezone, "name": store.name},
+            {
+                "secret_name": store.secret_name,
+                "timezone": store.timezone,
+                "name": store.name,
+                "rules": asdict(store.rules),
+            },
         )
 
     def list_warehouses(self) -> list[Warehouse]:
@@ -351,6 +522,13 @@ class DynamoCatalog:
             warehouse.warehouse_id,
             {"region": warehouse.region, "priority": warehouse.priority},
         )
+
+    def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None:
+        data = self._get(f"SKUMAP#{platform}#{store_id}", channel_sku)
+        return str(data["sku"]) if data else None
+
+    def put_sku_mapping(self, platform: str, store_id: str, channel_sku: str, sku: str) -> None:
+        self._put(f"SKUMAP#{platform}#{store_id}", channel_sku, {"sku": sku})
 
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None:
         return self._get(f"APIKEY#{key_hash}", "APIKEY")

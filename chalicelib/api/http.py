@@ -21,6 +21,7 @@ STATUS: dict[type[errors.OrderHubError], int] = {
     errors.UnknownStore: 404,
     errors.NotFound: 404,
     errors.PayloadTooLarge: 413,
+    errors.StockConflict: 409,
     errors.TransientFailure: 503,
 }
 

@@ -8,6 +8,9 @@ from chalice import Blueprint
 
 from chalicelib.api.http import json_response
 from chalicelib.deps import container
+from chalicelib.domain.model import Anomaly, Priority
+from chalicelib.domain.processing import expire_reservation
+from chalicelib.domain.stock_ops import audit_stock, ledger_balances
 from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)
@@ -44,3 +47,39 @@ def publish_queue_metrics(event: Any) -> dict[str, Any]:
         collected.add_metric(name=f"{queue}_in_flight", unit="Count", value=numbers["in_flight"])
     logger().info("queue depths", extra={"depths": depths})
     return depths
+
+
+@bp.schedule("rate(1 minute)")
+def release_expired_reservations(event: Any) -> dict[str, Any]:
+    """Unpaid orders past their store's reservation timeout give their stock back."""
+    deps = container()
+    due = deps.orders.orders_due_for_expiry(deps.now())
+    released = 0
+    for order in due:
+        result = expire_reservation(order.key, deps.orders, deps.now)
+        released += result.outcome.value == "booked"
+    metrics().add_metric(name="ReservationsExpired", unit="Count", value=released)
+    logger().info("expired reservations released", extra={"due": len(due), "released": released})
+    return {"due": len(due), "released": released}
+
+
+@bp.schedule("cron(30 16 * * ? *)")  # 00:30 Beijing
+def audit_inventory(event: Any) -> dict[str, Any]:
+    """Recompute every balance from the ledger and locked/reserved from open orders; any drift
+    opens a P0 anomaly per stock item."""
+    deps = container()
+    repo = deps.orders
+    drifts = audit_stock(
+        repo.all_stock(), ledger_balances(list(repo.ledger())), list(repo.open_orders())
+    )
+    now = deps.now()
+    by_item: dict[str, list[str]] = {}
+    for d in drifts:
+        by_item.setdefault(f"{d.sku}#{d.warehouse}", []).append(
+            f"{d.bucket} is {d.stored}, {d.source} say {d.expected}"
+        )
+    for subject, details in by_item.items():
+        repo.open_anomaly(Anomaly("inventory_drift", subject, Priority.P0, "; ".join(details)), now)
+    metrics().add_metric(name="InventoryDriftItems", unit="Count", value=len(by_item))
+    logger().info("inventory audit", extra={"drifting_items": len(by_item)})
+    return {"drifting_items": len(by_item), "drifts": by_item}

@@ -17,7 +17,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
 from chalicelib.deps import Container, container
+from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.model import OrderEvent
+from chalicelib.domain.ports import StoreRules
 from chalicelib.domain.processing import ProcessResult, process_order_event
 from chalicelib.observability import logger, metrics
 
@@ -33,7 +35,18 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     event = OrderEvent.from_dict(message["event"])
     log = logger()
     log.set_correlation_id(event.correlation_id)
-    result = process_order_event(event, deps.orders, deps.warehouse_priorities(), deps.now)
+    store = deps.catalog.get_store(event.platform, event.store)
+    rules = store.rules if store else StoreRules()
+    resolve = None
+    if rules.sku_mapping == "table":
+
+        def resolve(channel_sku: str) -> str | None:
+            return deps.catalog.resolve_sku(event.platform, event.store, channel_sku)
+
+    def context() -> BookingContext:
+        return BookingContext(deps.now(), deps.warehouses(), rules)
+
+    result = process_order_event(event, deps.orders, context, resolve)
     lag = (deps.now() - event.received_at).total_seconds()
     log.info(
         "order event processed",

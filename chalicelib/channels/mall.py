@@ -1,11 +1,13 @@
 """The own-shop channel (`mall`): OrderHub's published webhook contract, Standard Webhooks signed.
 
-    {"type": "order.created" | "order.paid" | "order.cancelled" | "order.updated",
+    {"type": "order.created" | "order.paid" | "order.cancelled" | "order.updated"
+             | "order.shipped" | "order.refunded",
      "timestamp": "<ISO-8601>",
-     "data": {"order_id": str, "status": "unpaid" | "paid" | "cancelled",
+     "data": {"order_id": str,
+              "status": "unpaid" | "paid" | "shipped" | "cancelled" | "refunded",
               "updated_at": "<ISO-8601 with offset>", "currency": "CNY",
               "lines": [{"sku": str, "quantity": int, "unit_price": "12.50"}],
-              "buyer": {"name": str, "phone": str, "address": str}}}
+              "buyer": {"name": str, "phone": str, "address": str, "region"?: str}}}
 
 Every rule broken is reported with the field's path, so a shop developer can fix the sender.
 """
@@ -30,6 +32,8 @@ EVENT_TYPES = {
     "order.paid": "paid",
     "order.cancelled": "cancelled",
     "order.updated": "updated",
+    "order.shipped": "shipped",
+    "order.refunded": "refunded",
 }
 MAX_LINES = 500
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -100,7 +104,8 @@ def parse_mall_payload(
         status = PlatformStatus(status_text)
     except ValueError:
         raise InvalidPayload(
-            f"$.data.status '{status_text}' is not one of: unpaid, paid, cancelled"
+            f"$.data.status '{status_text}' is not one of: "
+            + ", ".join(s.value for s in PlatformStatus)
         ) from None
     updated_at, updated_at_raw = _time(data, "updated_at", "$.data")
     currency = _require(data, "currency", "$.data", str)
@@ -118,6 +123,9 @@ def parse_mall_payload(
         phone=_require(raw_buyer, "phone", "$.data.buyer", str),
         address=_require(raw_buyer, "address", "$.data.buyer", str),
     )
+    region = raw_buyer.get("region", "")
+    if not isinstance(region, str):
+        raise InvalidPayload("$.data.buyer.region must be a string (a warehouse region)")
     return OrderEvent(
         event_key=f"{store.platform}#{store.store_id}#{delivery_id}",
         platform=store.platform,
@@ -131,6 +139,7 @@ def parse_mall_payload(
         lines=lines,
         buyer=buyer,
         received_at=received_at,
+        region=region.strip(),
     )
 
 

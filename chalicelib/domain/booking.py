@@ -1,17 +1,26 @@
 """Decide what one order event does to the order and to stock. Pure: reads nothing, writes nothing.
 
 The rule: from the platform's status and lines compute the quantities the order should hold
-(unpaid -> reserved, paid -> locked, cancelled -> nothing), compare with what it holds now, and
-move only the difference. Applying the same event twice, or an older one after a newer one,
-moves nothing, so stock changes exactly once per real change whatever the delivery order.
+(unpaid -> reserved, paid or shipped -> locked less what the WMS already shipped, cancelled or
+refunded -> nothing), compare with what it holds now, and move only the difference. Applying
+the same event twice, or an older one after a newer one, moves nothing, so stock changes
+exactly once per real change whatever the delivery order.
+
+Where new quantity must come from is allocation: one warehouse that can fill every new line
+(the order's own first, then the buyer's region, then priority, then most available), or,
+when the store allows it, several. A channel only sells what the SKU's holdback for
+higher-priority channels leaves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from chalicelib.domain.model import (
+    FINAL_STATUSES,
+    Anomaly,
     Booking,
     BookingPlan,
     EventRecord,
@@ -21,13 +30,24 @@ from chalicelib.domain.model import (
     OrderLine,
     Outcome,
     PlatformStatus,
+    Priority,
     StockChange,
     StockLevel,
 )
+from chalicelib.domain.ports import StoreRules, Warehouse
 
 StockIndex = Mapping[tuple[str, str], StockLevel]  # (sku, warehouse) -> level
 
 DEFAULT_PRIORITY = 1000
+
+
+@dataclass(frozen=True)
+class BookingContext:
+    """What planning needs besides the order and stock: warehouses, the store's rules, time."""
+
+    now: datetime
+    warehouses: Mapping[str, Warehouse] = field(default_factory=dict)
+    rules: StoreRules = field(default_factory=StoreRules)
 
 
 def merge_lines(lines: Iterable[OrderLine]) -> dict[str, int]:
@@ -38,22 +58,30 @@ def merge_lines(lines: Iterable[OrderLine]) -> dict[str, int]:
     return merged
 
 
-def target_holds(status: PlatformStatus, lines: Iterable[OrderLine]) -> dict[str, tuple[int, int]]:
+def target_holds(
+    status: PlatformStatus, lines: Iterable[OrderLine], shipped: Mapping[str, int] | None = None
+) -> dict[str, tuple[int, int]]:
     """(reserved, locked) per SKU that an order in this status should hold."""
     quantities = merge_lines(lines)
+    gone = shipped or {}
     if status is PlatformStatus.UNPAID:
         return {sku: (q, 0) for sku, q in quantities.items()}
-    if status is PlatformStatus.PAID:
-        return {sku: (0, q) for sku, q in quantities.items()}
+    if status in (PlatformStatus.PAID, PlatformStatus.SHIPPED):
+        return {sku: (0, max(0, q - gone.get(sku, 0))) for sku, q in quantities.items()}
     return {}
 
 
-def _booking_for(status: PlatformStatus) -> Booking:
-    return {
-        PlatformStatus.UNPAID: Booking.RESERVED,
-        PlatformStatus.PAID: Booking.LOCKED,
-        PlatformStatus.CANCELLED: Booking.RELEASED,
-    }[status]
+def booking_for(status: PlatformStatus, holds: Iterable[Hold]) -> Booking:
+    held = list(holds)
+    if status in FINAL_STATUSES:
+        return Booking.RELEASED
+    if any(h.reserved for h in held):
+        return Booking.RESERVED
+    if any(h.locked for h in held):
+        return Booking.LOCKED
+    if any(h.shipped for h in held):
+        return Booking.SHIPPED
+    return Booking.LOCKED if status is not PlatformStatus.UNPAID else Booking.RESERVED
 
 
 def _is_stale(event: OrderEvent, order: Order) -> bool:
@@ -61,38 +89,71 @@ def _is_stale(event: OrderEvent, order: Order) -> bool:
     return (event.updated_at, event.status.rank) <= (order.updated_at, order.status.rank)
 
 
-def _choose_warehouse(
-    needs: Mapping[str, int],
-    stock: StockIndex,
-    priorities: Mapping[str, int],
-    preferred: str | None,
-) -> str | None:
-    """The one warehouse that can fill every need: the order's own first, then by priority."""
-    warehouses = {wh for (_, wh) in stock}
-    candidates = [
-        wh
-        for wh in warehouses
-        if all((sku, wh) in stock and stock[(sku, wh)].available >= q for sku, q in needs.items())
-    ]
-    if not candidates:
-        return None
+class _Allocator:
+    """Chooses warehouses for new quantity, ranked: the order's own, region, priority, stock."""
 
-    def rank(wh: str) -> tuple[bool, int, int, str]:
-        total = sum(stock[(sku, wh)].available for sku in needs)
-        return (wh != preferred, priorities.get(wh, DEFAULT_PRIORITY), -total, wh)
+    def __init__(
+        self,
+        stock: StockIndex,
+        ctx: BookingContext,
+        platform: str,
+        region: str,
+        preferred: set[str],
+    ) -> None:
+        self._stock = stock
+        self._ctx = ctx
+        self._platform = platform
+        self._region = region
+        self._preferred = preferred
 
-    return min(candidates, key=rank)
+    def sellable(self, sku: str, warehouse: str) -> int:
+        level = self._stock.get((sku, warehouse))
+        return level.sellable_by(self._platform) if level else 0
+
+    def _rank(self, warehouse: str, skus: Iterable[str]) -> tuple[bool, bool, int, int, str]:
+        info = self._ctx.warehouses.get(warehouse)
+        region_match = bool(self._region) and info is not None and info.region == self._region
+        priority = info.priority if info else DEFAULT_PRIORITY
+        total = sum(self.sellable(sku, warehouse) for sku in skus)
+        return (warehouse not in self._preferred, not region_match, priority, -total, warehouse)
+
+    def ranked(self, skus: Iterable[str]) -> list[str]:
+        wanted = list(skus)
+        warehouses = {wh for (sku, wh) in self._stock if sku in wanted}
+        return sorted(warehouses, key=lambda wh: self._rank(wh, wanted))
+
+    def allocate(self, needs: Mapping[str, int]) -> dict[tuple[str, str], int] | None:
+        """Quantity per (sku, warehouse) covering every need, or None if stock cannot."""
+        ranked = self.ranked(needs)
+        for wh in ranked:
+            if all(self.sellable(sku, wh) >= q for sku, q in needs.items()):
+                return {(sku, wh): q for sku, q in needs.items()}
+        if not self._ctx.rules.allow_split:
+            return None
+        split: dict[tuple[str, str], int] = {}
+        for sku, q in needs.items():
+            remaining = q
+            for wh in self.ranked([sku]):
+                take = min(remaining, self.sellable(sku, wh))
+                if take > 0:
+                    split[(sku, wh)] = take
+                    remaining -= take
+                if remaining == 0:
+                    break
+            if remaining:
+                return None
+        return split
 
 
-def _shortage_reason(needs: Mapping[str, int], stock: StockIndex) -> str:
+def _shortage_reason(needs: Mapping[str, int], allocator: _Allocator) -> str:
     parts = []
     for sku, q in sorted(needs.items()):
-        best = max((lvl.available for (s, _), lvl in stock.items() if s == sku), default=0)
-        parts.append(f"{sku} needs {q}, at most {best} available in one warehouse")
+        best = max((allocator.sellable(sku, wh) for wh in allocator.ranked([sku])), default=0)
+        parts.append(f"{sku} needs {q}, at most {best} sellable in one warehouse")
     return "insufficient stock: " + "; ".join(parts)
 
 
-def _new_order(event: OrderEvent, base: Order | None, now: datetime, **state: object) -> Order:
+def _order_state(event: OrderEvent, base: Order | None, now: datetime, **state: object) -> Order:
     fields: dict[str, object] = {
         "status": event.status,
         "updated_at": event.updated_at,
@@ -100,6 +161,7 @@ def _new_order(event: OrderEvent, base: Order | None, now: datetime, **state: ob
         "currency": event.currency,
         "lines": event.lines,
         "buyer": event.buyer or (base.buyer if base else None),
+        "region": event.region or (base.region if base else ""),
         "version": (base.version if base else 0) + 1,
         "last_event_key": event.event_key,
         "reason": "",
@@ -117,13 +179,10 @@ def _new_order(event: OrderEvent, base: Order | None, now: datetime, **state: ob
 
 
 def plan_event(
-    event: OrderEvent,
-    order: Order | None,
-    stock: StockIndex,
-    priorities: Mapping[str, int],
-    now: datetime,
+    event: OrderEvent, order: Order | None, stock: StockIndex, ctx: BookingContext
 ) -> BookingPlan:
     """The complete effect of `event` on `order` and stock, given current stock levels."""
+    now = ctx.now
     expected = order.version if order else 0
 
     def plan(
@@ -131,9 +190,10 @@ def plan_event(
         reason: str = "",
         new_order: Order | None = None,
         changes: tuple[StockChange, ...] = (),
+        anomalies: tuple[Anomaly, ...] = (),
     ) -> BookingPlan:
         record = EventRecord(event.event_key, event.order_key, outcome, reason, now)
-        return BookingPlan(record, new_order, expected, changes)
+        return BookingPlan(record, new_order, expected, changes, anomalies)
 
     if order is not None:
         if _is_stale(event, order):
@@ -141,72 +201,119 @@ def plan_event(
                 Outcome.STALE,
                 f"order already reflects {order.status.value} at {order.updated_at_raw}",
             )
-        if order.status is PlatformStatus.CANCELLED:
-            return plan(Outcome.IGNORED, "order is cancelled; later events change nothing")
-        if order.booking is Booking.REJECTED_OUT_OF_STOCK:
-            if event.status is PlatformStatus.CANCELLED:
-                cancelled = _new_order(
-                    event, order, now, booking=order.booking, reason=order.reason
-                )
-                return plan(Outcome.BOOKED, "", cancelled)
+        if order.status in FINAL_STATUSES:
+            return plan(
+                Outcome.IGNORED, f"order is {order.status.value}; later events change nothing"
+            )
+        if order.booking is Booking.EXPIRED and event.status is PlatformStatus.UNPAID:
+            kept = _order_state(event, order, now, booking=Booking.EXPIRED, reason=order.reason)
+            return plan(Outcome.IGNORED, "reservation expired; a payment books it again", kept)
+        if order.booking is Booking.REJECTED_OUT_OF_STOCK and event.status not in FINAL_STATUSES:
             return plan(Outcome.IGNORED, f"order was rejected earlier ({order.reason})")
 
-    current = {h.sku: h for h in (order.holds if order else ())}
-    target = target_holds(event.status, event.lines)
+    holds = {(h.sku, h.warehouse): h for h in (order.holds if order else ())}
+    shipped: dict[str, int] = {}
+    for h in holds.values():
+        shipped[h.sku] = shipped.get(h.sku, 0) + h.shipped
+    target = target_holds(event.status, event.lines, shipped)
 
     known_skus = {sku for (sku, _) in stock}
     unknown = sorted(sku for sku in target if sku not in known_skus)
     if unknown:
         reason = "unknown SKU: " + ", ".join(unknown) + " (no stock record in any warehouse)"
-        kept = order.holds if order else ()
-        attention = _new_order(
-            event, order, now, booking=Booking.NEEDS_ATTENTION, holds=kept, reason=reason
+        kept = _order_state(
+            event,
+            order,
+            now,
+            booking=Booking.NEEDS_ATTENTION,
+            holds=order.holds if order else (),
+            reason=reason,
         )
-        return plan(Outcome.NEEDS_ATTENTION, reason, attention)
+        anomaly = Anomaly("unknown_sku", event.order_key, Priority.P1, reason)
+        return plan(Outcome.NEEDS_ATTENTION, reason, kept, anomalies=(anomaly,))
 
-    # New quantity for SKUs the order does not hold yet comes from one warehouse.
-    new_needs = {
-        sku: r + lk for sku, (r, lk) in target.items() if sku not in current and r + lk > 0
-    }
-    preferred = next(iter(current.values())).warehouse if current else None
-    chosen = preferred
-    if new_needs:
-        chosen = _choose_warehouse(new_needs, stock, priorities, preferred)
+    # Keep what is already held where it is (shrinking from the last warehouse); new quantity
+    # is allocated.
+    allocation: dict[tuple[str, str], int] = {}
+    needs: dict[str, int] = {}
+    for sku, (reserved, locked) in target.items():
+        remaining = reserved + locked
+        for (h_sku, wh), hold in holds.items():
+            if h_sku == sku and remaining > 0 and hold.held > 0:
+                keep = min(hold.held, remaining)
+                allocation[(sku, wh)] = keep
+                remaining -= keep
+        if remaining > 0:
+            needs[sku] = remaining
+    allocator = _Allocator(
+        stock,
+        ctx,
+        event.platform,
+        event.region or (order.region if order else ""),
+        {wh for (_, wh), h in holds.items() if h.held or h.shipped},
+    )
+    if needs:
+        extra = allocator.allocate(needs)
+        if extra is None:
+            return _plan_shortage(event, order, needs, allocator, ctx, plan)
+        for key, q in extra.items():
+            allocation[key] = allocation.get(key, 0) + q
 
     changes: list[StockChange] = []
-    holds: list[Hold] = []
-    shortage: dict[str, int] = {}
-    for sku in sorted(set(target) | set(current)):
-        reserved, locked = target.get(sku, (0, 0))
-        held = current.get(sku)
-        warehouse = held.warehouse if held else chosen
-        if warehouse is None:
-            shortage[sku] = reserved + locked
-            continue
-        d_reserved = reserved - (held.reserved if held else 0)
-        d_locked = locked - (held.locked if held else 0)
+    new_holds: list[Hold] = []
+    for key in sorted(set(allocation) | set(holds)):
+        sku, wh = key
+        amount = allocation.get(key, 0)
+        reserved_part, _ = target.get(sku, (0, 0))
+        new_reserved, new_locked = (amount, 0) if reserved_part else (0, amount)
+        old = holds.get(key, Hold(sku, wh))
+        d_reserved, d_locked = new_reserved - old.reserved, new_locked - old.locked
         growth = d_reserved + d_locked
-        level = stock.get((sku, warehouse))
-        if growth > 0 and (level is None or level.available < growth):
-            shortage[sku] = growth
-            continue
-        change = StockChange(sku, warehouse, reserved=d_reserved, locked=d_locked)
+        level = stock.get(key)
+        holdback = level.holdback_for(event.platform) if level else 0
+        change = StockChange(
+            sku,
+            wh,
+            reserved=d_reserved,
+            locked=d_locked,
+            min_available=growth + holdback if growth > 0 else 0,
+        )
         if not change.is_empty():
             changes.append(change)
-        if reserved or locked:
-            holds.append(Hold(sku, warehouse, reserved, locked))
+        if new_reserved or new_locked or old.shipped:
+            new_holds.append(Hold(sku, wh, new_reserved, new_locked, old.shipped))
 
-    if shortage:
-        reason = _shortage_reason(shortage, stock)
-        if order is None or not order.holds:
-            rejected = _new_order(
-                event, order, now, booking=Booking.REJECTED_OUT_OF_STOCK, holds=(), reason=reason
-            )
-            return plan(Outcome.REJECTED_OUT_OF_STOCK, reason, rejected)
-        attention = _new_order(
-            event, order, now, booking=Booking.NEEDS_ATTENTION, holds=order.holds, reason=reason
-        )
-        return plan(Outcome.NEEDS_ATTENTION, reason, attention)
-
-    booked = _new_order(event, order, now, booking=_booking_for(event.status), holds=tuple(holds))
+    booking = booking_for(event.status, new_holds)
+    reserving = any(h.reserved for h in new_holds)
+    reserved_until = None
+    if reserving:
+        already = order.reserved_until if order and order.booking is Booking.RESERVED else None
+        reserved_until = already or now + timedelta(minutes=ctx.rules.reservation_minutes)
+    booked = _order_state(
+        event, order, now, booking=booking, holds=tuple(new_holds), reserved_until=reserved_until
+    )
     return plan(Outcome.BOOKED, "", booked, tuple(changes))
+
+
+def _plan_shortage(event, order, needs, allocator, ctx, plan):  # type: ignore[no-untyped-def]
+    """No stock for the new quantity: reject or backorder a new order; flag an update."""
+    now = ctx.now
+    reason = _shortage_reason(needs, allocator)
+    held = order.holds if order else ()
+    if any(h.held for h in held):
+        kept = _order_state(
+            event, order, now, booking=Booking.NEEDS_ATTENTION, holds=held, reason=reason
+        )
+        anomaly = Anomaly("out_of_stock", event.order_key, Priority.P0, reason)
+        return plan(Outcome.NEEDS_ATTENTION, reason, kept, anomalies=(anomaly,))
+    if ctx.rules.out_of_stock == "backorder":
+        backordered = _order_state(
+            event, order, now, booking=Booking.BACKORDERED, holds=held, reason=reason
+        )
+        anomaly = Anomaly("backorder", event.order_key, Priority.P1, reason)
+        return plan(Outcome.BACKORDERED, reason, backordered, anomalies=(anomaly,))
+    rejected = _order_state(
+        event, order, now, booking=Booking.REJECTED_OUT_OF_STOCK, holds=held, reason=reason
+    )
+    anomaly = Anomaly("out_of_stock", event.order_key, Priority.P0, reason)
+    return plan(Outcome.REJECTED_OUT_OF_STOCK, reason, rejected, anomalies=(anomaly,))

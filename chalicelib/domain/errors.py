@@ -48,6 +48,13 @@ class NotFound(OrderHubError):
     code = "not_found"
 
 
+class StockConflict(OrderHubError):
+    """The request contradicts the stock or order as it stands (ship more than locked, count
+    below what is committed)."""
+
+    code = "stock_conflict"
+
+
 class AlreadyProcessed(OrderHubError):
     """The event's record exists: this delivery was handled before."""
 

@@ -18,7 +18,11 @@ class PlatformStatus(StrEnum):
 
     UNPAID = "unpaid"
     PAID = "paid"
+    SHIPPED = "shipped"  # the platform shows it shipped; stock leaves on the WMS confirmation
     CANCELLED = "cancelled"
+    REFUNDED = (
+        "refunded"  # refunded or returned: nothing held; returned goods come back as receipts
+    )
 
     @property
     def rank(self) -> int:
@@ -26,16 +30,26 @@ class PlatformStatus(StrEnum):
         return _STATUS_RANK[self]
 
 
-_STATUS_RANK = {PlatformStatus.UNPAID: 0, PlatformStatus.PAID: 1, PlatformStatus.CANCELLED: 2}
+_STATUS_RANK = {
+    PlatformStatus.UNPAID: 0,
+    PlatformStatus.PAID: 1,
+    PlatformStatus.SHIPPED: 2,
+    PlatformStatus.CANCELLED: 3,
+    PlatformStatus.REFUNDED: 3,
+}
+FINAL_STATUSES = frozenset({PlatformStatus.CANCELLED, PlatformStatus.REFUNDED})
 
 
 class Booking(StrEnum):
     """What OrderHub did with the order's stock."""
 
-    RESERVED = "reserved"  # unpaid: quantities held in `reserved`
-    LOCKED = "locked"  # paid: quantities held in `locked`
-    RELEASED = "released"  # cancelled: nothing held
+    RESERVED = "reserved"  # unpaid: quantities held in `reserved` until the reservation expires
+    LOCKED = "locked"  # paid: quantities held in `locked` until the WMS ships them
+    SHIPPED = "shipped"  # everything shipped: on_hand and locked went down together
+    RELEASED = "released"  # cancelled or refunded: nothing held
+    EXPIRED = "expired"  # unpaid past the store's reservation timeout: released; a payment re-books
     REJECTED_OUT_OF_STOCK = "rejected_out_of_stock"  # never held: no warehouse could fill it
+    BACKORDERED = "backordered"  # store accepts it without stock: nothing held, a person follows up
     NEEDS_ATTENTION = "needs_attention"  # held as before; a person must look (reason says why)
 
 
@@ -45,6 +59,7 @@ class Outcome(StrEnum):
     BOOKED = "booked"
     REJECTED_OUT_OF_STOCK = "rejected_out_of_stock"
     NEEDS_ATTENTION = "needs_attention"
+    BACKORDERED = "backordered"
     STALE = "stale"  # older than what the order already reflects: recorded, nothing moved
     IGNORED = "ignored"  # the order is final (cancelled or rejected): recorded, nothing moved
     DUPLICATE = "duplicate"  # this delivery was processed before
@@ -101,6 +116,7 @@ class OrderEvent:
     lines: tuple[OrderLine, ...]
     buyer: Buyer | None
     received_at: datetime  # UTC, when our endpoint accepted it
+    region: str = ""  # shipping region, matched against warehouse regions when allocating
 
     @property
     def order_key(self) -> str:
@@ -124,6 +140,7 @@ class OrderEvent:
             "lines": [line.to_dict() for line in self.lines],
             "buyer": self.buyer.to_dict() if self.buyer else None,
             "received_at": self.received_at.isoformat(),
+            "region": self.region,
         }
 
     @classmethod
@@ -141,6 +158,7 @@ class OrderEvent:
             lines=tuple(OrderLine.from_dict(line) for line in data["lines"]),
             buyer=Buyer.from_dict(data["buyer"]) if data.get("buyer") else None,
             received_at=datetime.fromisoformat(data["received_at"]),
+            region=data.get("region", ""),
         )
 
 
@@ -152,6 +170,11 @@ class Hold:
     warehouse: str
     reserved: int = 0
     locked: int = 0
+    shipped: int = 0  # already left the warehouse (WMS confirmed): never held again
+
+    @property
+    def held(self) -> int:
+        return self.reserved + self.locked
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,11 +182,18 @@ class Hold:
             "warehouse": self.warehouse,
             "reserved": self.reserved,
             "locked": self.locked,
+            "shipped": self.shipped,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hold:
-        return cls(data["sku"], data["warehouse"], int(data["reserved"]), int(data["locked"]))
+        return cls(
+            data["sku"],
+            data["warehouse"],
+            int(data["reserved"]),
+            int(data["locked"]),
+            int(data.get("shipped", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -185,10 +215,18 @@ class Order:
     version: int = 0  # bumped by every write; writes are conditioned on it
     last_event_key: str = ""
     created_at: datetime | None = None
+    reserved_until: datetime | None = None  # set while anything is reserved
+    region: str = ""
 
     @property
     def key(self) -> str:
         return order_key(self.platform, self.store, self.order_id)
+
+    def held(self) -> int:
+        return sum(h.held for h in self.holds)
+
+    def shipped(self, sku: str) -> int:
+        return sum(h.shipped for h in self.holds if h.sku == sku)
 
     def with_changes(self, **changes: Any) -> Order:
         return replace(self, **changes)
@@ -196,7 +234,11 @@ class Order:
 
 @dataclass(frozen=True)
 class StockLevel:
-    """One SKU in one warehouse. `available` is stored and always on_hand - locked - reserved."""
+    """One SKU in one warehouse. `available` is stored and always on_hand - locked - reserved.
+
+    `holdback` units of `available` are kept for the channels in `holdback_channels`: any other
+    channel can only sell `available - holdback`.
+    """
 
     sku: str
     warehouse: str
@@ -205,10 +247,18 @@ class StockLevel:
     reserved: int
     available: int
     safety_stock: int = 0
+    holdback: int = 0
+    holdback_channels: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, sku: str, warehouse: str, on_hand: int, safety_stock: int = 0) -> StockLevel:
         return cls(sku, warehouse, on_hand, 0, 0, on_hand, safety_stock)
+
+    def holdback_for(self, platform: str) -> int:
+        return 0 if platform in self.holdback_channels else self.holdback
+
+    def sellable_by(self, platform: str) -> int:
+        return max(0, self.available - self.holdback_for(platform))
 
     def apply(self, change: StockChange) -> StockLevel:
         return replace(
@@ -219,6 +269,15 @@ class StockLevel:
             available=self.available + change.available,
         )
 
+    def admits(self, change: StockChange) -> bool:
+        """Whether the adapter's conditions would let `change` through on this level."""
+        after = self.apply(change)
+        if min(after.on_hand, after.locked, after.reserved, after.available) < 0:
+            return False
+        if change.expect_on_hand is not None and self.on_hand != change.expect_on_hand:
+            return False
+        return self.available >= change.min_available
+
     def is_consistent(self) -> bool:
         buckets = (self.on_hand, self.locked, self.reserved, self.available)
         balanced = self.available == self.on_hand - self.locked - self.reserved
@@ -227,13 +286,17 @@ class StockLevel:
 
 @dataclass(frozen=True)
 class StockChange:
-    """Deltas to one stock item. Applied only if no bucket would go below zero."""
+    """Deltas to one stock item, applied only if every condition holds at commit time:
+    no bucket goes below zero, `available >= min_available` (set when the change takes stock,
+    including any channel holdback), and `on_hand == expect_on_hand` when given (counts)."""
 
     sku: str
     warehouse: str
     reserved: int = 0
     locked: int = 0
     on_hand: int = 0
+    min_available: int = 0
+    expect_on_hand: int | None = None
 
     @property
     def available(self) -> int:
@@ -242,16 +305,51 @@ class StockChange:
     def is_empty(self) -> bool:
         return self.reserved == 0 and self.locked == 0 and self.on_hand == 0
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "warehouse": self.warehouse,
+            "on_hand": self.on_hand,
+            "locked": self.locked,
+            "reserved": self.reserved,
+            "available": self.available,
+        }
+
+
+class Priority(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """Something a person must look at; opened once per (rule, subject)."""
+
+    rule: str
+    subject: str
+    priority: Priority
+    detail: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}#{self.subject}"
+
 
 @dataclass(frozen=True)
 class EventRecord:
-    """The record that makes an event's processing happen once: written with the order."""
+    """The record that makes an event's processing happen once, written with its effects.
+
+    Stored with the plan's stock changes, it is also the ledger: balances can be recomputed
+    from the records alone.
+    """
 
     event_key: str
     order_key: str
     outcome: Outcome
     reason: str
     processed_at: datetime
+    cause: str = "order event"
 
 
 @dataclass(frozen=True)
@@ -262,6 +360,8 @@ class BookingPlan:
     order: Order | None  # the order's new state; None when the order is not written
     expected_version: int  # the version the stored order must still have
     stock_changes: tuple[StockChange, ...] = field(default=())
+    anomalies: tuple[Anomaly, ...] = ()
+    creates_stock: bool = False  # a receipt may create the SKU's first stock item
 
     @property
     def outcome(self) -> Outcome:

@@ -7,7 +7,7 @@ against both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.model import BookingPlan, Order, StockLevel
@@ -22,6 +22,25 @@ class Store:
     secret_name: str  # where its signing credentials live
     timezone: str = "UTC"
     name: str = ""
+    rules: StoreRules = field(default_factory=lambda: StoreRules())
+
+
+@dataclass(frozen=True)
+class StoreRules:
+    """How a store wants its orders booked."""
+
+    reservation_minutes: int = 30  # unpaid orders release their stock after this long
+    out_of_stock: str = "reject"  # or "backorder": accept without stock, a person follows up
+    allow_split: bool = False  # may one order be filled from several warehouses
+    sku_mapping: str = "identity"  # or "table": channel SKUs map through catalog items
+
+    def __post_init__(self) -> None:
+        if self.out_of_stock not in ("reject", "backorder"):
+            raise ValueError("out_of_stock must be 'reject' or 'backorder'")
+        if self.sku_mapping not in ("identity", "table"):
+            raise ValueError("sku_mapping must be 'identity' or 'table'")
+        if self.reservation_minutes <= 0:
+            raise ValueError("reservation_minutes must be positive")
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,8 @@ class OrderRepository(Protocol):
 
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]: ...
 
+    def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None: ...
+
     def commit(self, plan: BookingPlan) -> None:
         """Apply the plan all or nothing.
 
@@ -62,6 +83,8 @@ class Catalog(Protocol):
     def get_store(self, platform: str, store_id: str) -> Store | None: ...
 
     def list_warehouses(self) -> list[Warehouse]: ...
+
+    def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None: ...
 
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None: ...
 

@@ -43,7 +43,9 @@ def test_signed_order_is_booked_shown_and_reflected_in_stock(stack):
     assert response.status_code == 202, response.text
     order = stack.wait_for_order("E2E-1")
     assert order["booking"] == "reserved" and order["status"] == "unpaid"
-    assert order["holds"] == [{"sku": SKU, "warehouse": "wh-shanghai", "reserved": 2, "locked": 0}]
+    assert order["holds"] == [
+        {"sku": SKU, "warehouse": "wh-shanghai", "reserved": 2, "locked": 0, "shipped": 0}
+    ]
     after = total(stack)
     assert after["reserved"] == before["reserved"] + 2
     assert after["available"] == before["available"] - 2
@@ -187,3 +189,57 @@ def test_ctrl_c_stops_every_part(tmp_path):
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not a listener
         s.bind(("127.0.0.1", port))
+
+
+def run_job(stack, name):
+    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
+    done = subprocess.run(
+        [sys.executable, "-m", "local.job", name],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout[done.stdout.index("{\n") :])
+
+
+def test_paid_order_ships_through_the_wms_and_counts_adjust(stack):
+    before = total(stack)
+    stack.post_order(mall_payload("E2E-5", status="paid", lines=line(2)), "msg_e2e_5")
+    assert stack.wait_for_order("E2E-5")["booking"] == "locked"
+    confirmation = {
+        "confirmation_id": "wms-e2e-5",
+        "platform": "mall",
+        "store": "demo-shop",
+        "order_id": "E2E-5",
+        "lines": [{"sku": SKU, "quantity": 2}],
+    }
+    shipped = requests.post(
+        f"{stack.api}/wms/outbound-confirmations", json=confirmation, headers=stack.auth, timeout=10
+    )
+    assert shipped.status_code == 200 and shipped.json()["order"]["booking"] == "shipped"
+    after = total(stack)
+    assert after["on_hand"] == before["on_hand"] - 2 and after["locked"] == before["locked"]
+    receipt = {
+        "adjustment_id": "e2e-receipt-1",
+        "warehouse": "wh-guangzhou",
+        "kind": "receipt",
+        "quantity": 10,
+        "reason": "PO e2e",
+    }
+    adjusted = requests.post(
+        f"{stack.api}/inventory/{SKU}/adjustments", json=receipt, headers=stack.auth, timeout=10
+    )
+    assert adjusted.status_code == 200
+    assert total(stack)["on_hand"] == after["on_hand"] + 10
+
+
+def test_nightly_audit_finds_no_drift_after_all_of_the_above(stack):
+    stack.wait_for_empty_queue()
+    assert run_job(stack, "audit_inventory")["drifting_items"] == 0
+
+
+def test_reservation_expiry_job_runs(stack):
+    assert run_job(stack, "release_expired_reservations") == {"due": 0, "released": 0}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.domain.booking import plan_event
+from chalicelib.domain.booking import BookingContext, plan_event
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate
 from chalicelib.domain.model import Outcome, StockChange, StockLevel
 from chalicelib.domain.processing import process_order_event
@@ -34,7 +34,9 @@ def level(repo, sku="A", wh="w1"):
 
 
 def commit_new(repo, ev):
-    plan = plan_event(ev, repo.get_order(ev.order_key), repo.get_stock(["A", "B"]), {}, NOW)
+    plan = plan_event(
+        ev, repo.get_order(ev.order_key), repo.get_stock(["A", "B"]), BookingContext(NOW)
+    )
     repo.commit(plan)
     return plan
 
@@ -63,8 +65,7 @@ def test_stale_order_version_cancels_everything(repo):
         event(status="paid", updated_at="2026-11-25T16:10:00+08:00", lines=(("A", 2),)),
         plan.order,
         repo.get_stock(["A"]),
-        {},
-        NOW,
+        BookingContext(NOW),
     )
     with pytest.raises(ConcurrentUpdate):
         repo.commit(replace(other, expected_version=plan.order.version + 7))
@@ -73,7 +74,9 @@ def test_stale_order_version_cancels_everything(repo):
 
 
 def test_stock_condition_failure_cancels_everything(repo):
-    plan = plan_event(event(lines=(("A", 2), ("B", 1))), None, repo.get_stock(["A", "B"]), {}, NOW)
+    plan = plan_event(
+        event(lines=(("A", 2), ("B", 1))), None, repo.get_stock(["A", "B"]), BookingContext(NOW)
+    )
     too_much = replace(
         plan, stock_changes=(StockChange("A", "w1", reserved=2), StockChange("B", "w1", reserved=3))
     )
@@ -86,7 +89,7 @@ def test_stock_condition_failure_cancels_everything(repo):
 
 
 def test_change_to_missing_stock_item_is_refused(repo):
-    plan = plan_event(event(lines=(("A", 1),)), None, repo.get_stock(["A"]), {}, NOW)
+    plan = plan_event(event(lines=(("A", 1),)), None, repo.get_stock(["A"]), BookingContext(NOW))
     ghost = replace(plan, stock_changes=(StockChange("A", "nowhere", reserved=1),))
     with pytest.raises(ConcurrentUpdate):
         repo.commit(ghost)
@@ -102,7 +105,9 @@ def test_full_lifecycle_through_processing(repo):
     ]
     outcomes = [
         process_order_event(
-            event(status=s, updated_at=t, lines=(("A", 2),), delivery=f"d{i}"), repo, {}, clock
+            event(status=s, updated_at=t, lines=(("A", 2),), delivery=f"d{i}"),
+            repo,
+            lambda: BookingContext(clock()),
         ).outcome
         for i, (s, t) in enumerate(steps)
     ]

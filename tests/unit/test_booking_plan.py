@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.domain.booking import merge_lines, plan_event
+from chalicelib.domain.booking import BookingContext, merge_lines, plan_event
 from chalicelib.domain.model import Booking, Outcome, StockLevel
+from chalicelib.domain.ports import Warehouse
 from tests.builders import event
 
 NOW = datetime(2026, 11, 25, 8, 1, tzinfo=UTC)
+CTX = BookingContext(NOW)
 
 
 def stock(*levels: tuple[str, str, int]) -> dict[tuple[str, str], StockLevel]:
@@ -23,7 +25,7 @@ def apply(plan, index):
 
 
 def test_new_unpaid_order_reserves_its_quantities():
-    plan = plan_event(event(lines=(("A", 2),)), None, stock(("A", "w1", 5)), {}, NOW)
+    plan = plan_event(event(lines=(("A", 2),)), None, stock(("A", "w1", 5)), CTX)
     assert plan.outcome is Outcome.BOOKED
     assert plan.order.booking is Booking.RESERVED
     assert [(c.sku, c.warehouse, c.reserved, c.locked) for c in plan.stock_changes] == [
@@ -33,21 +35,20 @@ def test_new_unpaid_order_reserves_its_quantities():
 
 
 def test_new_paid_order_locks_directly():
-    plan = plan_event(event(status="paid", lines=(("A", 3),)), None, stock(("A", "w1", 5)), {}, NOW)
+    plan = plan_event(event(status="paid", lines=(("A", 3),)), None, stock(("A", "w1", 5)), CTX)
     assert [(c.reserved, c.locked, c.available) for c in plan.stock_changes] == [(0, 3, -3)]
     assert plan.order.booking is Booking.LOCKED
 
 
 def test_payment_moves_reserved_to_locked_without_touching_available():
     index = stock(("A", "w1", 5))
-    created = plan_event(event(lines=(("A", 2),)), None, index, {}, NOW)
+    created = plan_event(event(lines=(("A", 2),)), None, index, CTX)
     index = apply(created, index)
     paid = plan_event(
         event(status="paid", updated_at="2026-11-25T16:05:00+08:00", lines=(("A", 2),)),
         created.order,
         index,
-        {},
-        NOW,
+        CTX,
     )
     (change,) = paid.stock_changes
     assert (change.reserved, change.locked, change.available) == (-2, 2, 0)
@@ -57,14 +58,13 @@ def test_payment_moves_reserved_to_locked_without_touching_available():
 
 def test_cancel_releases_everything_held():
     index = stock(("A", "w1", 5))
-    created = plan_event(event(lines=(("A", 2),)), None, index, {}, NOW)
+    created = plan_event(event(lines=(("A", 2),)), None, index, CTX)
     index = apply(created, index)
     cancelled = plan_event(
         event(status="cancelled", updated_at="2026-11-25T16:09:00+08:00", lines=(("A", 2),)),
         created.order,
         index,
-        {},
-        NOW,
+        CTX,
     )
     index = apply(cancelled, index)
     assert index[("A", "w1")] == StockLevel.new("A", "w1", 5)
@@ -74,14 +74,13 @@ def test_cancel_releases_everything_held():
 def test_older_event_after_newer_is_stale_and_moves_nothing():
     index = stock(("A", "w1", 5))
     paid = plan_event(
-        event(status="paid", updated_at="2026-11-25T16:05:00+08:00"), None, index, {}, NOW
+        event(status="paid", updated_at="2026-11-25T16:05:00+08:00"), None, index, CTX
     )
     late_create = plan_event(
         event(status="unpaid", updated_at="2026-11-25T16:00:00+08:00"),
         paid.order,
         apply(paid, index),
-        {},
-        NOW,
+        CTX,
     )
     assert late_create.outcome is Outcome.STALE
     assert late_create.order is None and late_create.stock_changes == ()
@@ -89,9 +88,9 @@ def test_older_event_after_newer_is_stale_and_moves_nothing():
 
 def test_same_instant_later_lifecycle_step_wins():
     index = stock(("A", "w1", 5))
-    created = plan_event(event(status="unpaid", lines=(("A", 1),)), None, index, {}, NOW)
+    created = plan_event(event(status="unpaid", lines=(("A", 1),)), None, index, CTX)
     paid_same_second = plan_event(
-        event(status="paid", lines=(("A", 1),)), created.order, apply(created, index), {}, NOW
+        event(status="paid", lines=(("A", 1),)), created.order, apply(created, index), CTX
     )
     assert paid_same_second.outcome is Outcome.BOOKED
     assert paid_same_second.order.booking is Booking.LOCKED
@@ -99,21 +98,20 @@ def test_same_instant_later_lifecycle_step_wins():
 
 def test_events_after_cancel_are_ignored():
     index = stock(("A", "w1", 5))
-    cancelled = plan_event(event(status="cancelled"), None, index, {}, NOW)
+    cancelled = plan_event(event(status="cancelled"), None, index, CTX)
     assert cancelled.outcome is Outcome.BOOKED and cancelled.stock_changes == ()
     later = plan_event(
         event(status="paid", updated_at="2026-11-25T17:00:00+08:00"),
         cancelled.order,
         index,
-        {},
-        NOW,
+        CTX,
     )
     assert later.outcome is Outcome.IGNORED and later.stock_changes == ()
 
 
 def test_short_stock_rejects_whole_order_and_books_nothing():
     plan = plan_event(
-        event(lines=(("A", 2), ("B", 9))), None, stock(("A", "w1", 5), ("B", "w1", 3)), {}, NOW
+        event(lines=(("A", 2), ("B", 9))), None, stock(("A", "w1", 5), ("B", "w1", 3)), CTX
     )
     assert plan.outcome is Outcome.REJECTED_OUT_OF_STOCK
     assert plan.stock_changes == ()
@@ -130,18 +128,23 @@ def test_one_warehouse_fills_the_whole_order_by_priority():
         ("A", "w3", 9),
         ("B", "w3", 9),
     )
-    plan = plan_event(event(lines=(("A", 2), ("B", 2))), None, index, {"w2": 2, "w3": 3}, NOW)
+    plan = plan_event(
+        event(lines=(("A", 2), ("B", 2))),
+        None,
+        index,
+        BookingContext(NOW, {"w2": Warehouse("w2", "", 2), "w3": Warehouse("w3", "", 3)}),
+    )
     assert {c.warehouse for c in plan.stock_changes} == {"w2"}
 
 
 def test_lines_of_one_sku_are_merged_into_one_change():
     assert merge_lines(event(lines=(("A", 1), ("A", 2), ("B", 1))).lines) == {"A": 3, "B": 1}
-    plan = plan_event(event(lines=(("A", 1), ("A", 2))), None, stock(("A", "w1", 3)), {}, NOW)
+    plan = plan_event(event(lines=(("A", 1), ("A", 2))), None, stock(("A", "w1", 3)), CTX)
     assert [(c.sku, c.reserved) for c in plan.stock_changes] == [("A", 3)]
 
 
 def test_unknown_sku_needs_attention_and_books_nothing():
-    plan = plan_event(event(lines=(("A", 1), ("NOPE", 1))), None, stock(("A", "w1", 3)), {}, NOW)
+    plan = plan_event(event(lines=(("A", 1), ("NOPE", 1))), None, stock(("A", "w1", 3)), CTX)
     assert plan.outcome is Outcome.NEEDS_ATTENTION
     assert plan.stock_changes == ()
     assert "NOPE" in plan.record.reason
@@ -149,28 +152,26 @@ def test_unknown_sku_needs_attention_and_books_nothing():
 
 def test_update_that_adds_quantity_books_only_the_difference():
     index = stock(("A", "w1", 5))
-    created = plan_event(event(lines=(("A", 1),)), None, index, {}, NOW)
+    created = plan_event(event(lines=(("A", 1),)), None, index, CTX)
     index = apply(created, index)
     updated = plan_event(
         event(updated_at="2026-11-25T16:01:00+08:00", lines=(("A", 3),)),
         created.order,
         index,
-        {},
-        NOW,
+        CTX,
     )
     assert [(c.reserved, c.available) for c in updated.stock_changes] == [(2, -2)]
 
 
 def test_update_beyond_stock_keeps_holds_and_asks_for_attention():
     index = stock(("A", "w1", 2))
-    created = plan_event(event(lines=(("A", 1),)), None, index, {}, NOW)
+    created = plan_event(event(lines=(("A", 1),)), None, index, CTX)
     index = apply(created, index)
     updated = plan_event(
         event(updated_at="2026-11-25T16:01:00+08:00", lines=(("A", 5),)),
         created.order,
         index,
-        {},
-        NOW,
+        CTX,
     )
     assert updated.outcome is Outcome.NEEDS_ATTENTION
     assert updated.stock_changes == ()

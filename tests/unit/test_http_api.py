@@ -45,8 +45,8 @@ class FakeContainer:
     def depths(self):
         return {"orders": {"visible": len(self.queue.messages), "in_flight": 0}}
 
-    def warehouse_priorities(self):
-        return {}
+    def warehouses(self):
+        return {w.warehouse_id: w for w in self.catalog.list_warehouses()}
 
 
 @pytest.fixture
@@ -193,3 +193,91 @@ def test_unknown_order_and_sku_are_404_with_reason(client, deps):
 def test_health_is_public(client, deps):
     response = client.http.get("/health")
     assert response.status_code == 200 and response.json_body["status"] == "ok"
+
+
+def book_paid_order(client, deps, quantity=2):
+    payload = mall_payload(
+        status="paid", lines=[{"sku": "SKU-A", "quantity": quantity, "unit_price": "1.00"}]
+    )
+    raw = body(payload)
+    post_webhook(client, raw, signed_headers(raw, deps))
+    ((message, _),) = deps.queue.messages
+    event = client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
+    client.lambda_.invoke("handle_order_events", event)
+
+
+def test_wms_confirmation_ships_once_and_answers_duplicates(client, deps):
+    book_paid_order(client, deps)
+    auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    confirmation = {
+        "confirmation_id": "wms-1",
+        "platform": "mall",
+        "store": "demo-shop",
+        "order_id": "o-1",
+        "lines": [{"sku": "SKU-A", "quantity": 2}],
+    }
+    first = client.http.post(
+        "/wms/outbound-confirmations", headers=auth, body=json.dumps(confirmation)
+    )
+    again = client.http.post(
+        "/wms/outbound-confirmations", headers=auth, body=json.dumps(confirmation)
+    )
+    assert first.status_code == 200 and first.json_body["status"] == "shipped"
+    assert again.status_code == 200 and again.json_body["status"] == "duplicate"
+    assert first.json_body["order"]["booking"] == "shipped"
+    level = deps.orders.stock[("SKU-A", "w1")]
+    assert (level.on_hand, level.locked, level.available) == (3, 0, 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"order_id": "nope"}, 404, "not_found"),
+        ({"lines": [{"sku": "SKU-A", "quantity": 9}]}, 409, "stock_conflict"),
+        ({"lines": []}, 400, "invalid_payload"),
+    ],
+)
+def test_wms_confirmation_errors(client, deps, change, status, code):
+    book_paid_order(client, deps)
+    auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    confirmation = {
+        "confirmation_id": "wms-2",
+        "platform": "mall",
+        "store": "demo-shop",
+        "order_id": "o-1",
+        "lines": [{"sku": "SKU-A", "quantity": 1}],
+        **change,
+    }
+    response = client.http.post(
+        "/wms/outbound-confirmations", headers=auth, body=json.dumps(confirmation)
+    )
+    assert response.status_code == status and response.json_body["error"] == code
+    assert deps.orders.stock[("SKU-A", "w1")].locked == 2
+
+
+def test_stock_adjustments_receipt_and_count(client, deps):
+    auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    receipt = {
+        "adjustment_id": "a1",
+        "warehouse": "w1",
+        "kind": "receipt",
+        "quantity": 5,
+        "reason": "PO 4711 arrived",
+    }
+    response = client.http.post(
+        "/inventory/SKU-A/adjustments", headers=auth, body=json.dumps(receipt)
+    )
+    assert response.status_code == 200
+    assert response.json_body["stock"]["total"]["on_hand"] == 10
+    book_paid_order(client, deps, quantity=4)
+    count = {
+        "adjustment_id": "a2",
+        "warehouse": "w1",
+        "kind": "count",
+        "quantity": 3,
+        "reason": "cycle count",
+    }
+    refused = client.http.post("/inventory/SKU-A/adjustments", headers=auth, body=json.dumps(count))
+    assert refused.status_code == 409 and "below the 4 units" in refused.json_body["message"]
+    unauthenticated = client.http.post("/inventory/SKU-A/adjustments", body=json.dumps(receipt))
+    assert unauthenticated.status_code == 401

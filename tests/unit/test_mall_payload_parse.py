@@ -50,10 +50,10 @@ DELETE = object()
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("type",), "order.shipped", "$.type"),
+        (("type",), "order.returned", "$.type"),
         (("data", "order_id"), DELETE, "$.data.order_id is required"),
         (("data", "order_id"), "  ", "$.data.order_id must not be empty"),
-        (("data", "status"), "refunded", "$.data.status"),
+        (("data", "status"), "returned", "$.data.status"),
         (("data", "updated_at"), "2026-11-25T16:00:00", "no UTC offset"),
         (("data", "updated_at"), "yesterday", "not an ISO-8601"),
         (("data", "currency"), "yuan", "$.data.currency"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import Outcome
 from chalicelib.domain.processing import process_order_event
@@ -12,6 +13,10 @@ from tests.builders import event
 from tests.fakes import FakeOrderRepository, FixedClock, with_stock
 
 CLOCK = FixedClock()
+
+
+def CONTEXT() -> BookingContext:
+    return BookingContext(CLOCK())
 
 
 def repo_with(*levels: tuple[str, str, int]) -> FakeOrderRepository:
@@ -23,16 +28,16 @@ def repo_with(*levels: tuple[str, str, int]) -> FakeOrderRepository:
 
 def test_redelivery_is_recognised_and_books_nothing_more():
     repo = repo_with(("A", "w1", 5))
-    first = process_order_event(event(lines=(("A", 2),), delivery="d1"), repo, {}, CLOCK)
-    again = process_order_event(event(lines=(("A", 2),), delivery="d1"), repo, {}, CLOCK)
+    first = process_order_event(event(lines=(("A", 2),), delivery="d1"), repo, CONTEXT)
+    again = process_order_event(event(lines=(("A", 2),), delivery="d1"), repo, CONTEXT)
     assert first.outcome is Outcome.BOOKED and again.outcome is Outcome.DUPLICATE
     assert repo.stock[("A", "w1")].reserved == 2 and repo.commits == 1
 
 
 def test_same_change_sent_under_a_new_delivery_id_is_stale():
     repo = repo_with(("A", "w1", 5))
-    process_order_event(event(lines=(("A", 2),), delivery="d1"), repo, {}, CLOCK)
-    second = process_order_event(event(lines=(("A", 2),), delivery="d2"), repo, {}, CLOCK)
+    process_order_event(event(lines=(("A", 2),), delivery="d1"), repo, CONTEXT)
+    second = process_order_event(event(lines=(("A", 2),), delivery="d2"), repo, CONTEXT)
     assert second.outcome is Outcome.STALE
     assert repo.stock[("A", "w1")].reserved == 2
 
@@ -54,7 +59,7 @@ class ConflictOnce(FakeOrderRepository):
 def test_conflict_is_replanned_not_lost():
     repo = ConflictOnce()
     with_stock(repo, "A", "w1", 5)
-    result = process_order_event(event(lines=(("A", 1),)), repo, {}, CLOCK)
+    result = process_order_event(event(lines=(("A", 1),)), repo, CONTEXT)
     assert result.outcome is Outcome.BOOKED and result.attempts == 2
     assert repo.stock[("A", "w1")].reserved == 1
 
@@ -81,8 +86,7 @@ def test_any_delivery_order_converges_to_the_latest_state(steps, deliveries):
         process_order_event(
             event(status=status, updated_at=when, lines=(("A", 3),), delivery=f"d{i}"),
             repo,
-            {},
-            CLOCK,
+            CONTEXT,
         )
         level = repo.stock[("A", "w1")]
         assert level.is_consistent()
