@@ -102,9 +102,28 @@ class FakeOrderRepository:
             "opened_at": current["opened_at"] if current else now.isoformat(),
         }
 
+    def roll_back_part(self, event_key: str, reverse) -> None:
+        with self._lock:
+            if event_key not in self.events or self.events[event_key][0].outcome.value != (
+                "staging"
+            ):
+                return
+            updated = {}
+            for change in reverse:
+                level = self.stock[(change.sku, change.warehouse)]
+                if not level.admits(change):
+                    raise ConcurrentUpdate(f"stock {change.sku}@{change.warehouse} changed")
+                updated[(change.sku, change.warehouse)] = level.apply(change)
+            del self.events[event_key]
+            self.stock.update(updated)
+
     def commit(self, plan: BookingPlan) -> None:
         with self._lock:
-            if plan.record.event_key in self.events:
+            existing = self.events.get(plan.record.event_key)
+            if plan.staged_final:
+                if existing is None or existing[0].outcome.value != "staging":
+                    raise AlreadyProcessed("staged record finalized or rolled back")
+            elif existing is not None:
                 raise AlreadyProcessed("event record exists")
             if plan.order is not None:
                 stored = self.orders.get(plan.order.key)
@@ -120,7 +139,8 @@ class FakeOrderRepository:
                 if level is None or not level.admits(change):
                     raise ConcurrentUpdate(f"stock {change.sku}@{change.warehouse} changed")
                 updated[key] = level.apply(change)
-            self.events[plan.record.event_key] = (plan.record, plan.stock_changes)
+            moved = existing[1] if plan.staged_final and existing else plan.stock_changes
+            self.events[plan.record.event_key] = (plan.record, moved)
             if plan.order is not None:
                 self.orders[plan.order.key] = plan.order
             self.stock.update(updated)

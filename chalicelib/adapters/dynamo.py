@@ -7,7 +7,7 @@ environment is read on import and tests can bind them to any table or endpoint.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from chalicelib.domain.model import (
     Hold,
     Order,
     OrderLine,
+    Outcome,
     PlatformStatus,
     StockChange,
     StockLevel,
@@ -346,6 +347,26 @@ class DynamoOrderRepository:
             actions=_anomaly_upsert(self._m.anomalies, anomaly, now)
         )
 
+    def roll_back_part(self, event_key: str, reverse: Sequence[StockChange]) -> None:
+        m = self._m
+        roles = ["event"]
+        try:
+            with TransactWrite(connection=m.connection) as tx:
+                tx.delete(m.events(event_key), condition=m.events.outcome == Outcome.STAGING.value)
+                for change in reverse:
+                    actions, condition = _stock_update(m.inventory, change, False)
+                    tx.update(
+                        m.inventory(change.sku, change.warehouse),
+                        actions=actions,
+                        condition=condition,
+                    )
+                    roles.append(f"stock {change.sku}@{change.warehouse}")
+        except TransactWriteError as exc:
+            error = _domain_error(exc, roles)
+            if isinstance(error, AlreadyProcessed):
+                return  # the record is gone: rolled back before
+            raise error from exc
+
     def commit(self, plan: BookingPlan) -> None:
         m = self._m
         record = plan.record
@@ -362,7 +383,17 @@ class DynamoOrderRepository:
         roles = ["event"]
         try:
             with TransactWrite(connection=m.connection) as tx:
-                tx.save(event, condition=m.events.event_key.does_not_exist())
+                if plan.staged_final:  # the record exists as the staged commit's lock
+                    tx.update(
+                        event,
+                        actions=[
+                            m.events.outcome.set(record.outcome.value),
+                            m.events.reason.set(record.reason),
+                        ],
+                        condition=m.events.outcome == Outcome.STAGING.value,
+                    )
+                else:
+                    tx.save(event, condition=m.events.event_key.does_not_exist())
                 if plan.order is not None:
                     if plan.expected_version:
                         guard = m.orders.version == plan.expected_version

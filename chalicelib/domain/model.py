@@ -63,6 +63,7 @@ class Outcome(StrEnum):
     STALE = "stale"  # older than what the order already reflects: recorded, nothing moved
     IGNORED = "ignored"  # the order is final (cancelled or rejected): recorded, nothing moved
     DUPLICATE = "duplicate"  # this delivery was processed before
+    STAGING = "staging"  # a large plan's parts are being applied (see domain/staged.py)
 
 
 def order_key(platform: str, store: str, order_id: str) -> str:
@@ -362,6 +363,7 @@ class BookingPlan:
     stock_changes: tuple[StockChange, ...] = field(default=())
     anomalies: tuple[Anomaly, ...] = ()
     creates_stock: bool = False  # a receipt may create the SKU's first stock item
+    staged_final: bool = False  # completes a staged commit: the record exists, as `staging`
 
     @property
     def outcome(self) -> Outcome:

@@ -6,11 +6,11 @@ against both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib.domain.model import BookingPlan, Order, StockLevel
+from chalicelib.domain.model import BookingPlan, Order, StockChange, StockLevel
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ class OrderRepository(Protocol):
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]: ...
 
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None: ...
+
+    def roll_back_part(self, event_key: str, reverse: Sequence[StockChange]) -> None:
+        """Delete a staged part's record and apply its reversed movements, atomically; a part
+        already rolled back is left alone."""
+        ...
 
     def commit(self, plan: BookingPlan) -> None:
         """Apply the plan all or nothing.

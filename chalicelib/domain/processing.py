@@ -10,6 +10,7 @@ from chalicelib.domain.booking import BookingContext, merge_lines, plan_event
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
 from chalicelib.domain.model import BookingPlan, OrderEvent, OrderLine, Outcome, order_key
 from chalicelib.domain.ports import OrderRepository
+from chalicelib.domain.staged import commit_plan, resolve_existing
 from chalicelib.domain.stock_ops import (
     Adjustment,
     OutboundConfirmation,
@@ -44,8 +45,12 @@ def commit_with_retry(
         if plan is None:
             return ProcessResult(Outcome.IGNORED, "nothing to do", attempt)
         try:
-            repository.commit(plan)
+            commit_plan(repository, plan)
         except AlreadyProcessed:
+            try:
+                resolve_existing(repository, plan.record.event_key, plan.record.processed_at)
+            except ConcurrentUpdate:
+                continue
             return ProcessResult(Outcome.DUPLICATE, "processed before", attempt)
         except ConcurrentUpdate:
             continue

@@ -113,3 +113,34 @@ def test_full_lifecycle_through_processing(repo):
     ]
     assert outcomes == [Outcome.BOOKED, Outcome.BOOKED, Outcome.STALE, Outcome.BOOKED]
     assert level(repo) == StockLevel.new("A", "w1", 5)
+
+
+def test_order_larger_than_one_transaction_is_staged_and_rolls_back_whole(repo):
+    from chalicelib.domain.processing import adjust_stock
+    from chalicelib.domain.staged import commit_plan, items_needed
+    from chalicelib.domain.stock_ops import Adjustment, audit_stock, ledger_balances
+
+    clock = FixedClock()
+    skus = [f"S{i:03d}" for i in range(120)]
+    for sku in skus:
+        adjust_stock(Adjustment(f"open-{sku}", sku, "w1", "receipt", 1, "opening"), repo, clock)
+    big = event(order_id="big", lines=tuple((sku, 1) for sku in skus), delivery="big-1")
+    plan = plan_event(big, None, repo.get_stock(skus), BookingContext(NOW))
+    assert items_needed(plan) > 100
+
+    # A plan whose last stock item no longer holds: every part applied so far rolls back.
+    broken = replace(
+        plan, stock_changes=(*plan.stock_changes[:-1], StockChange(skus[-1], "w1", reserved=5))
+    )
+    with pytest.raises(ConcurrentUpdate):
+        commit_plan(repo, broken)
+    assert all(level.reserved == 0 for level in repo.get_stock(skus).values())
+    assert repo.get_event_outcome("mall#s1#big-1") is None
+
+    commit_plan(repo, plan)
+    assert all(level.reserved == 1 for level in repo.get_stock(skus).values())
+    assert repo.get_event_outcome("mall#s1#big-1")["outcome"] == "booked"
+    assert repo.get_order(plan.order.key) == plan.order
+    levels = [lvl for lvl in repo.all_stock() if lvl.sku.startswith("S")]
+    ledger = {k: v for k, v in ledger_balances(list(repo.ledger())).items() if k[0].startswith("S")}
+    assert audit_stock(levels, ledger, [plan.order]) == []
