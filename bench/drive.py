@@ -5,13 +5,18 @@
 
 Targets the stack of `make run` (ORDERHUB_API_PORT / ORDERHUB_AWS_PORT, or --api-url /
 --aws-url), or starts a private one on free ports with --start-stack. What each number means
-is explained in docs/performance.md.
+and how it is measured: docs/performance.md.
+
+Exit status: 0 done; 1 no healthy stack; 2 bench finished but a delivery got a 4xx or an
+accepted event was not booked within --drain-timeout; 130 interrupted (bench); 3 hard
+wall-time cap hit.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import ctypes
 import json
 import math
@@ -54,6 +59,7 @@ FOLLOW_UP_DELAY = (1.0, 4.0)  # seconds between an order's created and paid/canc
 HTTP_TIMEOUT = 30.0
 POLL_INTERVAL = 0.5
 POLL_KEYS_PER_ROUND = 300  # BatchGetItem takes 100 keys: at most 3 emulator requests a round
+LOADAVG_AT_START = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 HEALTH_HINT = "start the stack with `make run` first (or pass --start-stack)"
 
 BUYERS = ("Li Lei", "Han Meimei", "Wang Fang", "Zhang Wei", "Liu Yang", "Chen Jing", "Zhao Min")
@@ -267,22 +273,24 @@ class Sender:
         """Send every delivery at its planned time; False if stopped early (Ctrl-C)."""
         self.start_wall, self.start_mono = time.time(), time.monotonic()
         completed = True
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="sender") as pool:
-            try:
-                for delivery in deliveries:
-                    delay = self.start_mono + delivery.at - time.monotonic()
-                    if delay > 0 and self.stop.wait(delay):
-                        completed = False
-                        break
-                    if self.stop.is_set():
-                        completed = False
-                        break
-                    pool.submit(self.send, delivery)
-            except KeyboardInterrupt:
-                completed = False
-                self.stop.set()
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sender")
+        try:
+            for delivery in deliveries:
+                delay = self.start_mono + delivery.at - time.monotonic()
+                if (delay > 0 and self.stop.wait(delay)) or self.stop.is_set():
+                    completed = False
+                    break
+                pool.submit(self.send, delivery)
+        except KeyboardInterrupt:
+            completed = False
+        if not completed:
+            self.stop.set()  # queued deliveries now return without sending
+        try:
+            pool.shutdown(wait=True)
+        except KeyboardInterrupt:
+            completed = False
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
         return completed
 
 
@@ -330,6 +338,7 @@ class BookingPoller(threading.Thread):
         self.lock = threading.Lock()
         self.pending: dict[str, Delivery] = {}  # insertion order = send order
         self.errors = 0
+        self.round_trips: list[float] = []  # seconds per BatchGetItem: emulator load probe
 
     def _count(self, event_name: str = "", **kwargs: Any) -> None:
         self.own_requests[f"dynamodb.{event_name.rsplit('.', 1)[-1]}"] += 1
@@ -356,6 +365,7 @@ class BookingPoller(threading.Thread):
             self.halt.wait(POLL_INTERVAL)
 
     def _fetch(self, keys: list[str]) -> None:
+        started = time.perf_counter()
         try:
             answer = self.ddb.batch_get_item(
                 RequestItems={
@@ -375,6 +385,7 @@ class BookingPoller(threading.Thread):
             self.errors += 1
             return
         seen = time.time()
+        self.round_trips.append(time.perf_counter() - started)
         for item in answer.get("Responses", {}).get(EVENTS_TABLE, []):
             with self.lock:
                 delivery = self.pending.pop(item["event_key"]["S"], None)
@@ -403,11 +414,12 @@ def _own_session() -> None:  # pragma: no cover - runs in the child before exec
 
 
 @contextlib.contextmanager
-def private_stack() -> Iterator[tuple[str, str]]:
+def private_stack(log_file: Path | None) -> Iterator[tuple[str, str]]:
     """Start `python -m local.stack` on free ports (as the e2e tests do); SIGINT it after."""
     api_port, aws_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="orderhub-bench-") as tmp:
-        state_file, log_path = Path(tmp) / "stack.json", Path(tmp) / "stack.log"
+        state_file = Path(tmp) / "stack.json"
+        log_path = log_file or Path(tmp) / "stack.log"
         env = dict(
             os.environ,
             ORDERHUB_API_PORT=str(api_port),
@@ -507,14 +519,19 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "moto": moto,
         "os": platform.platform(terse=True),
+        "loadavg_at_start": LOADAVG_AT_START,
     }
 
 
 def fetch_counts(aws_url: str) -> dict[str, Any]:
     """The emulator's request counters since the last reset."""
-    response = requests.get(f"{aws_url}/_orderhub/requests", timeout=HTTP_TIMEOUT)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
+    try:
+        response = requests.get(f"{aws_url}/_orderhub/requests", timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        progress(f"could not read the emulator's request counts ({exc}); AWS lines stay empty")
+        return {"total": 0, "by_operation": {}}
     return result
 
 
@@ -528,6 +545,10 @@ def reset_counts(aws_url: str) -> None:
             f"the AWS emulator at {aws_url} does not answer /_orderhub/requests/reset ({exc}); "
             f"{HEALTH_HINT}, or pass --aws-url"
         ) from None
+
+
+def _per(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _ms(value: float | int | None) -> str:
@@ -563,10 +584,14 @@ def build_report(
     own = poller.own_requests
     by_op: dict[str, int] = {}
     for op, n in counts.get("by_operation", {}).items():
-        by_op[op] = int(n) - own.get(op, 0)
+        if int(n) - own.get(op, 0):
+            by_op[op] = int(n) - own.get(op, 0)
     total = sum(by_op.values())
-    per_event = len(processed) or 1
     tx = by_op.get("dynamodb.TransactWriteItems", 0)
+
+    def ratio(n: int, d: int) -> float | None:
+        return n / d if d else None
+
     return {
         "run_id": finished["run_id"],
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -607,12 +632,13 @@ def build_report(
         "outcomes": dict(Counter(d.outcome for d in processed).most_common()),
         "aws_requests": {
             "total": total,
-            "per_event": total / per_event,
+            "per_event": ratio(total, len(processed)),
             "by_operation": dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
             "bench_own_subtracted": dict(own),
-            "transact_write_items_per_event": tx / per_event,
-            "transact_write_items_per_order": tx / (orders_done or 1),
+            "transact_write_items_per_event": ratio(tx, len(processed)),
+            "transact_write_items_per_order": ratio(tx, orders_done),
             "poller_errors": poller.errors,
+            "poller_batch_get_item": summary(poller.round_trips),
         },
     }
 
@@ -627,7 +653,7 @@ def print_report(r: dict[str, Any]) -> None:
         f"OrderHub bench  run {r['run_id']}  {r['when']}"
         + ("  (INTERRUPTED: partial numbers)" if r["interrupted"] else ""),
         f"machine    {m['cpus']} CPUs (nproc), {m['cpu_model']}, Python {m['python']}, "
-        f"moto {m['moto']}, {m['os']}",
+        f"moto {m['moto']}, {m['os']}; load average at start {m['loadavg_at_start']}",
         f"stack      API {r['api_url']}  emulator {r['aws_url']}",
         f"load       {load['rate_asked']:g} orders/s asked, "
         + (f"{achieved:.1f} achieved" if achieved else "- achieved")
@@ -636,6 +662,14 @@ def print_report(r: dict[str, Any]) -> None:
         f"           {load['orders']} orders -> {ev['sent']} events "
         + ", ".join(f"{k} {v}" for k, v in sorted(load["events_by_type"].items()))
         + f"; sender late p99 {_ms(load['sender_late']['p99_ms'])}",
+        *(
+            [
+                "           WARNING: sends started late (sender pool saturated, the load was not "
+                "fully open-loop); ack latency excludes that wait"
+            ]
+            if (load["sender_late"]["p99_ms"] or 0) > 100
+            else []
+        ),
         f"events     sent {ev['sent']}, accepted (202) {ev['accepted']}, non-2xx "
         f"{sum(ev['non_2xx'].values())} {ev['non_2xx'] or ''}, network errors "
         f"{ev['network_errors']}",
@@ -658,17 +692,23 @@ def print_report(r: dict[str, Any]) -> None:
             else "-"
         ),
         "outcomes   " + (", ".join(f"{k} {v}" for k, v in r["outcomes"].items()) or "-"),
-        f"AWS        {aws['total']} emulator requests = {aws['per_event']:.2f} per processed "
-        f"event; DynamoDB TransactWriteItems {aws['transact_write_items_per_event']:.2f} per "
-        f"event, {aws['transact_write_items_per_order']:.2f} per order",
+        f"AWS        {aws['total']} emulator requests = {_per(aws['per_event'])} per processed "
+        f"event; DynamoDB TransactWriteItems {_per(aws['transact_write_items_per_event'])} per "
+        f"event, {_per(aws['transact_write_items_per_order'])} per order (fully processed)",
     ]
     for op, n in list(aws["by_operation"].items())[:10]:
-        lines.append(f"           {op:<34} {n:>7}  {n / max(1, r['processed']):6.2f}/event")
+        per = _per(n / r["processed"] if r["processed"] else None)
+        lines.append(f"           {op:<34} {n:>7}  {per:>6}/event")
     own = ", ".join(f"{k} {v}" for k, v in aws["bench_own_subtracted"].items()) or "none"
+    probe = aws["poller_batch_get_item"]
     lines.append(
         "           counted by the emulator from reset (before sending) to the end of the drain:"
         " API, worker (incl. empty long polls), scheduler and any other client;"
         f" the bench's own requests are subtracted ({own})"
+    )
+    lines.append(
+        f"probe      the poller's BatchGetItem (<=100 keys) round trip: p50 {_ms(probe['p50_ms'])}"
+        f"  p99 {_ms(probe['p99_ms'])}  max {_ms(probe['max_ms'])}  (emulator queueing under load)"
     )
     print("\n".join(lines), flush=True)
 
@@ -720,13 +760,53 @@ def run_bench(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
             "drain_s": drain,
         },
     )
+    if args.csv:
+        write_csv(args.csv, deliveries, sender.start_wall)
     if args.json:
         print(json.dumps(report, indent=2), flush=True)
     else:
         print_report(report)
     if not completed:
         return 130
-    return 0
+    four_xx = any(400 <= d.status < 500 for d in deliveries)
+    return 2 if four_xx or report["not_processed"] or not report["processed"] else 0
+
+
+def write_csv(path: Path, deliveries: list[Delivery], start_wall: float) -> None:
+    """One row per planned delivery (times in seconds after the start), for plotting."""
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(
+            [
+                "order_id",
+                "event",
+                "planned_s",
+                "sent_s",
+                "late_ms",
+                "ack_ms",
+                "status",
+                "processed_s",
+                "booked_ms",
+                "outcome",
+            ]
+        )
+        for d in deliveries:
+            sent = d.sent_wall - start_wall if d.sent_wall else None
+            done = d.processed_wall - start_wall if d.processed_wall else None
+            out.writerow(
+                [
+                    d.order.order_id,
+                    d.kind,
+                    f"{d.at:.3f}",
+                    "" if sent is None else f"{sent:.3f}",
+                    f"{d.late * 1000:.1f}" if d.sent_wall else "",
+                    f"{d.ack * 1000:.1f}" if d.status else "",
+                    d.status or "",
+                    "" if done is None else f"{done:.3f}",
+                    f"{(d.processed_wall - d.sent_wall) * 1000:.0f}" if d.processed_wall else "",
+                    d.outcome,
+                ]
+            )
 
 
 def stock_table(api_url: str, seed: Seed) -> str:
@@ -811,11 +891,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--start-stack", action="store_true", help="start a private stack on free ports"
     )
+    parser.add_argument("--stack-log", type=Path, help="with --start-stack: keep its log here")
     parser.add_argument("--senders", type=int, default=0, help="sender threads (0 = auto)")
     parser.add_argument(
-        "--drain-timeout", type=float, default=60.0, help="bench: max wait for bookings (s)"
+        "--drain-timeout", type=float, default=90.0, help="bench: max wait for bookings (s)"
     )
     parser.add_argument("--json", action="store_true", help="bench: print the report as JSON")
+    parser.add_argument("--csv", type=Path, help="bench: also write one row per delivery here")
     args = parser.parse_args(argv)
     bench = args.mode == "bench"
     args.rate = args.rate or (50.0 if bench else 2.0)
@@ -850,7 +932,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = load_seed(args.store)
         with contextlib.ExitStack() as stack:
             if args.start_stack:
-                api_url, aws_url = stack.enter_context(private_stack())
+                api_url, aws_url = stack.enter_context(private_stack(args.stack_log))
             else:
                 api_port = os.environ.get("ORDERHUB_API_PORT", "8000")
                 aws_port = os.environ.get("ORDERHUB_AWS_PORT", "5000")

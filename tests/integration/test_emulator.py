@@ -456,3 +456,38 @@ def test_long_poll_with_no_message_returns_empty_after_the_wait(emulator: Emulat
     start = time.monotonic()
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
     assert time.monotonic() - start >= 0.9
+
+
+def test_queue_attributes_are_unchanged_by_the_lazy_patch(emulator: Emulator) -> None:
+    """Same attributes as moto computes eagerly, including counts and the redrive policy."""
+    from moto.sqs.models import Queue
+
+    sqs = _sqs(emulator)
+    dlq = sqs.create_queue(QueueName="attrs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = sqs.create_queue(
+        QueueName="attrs",
+        Attributes={
+            "VisibilityTimeout": "7",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+        },
+    )["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert got["ApproximateNumberOfMessages"] == "2"
+    assert got["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert got["VisibilityTimeout"] == "7"
+    assert json.loads(got["RedrivePolicy"])["maxReceiveCount"] == 5
+    from moto.sqs.models import sqs_backends
+
+    from local.emulator import EAGER_QUEUE_ATTRIBUTES
+
+    queues = sqs_backends["123456789012"]["us-east-1"].queues.values()
+    assert queues
+    for queue in queues:
+        assert isinstance(queue, Queue)
+        assert dict(queue.attributes) == EAGER_QUEUE_ATTRIBUTES.fget(queue)
