@@ -62,6 +62,7 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/drive.py --mode bench
+	$(PY) bench/drive.py --mode flash
 
 demo: $(STAMP)
 	$(PY) bench/drive.py --mode demo

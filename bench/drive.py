@@ -56,6 +56,7 @@ EVENTS_TABLE = "orderhub-events"
 PLATFORM = "mall"
 SHANGHAI = timezone(timedelta(hours=8))
 FOLLOW_UP_DELAY = (1.0, 4.0)  # seconds between an order's created and paid/cancelled event
+FLASH_REDELIVERY_DELAY = 0.3  # seconds: the platform's duplicate of each flash-sale webhook
 HTTP_TIMEOUT = 30.0
 POLL_INTERVAL = 0.5
 POLL_KEYS_PER_ROUND = 300  # BatchGetItem takes 100 keys: at most 3 emulator requests a round
@@ -82,6 +83,7 @@ class Seed:
     secret: str
     admin_key: str
     skus: tuple[str, ...]
+    warehouse: str  # the first seeded warehouse: where the flash sale's stock goes
 
 
 def load_seed(store_id: str) -> Seed:
@@ -101,6 +103,7 @@ def load_seed(store_id: str) -> Seed:
         secret=store["credentials"]["webhook_secret"],
         admin_key=keys[0],
         skus=tuple(s["sku"] for s in seed["skus"]),
+        warehouse=seed["warehouses"][0]["warehouse_id"],
     )
 
 
@@ -772,6 +775,115 @@ def run_bench(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
     return 2 if four_xx or report["not_processed"] or not report["processed"] else 0
 
 
+def plan_flash(
+    seed: Seed, run_id: str, sku: str, rate: float, count: int
+) -> tuple[list[Order], list[Delivery]]:
+    """`count` single-unit orders of one SKU at `rate`/s, each webhook delivered twice."""
+    orders: list[Order] = []
+    deliveries: list[Delivery] = []
+    for n in range(count):
+        order = Order(
+            f"{run_id}-{n:05d}",
+            n / rate,
+            [{"sku": sku, "quantity": 1, "unit_price": "9.90"}],
+            {"name": "Flash Buyer", "phone": f"139{n:08d}", "address": "Live stream"},
+        )
+        orders.append(order)
+        for repeat in (0.0, FLASH_REDELIVERY_DELAY):
+            deliveries.append(
+                Delivery(
+                    order,
+                    "created",
+                    order.at + repeat,
+                    0,
+                    f"msg_{order.order_id}_created",
+                    store=seed.store,
+                )
+            )
+    deliveries.sort(key=lambda d: d.at)
+    return orders, deliveries
+
+
+def run_flash(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) -> int:
+    """A live-stream flash sale: many single-unit orders for a small stock, every webhook sent
+    twice. Prints booked, rejected and oversold (must be 0) and AWS requests per order."""
+    run_id = f"F{datetime.now(UTC):%y%m%d%H%M%S}{secrets.token_hex(2)}"
+    sku = f"FLASH-{run_id}"
+    receipt = {
+        "adjustment_id": f"{run_id}-stock",
+        "warehouse": seed.warehouse,
+        "kind": "receipt",
+        "quantity": args.flash_stock,
+        "reason": "flash sale bench",
+    }
+    answer = requests.post(
+        f"{api_url}/inventory/{sku}/adjustments",
+        json=receipt,
+        headers={"Authorization": f"Bearer {seed.admin_key}"},
+        timeout=HTTP_TIMEOUT,
+    )
+    if answer.status_code != 200:
+        raise StackError(f"could not stock {sku}: {answer.status_code} {answer.text[:200]}")
+    orders, deliveries = plan_flash(seed, run_id, sku, args.rate, args.flash_orders)
+    threads = args.senders or min(256, max(8, math.ceil(args.rate * 4)))
+    poller = BookingPoller(aws_url)
+    sender = Sender(api_url, seed, threads, on_done=poller.watch)
+    reset_counts(aws_url)
+    poller.start()
+    progress(
+        f"flash {run_id}: {len(orders)} orders x2 deliveries for {args.flash_stock} units "
+        f"of {sku} at {args.rate:g} orders/s ..."
+    )
+    started = time.monotonic()
+    completed = sender.run(deliveries)
+    deadline = time.monotonic() + (args.drain_timeout if completed else 5.0)
+    while poller.outstanding() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    poller.halt.set()
+    poller.join(timeout=HTTP_TIMEOUT)
+    counts = fetch_counts(aws_url)
+    for op, n in poller.own_requests.items():
+        counts["by_operation"][op] = counts["by_operation"].get(op, 0) - n
+    stock = requests.get(
+        f"{api_url}/inventory/{sku}",
+        headers={"Authorization": f"Bearer {seed.admin_key}"},
+        timeout=HTTP_TIMEOUT,
+    ).json()["total"]
+    outcomes = Counter(
+        d.outcome for d in {d.event_key: d for d in deliveries if d.outcome}.values()
+    )
+    booked = outcomes.get("booked", 0)
+    oversold = max(
+        0, booked - args.flash_stock, stock["reserved"] - args.flash_stock, -stock["available"]
+    )
+    ddb = {op: n for op, n in counts["by_operation"].items() if op.startswith("dynamodb.")}
+    lines = [
+        f"OrderHub flash sale  run {run_id}  {datetime.now(UTC).isoformat(timespec='seconds')}",
+        f"load       {len(orders)} single-unit orders of {sku}, stock {args.flash_stock}, "
+        f"{args.rate:g} orders/s asked, every webhook delivered twice "
+        f"({len(deliveries)} deliveries)",
+        f"acks       {sum(200 <= d.status < 300 for d in deliveries)} of {len(deliveries)} "
+        f"2xx; ack p99 {_ms(summary([d.ack for d in deliveries if d.status])['p99_ms'])}",
+        f"outcomes   booked {booked}, rejected_out_of_stock "
+        f"{outcomes.get('rejected_out_of_stock', 0)}, not processed {poller.outstanding()}",
+        f"oversold   {oversold}  (booked {booked} of {args.flash_stock}; final on_hand "
+        f"{stock['on_hand']} reserved {stock['reserved']} available {stock['available']})",
+        f"throughput {len(orders) / elapsed:.1f} orders/s processed end to end "
+        f"({elapsed:.1f} s from first send to last booking)",
+        f"DynamoDB   {sum(ddb.values()) / max(1, len(orders)):.2f} requests per order: "
+        + ", ".join(
+            f"{op.split('.', 1)[1]} {n / max(1, len(orders)):.2f}"
+            for op, n in sorted(ddb.items(), key=lambda kv: -kv[1])
+            if n > 0
+        ),
+    ]
+    print("\n".join(lines), flush=True)
+    if not completed:
+        return 130
+    return 2 if oversold or poller.outstanding() else 0
+
+
 def write_csv(path: Path, deliveries: list[Delivery], start_wall: float) -> None:
     """One row per planned delivery (times in seconds after the start), for plotting."""
     with path.open("w", newline="") as f:
@@ -882,7 +994,9 @@ def run_demo(args: argparse.Namespace, api_url: str, seed: Seed) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command line; defaults depend on the mode."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mode", choices=("bench", "demo"), default="bench")
+    parser.add_argument("--mode", choices=("bench", "flash", "demo"), default="bench")
+    parser.add_argument("--flash-stock", type=int, default=100, help="flash: units in stock")
+    parser.add_argument("--flash-orders", type=int, default=1000, help="flash: orders sent")
     parser.add_argument("--rate", type=float, help="orders/s (bench 50, demo 2)")
     parser.add_argument("--duration", type=float, help="seconds of new orders (bench 20, demo 60)")
     parser.add_argument("--api-url", help="default http://127.0.0.1:$ORDERHUB_API_PORT (8000)")
@@ -899,7 +1013,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="bench: print the report as JSON")
     parser.add_argument("--csv", type=Path, help="bench: also write one row per delivery here")
     args = parser.parse_args(argv)
-    bench = args.mode == "bench"
+    bench = args.mode in ("bench", "flash")
     args.rate = args.rate or (50.0 if bench else 2.0)
     args.duration = args.duration or (20.0 if bench else 60.0)
     if args.rate <= 0 or args.duration <= 0:
@@ -926,7 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
         180
         + args.duration
         + FOLLOW_UP_DELAY[1]
-        + (args.drain_timeout if args.mode == "bench" else 0)
+        + (args.drain_timeout if args.mode != "demo" else 0)
     )
     try:
         seed = load_seed(args.store)
@@ -941,6 +1055,8 @@ def main(argv: list[str] | None = None) -> int:
             check_health(api_url)
             if args.mode == "demo":
                 return run_demo(args, api_url, seed)
+            if args.mode == "flash":
+                return run_flash(args, api_url, aws_url, seed)
             return run_bench(args, api_url, aws_url, seed)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
