@@ -252,13 +252,39 @@ def plan_event(
         event.region or (order.region if order else ""),
         {wh for (_, wh), h in holds.items() if h.held or h.shipped},
     )
+    shortage: dict[str, int] = {}
     if needs:
         extra = allocator.allocate(needs)
         if extra is None:
-            return _plan_shortage(event, order, needs, allocator, ctx, plan)
-        for key, q in extra.items():
-            allocation[key] = allocation.get(key, 0) + q
+            shortage = needs  # keep only what is held: releases still apply, growth does not
+        else:
+            for key, q in extra.items():
+                allocation[key] = allocation.get(key, 0) + q
+    changes, new_holds = _moves(allocation, holds, target, stock, event.platform)
+    if shortage:
+        return _plan_shortage(event, order, shortage, allocator, ctx, plan, changes, new_holds)
 
+    booking = booking_for(event.status, new_holds)
+    booked = _order_state(
+        event,
+        order,
+        now,
+        booking=booking,
+        holds=new_holds,
+        reserved_until=_reserved_until(order, new_holds, ctx),
+    )
+    return plan(Outcome.BOOKED, "", booked, changes)
+
+
+def _moves(
+    allocation: Mapping[tuple[str, str], int],
+    holds: Mapping[tuple[str, str], Hold],
+    target: Mapping[str, tuple[int, int]],
+    stock: StockIndex,
+    platform: str,
+) -> tuple[tuple[StockChange, ...], tuple[Hold, ...]]:
+    """Stock changes and new holdings that take the order from `holds` to `allocation`, in the
+    bucket its status asks for; growth is conditioned on stock (and channel holdback)."""
     changes: list[StockChange] = []
     new_holds: list[Hold] = []
     for key in sorted(set(allocation) | set(holds)):
@@ -270,7 +296,7 @@ def plan_event(
         d_reserved, d_locked = new_reserved - old.reserved, new_locked - old.locked
         growth = d_reserved + d_locked
         level = stock.get(key)
-        holdback = level.holdback_for(event.platform) if level else 0
+        holdback = level.holdback_for(platform) if level else 0
         change = StockChange(
             sku,
             wh,
@@ -282,30 +308,40 @@ def plan_event(
             changes.append(change)
         if new_reserved or new_locked or old.shipped:
             new_holds.append(Hold(sku, wh, new_reserved, new_locked, old.shipped))
-
-    booking = booking_for(event.status, new_holds)
-    reserving = any(h.reserved for h in new_holds)
-    reserved_until = None
-    if reserving:
-        already = order.reserved_until if order and order.booking is Booking.RESERVED else None
-        reserved_until = already or now + timedelta(minutes=ctx.rules.reservation_minutes)
-    booked = _order_state(
-        event, order, now, booking=booking, holds=tuple(new_holds), reserved_until=reserved_until
-    )
-    return plan(Outcome.BOOKED, "", booked, tuple(changes))
+    return tuple(changes), tuple(new_holds)
 
 
-def _plan_shortage(event, order, needs, allocator, ctx, plan):  # type: ignore[no-untyped-def]
-    """No stock for the new quantity: reject or backorder a new order; flag an update."""
+def _reserved_until(
+    order: Order | None, holds: Iterable[Hold], ctx: BookingContext
+) -> datetime | None:
+    """When the reservation lapses: kept from when it started, None when nothing is reserved."""
+    if not any(h.reserved for h in holds):
+        return None
+    already = order.reserved_until if order and order.booking is Booking.RESERVED else None
+    return already or ctx.now + timedelta(minutes=ctx.rules.reservation_minutes)
+
+
+def _plan_shortage(  # type: ignore[no-untyped-def]
+    event, order, needs, allocator, ctx, plan, changes, kept_holds
+):
+    """No stock for the new quantity. A new order is rejected (or backordered) with nothing
+    held; an order that holds stock keeps what is still ordered, releases what is not, and
+    waits for a person."""
     now = ctx.now
     reason = _shortage_reason(needs, allocator)
-    held = order.holds if order else ()
-    if any(h.held for h in held):
+    if order is not None and order.held():
         kept = _order_state(
-            event, order, now, booking=Booking.NEEDS_ATTENTION, holds=held, reason=reason
+            event,
+            order,
+            now,
+            booking=Booking.NEEDS_ATTENTION,
+            holds=kept_holds,
+            reason=reason,
+            reserved_until=_reserved_until(order, kept_holds, ctx),
         )
         anomaly = Anomaly("out_of_stock", event.order_key, Priority.P0, reason)
-        return plan(Outcome.NEEDS_ATTENTION, reason, kept, anomalies=(anomaly,))
+        return plan(Outcome.NEEDS_ATTENTION, reason, kept, changes, anomalies=(anomaly,))
+    held = order.holds if order else ()
     if ctx.rules.out_of_stock == "backorder":
         backordered = _order_state(
             event, order, now, booking=Booking.BACKORDERED, holds=held, reason=reason
