@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.cache import CachedCatalog
+from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
 from chalicelib.adapters.dynamo import (
     DynamoCatalog,
     DynamoOrderRepository,
@@ -21,10 +22,12 @@ from chalicelib.adapters.dynamo import (
     TableNames,
     build_models,
 )
+from chalicelib.adapters.events import EventBridgePublisher
 from chalicelib.adapters.messaging import MessageLoader, QueueMonitor, SqsEventQueue
 from chalicelib.adapters.secrets import SecretsManagerSource
 from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.ports import Warehouse
+from chalicelib.domain.stock_push import EVENT_SOURCE
 from chalicelib.domain.timeutil import utc_now
 from chalicelib.settings import Settings
 
@@ -62,6 +65,10 @@ class Container:
     @cached_property
     def s3(self) -> Any:
         return self._client("s3")
+
+    @cached_property
+    def events(self) -> Any:
+        return self._client("events")
 
     @cached_property
     def models(self) -> Models:
@@ -103,6 +110,14 @@ class Container:
     def queue_monitor(self) -> QueueMonitor:
         s = self.settings
         return QueueMonitor(self.sqs, {"orders": s.order_queue_url, "orders_dlq": s.order_dlq_url})
+
+    @cached_property
+    def inventory_events(self) -> EventBridgePublisher:
+        return EventBridgePublisher(self.events, self.settings.event_bus, EVENT_SOURCE)
+
+    @cached_property
+    def channel_push(self) -> StockPushRouter:
+        return build_stock_push_client(self.settings.channel_api_url)
 
     @cached_property
     def authenticator(self) -> ApiKeyAuthenticator:

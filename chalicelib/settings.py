@@ -19,7 +19,9 @@ _REQUIRED = {
     "order_queue_url": "ORDERHUB_ORDER_QUEUE_URL",
     "order_dlq_url": "ORDERHUB_ORDER_DLQ_URL",
     "raw_bucket": "ORDERHUB_RAW_BUCKET",
+    "event_bus": "ORDERHUB_EVENT_BUS",
 }
+CHANNEL_API_URL = "ORDERHUB_CHANNEL_API_URL"  # optional: the generic stock-push endpoint
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class Settings:
     order_queue_url: str
     order_dlq_url: str
     raw_bucket: str
+    event_bus: str
     region: str
+    channel_api_url: str = ""  # unset: platforms without their own push adapter are not pushed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -43,4 +47,4 @@ class Settings:
         if missing:
             raise ConfigError("missing environment variables: " + ", ".join(missing))
         values = {field: environ[var] for field, var in _REQUIRED.items()}
-        return cls(region=region, **values)
+        return cls(region=region, channel_api_url=environ.get(CHANNEL_API_URL, ""), **values)

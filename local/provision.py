@@ -172,11 +172,47 @@ def _bucket(clients: Callable[[str], Any], props: dict[str, Any], region: str) -
     return Resolved(name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
 
 
+def _event_bus(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    name = props["Name"]
+    arn = clients("events").create_event_bus(Name=name)["EventBusArn"]
+    return Resolved(name, {"Arn": arn, "Name": name})
+
+
 CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
     "AWS::S3::Bucket": _bucket,
+    "AWS::Events::EventBus": _event_bus,
 }
+
+
+def tap_event_buses(
+    template: Mapping[str, Any], clients: Callable[[str], Any], region: str
+) -> dict[str, str]:
+    """Local only: a rule on each custom bus copying every event to a queue `<bus>-tap`, so
+    a developer or a test can see what was published (moto delivers rules' SQS targets).
+    Nothing like it is deployed; in AWS, consumers add their own rules. Returns bus -> URL."""
+    sqs, events = clients("sqs"), clients("events")
+    taps = {}
+    for res in template.get("Resources", {}).values():
+        if res.get("Type") != "AWS::Events::EventBus":
+            continue
+        bus = resolve(res["Properties"]["Name"], {}, region)
+        queue = f"{bus}-tap"
+        url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        events.put_rule(
+            Name=queue,
+            EventBusName=bus,
+            EventPattern=json.dumps({"account": [ACCOUNT_ID]}),
+            State="ENABLED",
+        )
+        events.put_targets(
+            Rule=queue,
+            EventBusName=bus,
+            Targets=[{"Id": "tap", "Arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}"}],
+        )
+        taps[bus] = url
+    return taps
 
 
 def provision(

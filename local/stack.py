@@ -4,6 +4,7 @@ Parts, all on loopback:
 - the AWS emulator (moto server, every request serialized) in its own process;
 - every resource of infra/resources.json created on it, and local/seed.json loaded;
 - the HTTP API through `chalice local` in its own process;
+- a stub sales-platform API (local/stub_platform.py) recording the stock pushes it receives;
 - in this process, a worker per SQS consumer (Lambda's event source mapping) and a scheduler
   (EventBridge schedules), calling the same Chalice handler functions AWS calls.
 Ctrl-C (or SIGTERM) stops every part; children also die with this process.
@@ -96,6 +97,8 @@ class LocalStack:
         self.children: list[subprocess.Popen[bytes]] = []
         self.threads: list[Any] = []
         self.scheduler: Any = None
+        self.stub: Any = None
+        self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
         self.stopping = threading.Event()
 
@@ -106,6 +109,9 @@ class LocalStack:
 
     def start(self) -> None:
         from local.emulator import set_fake_aws_env
+        from local.stub_platform import start_stub
+
+        self.stub = start_stub(os.environ.get("ORDERHUB_STUB_PORT"))
 
         env = dict(os.environ)
         set_fake_aws_env(env, REGION)
@@ -157,6 +163,8 @@ class LocalStack:
                     "pid": os.getpid(),
                     "api_url": self.api_url,
                     "aws_url": self.aws_url,
+                    "stub_url": self.stub.url,
+                    "event_taps": self.event_taps,
                     "children": [child.pid for child in self.children],
                     "environment": {k: env[k] for k in [*sorted(function_env), *AWS_VARIABLES]},
                 },
@@ -168,13 +176,15 @@ class LocalStack:
         import boto3
 
         from chalicelib.deps import Container, use_container
-        from local.provision import function_environment, load_template, provision
+        from local.provision import function_environment, load_template, provision, tap_event_buses
         from local.seed import apply_seed, load_seed
 
         session = boto3.session.Session(region_name=REGION)
         template = load_template()
         resources = provision(template, session.client, REGION)
         function_env = function_environment(template, resources, REGION)
+        function_env["ORDERHUB_CHANNEL_API_URL"] = self.stub.url  # AWS: each platform's API
+        self.event_taps = tap_event_buses(template, session.client, REGION)
         os.environ.update(function_env)
         deps = Container()
         use_container(deps)
@@ -234,6 +244,8 @@ class LocalStack:
             thread.stop()
         for thread in self.threads:
             thread.join(timeout=15)
+        if self.stub is not None:
+            self.stub.stop()
         for child in reversed(self.children):
             if child.poll() is None:
                 child.terminate()
@@ -252,7 +264,9 @@ OrderHub local stack is up (AWS emulated by moto; no account, no network).
   Webhooks     POST {api}/webhooks/mall/demo-shop   (signing secret in local/seed.json)
   Admin key    Authorization: Bearer oh_dev_admin_local_only   (dev only)
   AWS emulator {aws}
-  Jobs         make job NAME=publish_queue_metrics
+  Channel stub {stub}/_stub/pushes   (stock pushed to channels by push_stock)
+  Events       queue orderhub-inventory-tap   (LimitedSale / LimitedSaleLifted, local only)
+  Jobs         make job NAME=publish_queue_metrics   (or push_stock, audit_inventory, ...)
 Press Ctrl-C to stop.
 """
 
@@ -273,7 +287,7 @@ def main() -> int:
     code = 0
     try:
         stack.start()
-        print(BANNER.format(api=stack.api_url, aws=stack.aws_url), flush=True)
+        print(BANNER.format(api=stack.api_url, aws=stack.aws_url, stub=stack.stub.url), flush=True)
         code = stack.wait()
     except Exception as exc:
         log.error("local stack failed to start: %s", exc)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate
+from chalicelib.domain.errors import AlreadyProcessed, ChannelUnavailable, ConcurrentUpdate
 from chalicelib.domain.model import (
     Anomaly,
     BookingPlan,
@@ -18,7 +18,7 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
-from chalicelib.domain.ports import Store, Warehouse
+from chalicelib.domain.ports import SkuPushState, Store, Warehouse
 
 
 class FakeOrderRepository:
@@ -31,9 +31,25 @@ class FakeOrderRepository:
         self.anomalies: dict[str, dict[str, Any]] = {}
         self.commits = 0
         self._lock = threading.Lock()
+        # the stock-push outbox, as the DynamoDB items carry it
+        self.push_pending: set[tuple[str, str]] = set()
+        self.stock_versions: dict[tuple[str, str], int] = {}
+        self.limited_sale: dict[tuple[str, str], bool] = {}
+
+    def _flag(self, changes: Iterable[StockChange]) -> None:
+        """Every change to `available` flags its item for the pusher and bumps its version."""
+        for change in changes:
+            if change.available:
+                key = (change.sku, change.warehouse)
+                self.push_pending.add(key)
+                self.stock_versions[key] = self.stock_versions.get(key, 0) + 1
 
     def put_stock(self, level: StockLevel) -> None:
-        self.stock[(level.sku, level.warehouse)] = level
+        key = (level.sku, level.warehouse)
+        self.stock[key] = level
+        self.push_pending.add(key)
+        self.stock_versions[key] = 1
+        self.limited_sale.pop(key, None)
 
     def configure_stock(self, sku, warehouse, safety_stock, holdback, holdback_channels) -> None:
         level = self.stock[(sku, warehouse)]
@@ -43,6 +59,36 @@ class FakeOrderRepository:
             holdback=holdback,
             holdback_channels=tuple(holdback_channels),
         )
+        self.push_pending.add((sku, warehouse))
+        self.stock_versions[(sku, warehouse)] = self.stock_versions.get((sku, warehouse), 0) + 1
+
+    def pending_skus(self, limit: int = 100) -> list[str]:
+        return sorted({sku for sku, _ in self.push_pending})[:limit]
+
+    def read_push_state(self, sku: str) -> SkuPushState:
+        keys = sorted(k for k in self.stock if k[0] == sku)
+        return SkuPushState(
+            sku,
+            tuple(self.stock[k] for k in keys),
+            {k[1]: self.stock_versions.get(k, 0) for k in keys},
+            frozenset(k[1] for k in keys if k in self.push_pending),
+            any(self.limited_sale.get(k, False) for k in keys),
+        )
+
+    def clear_push_pending(self, sku: str, versions: Mapping[str, int]) -> list[str]:
+        changed = []
+        for warehouse, seen in sorted(versions.items()):
+            key = (sku, warehouse)
+            if key in self.stock and self.stock_versions.get(key, 0) == seen:
+                self.push_pending.discard(key)
+            else:
+                changed.append(warehouse)
+        return changed
+
+    def record_limited_sale(self, sku: str, limited: bool) -> None:
+        for key in self.stock:
+            if key[0] == sku:
+                self.limited_sale[key] = limited
 
     def get_order(self, key: str) -> Order | None:
         return self.orders.get(key)
@@ -116,6 +162,7 @@ class FakeOrderRepository:
                 updated[(change.sku, change.warehouse)] = level.apply(change)
             del self.events[event_key]
             self.stock.update(updated)
+            self._flag(reverse)
 
     def commit(self, plan: BookingPlan) -> None:
         with self._lock:
@@ -144,6 +191,7 @@ class FakeOrderRepository:
             if plan.order is not None:
                 self.orders[plan.order.key] = plan.order
             self.stock.update(updated)
+            self._flag(plan.stock_changes)
             for anomaly in plan.anomalies:
                 self.open_anomaly(anomaly, plan.record.processed_at)
             self.commits += 1
@@ -164,6 +212,9 @@ class FakeCatalog:
 
     def list_warehouses(self) -> list[Warehouse]:
         return sorted(self.warehouses.values(), key=lambda w: w.warehouse_id)
+
+    def list_stores(self) -> list[Store]:
+        return [self.stores[k] for k in sorted(self.stores)]
 
     def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None:
         return self.sku_map.get((platform, store_id, channel_sku))
@@ -196,6 +247,38 @@ class FakeQueue:
     def send(self, body: Mapping[str, Any], correlation_id: str) -> str:
         self.messages.append((dict(body), correlation_id))
         return f"msg-{len(self.messages)}"
+
+
+class FakeStockPush:
+    """Records pushes; `fail` makes a channel raise; `during_push` runs inside every push (to
+    change stock while a push is in flight)."""
+
+    def __init__(self) -> None:
+        self.pushes: list[tuple[str, str, str, int]] = []
+        self.failing: dict[tuple[str, str], Exception] = {}
+        self.during_push: Any = None
+
+    def push(self, platform: str, store_id: str, sku: str, quantity: int) -> None:
+        if self.during_push is not None:
+            self.during_push()
+        error = self.failing.get((platform, store_id))
+        if error is not None:
+            raise error
+        self.pushes.append((platform, store_id, sku, quantity))
+
+    def fail(self, platform: str, store_id: str, error: Exception | None = None) -> None:
+        self.failing[(platform, store_id)] = error or ChannelUnavailable(f"{store_id} is down")
+
+
+class FakeEventPublisher:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.error: Exception | None = None
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.events.append((detail_type, dict(detail)))
 
 
 class FixedClock:

@@ -44,6 +44,9 @@ class CachedCatalog:
     def list_warehouses(self) -> list[Warehouse]:
         return self._cached(("warehouses",), self._catalog.list_warehouses)
 
+    def list_stores(self) -> list[Store]:
+        return self._cached(("stores",), self._catalog.list_stores)
+
     def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None:
         return self._cached(
             ("sku", platform, store_id, channel_sku),

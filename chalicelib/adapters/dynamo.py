@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -20,8 +21,8 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -39,10 +40,11 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
-from chalicelib.domain.ports import Store, StoreRules, Warehouse
+from chalicelib.domain.ports import SkuPushState, Store, StoreRules, Warehouse
 
 RESERVATION_PARTITION = "R"  # sparse index: only orders holding a reservation carry it
 HOLDING = "1"  # sparse index: only orders holding stock carry it
+PUSH_PENDING = "1"  # sparse index: only stock items whose change is not pushed yet carry it
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,17 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         sk = UnicodeAttribute(range_key=True)
         data = MapAttribute(default=dict)  # type: ignore[var-annotated]
 
+    class PushPendingIndex(GlobalSecondaryIndex[Any]):
+        """Keys only: an item enters it once per push cycle (when flagged) and leaves once
+        (when cleared); the updates in between write nothing to it."""
+
+        class Meta:
+            index_name = "push_pending"
+            projection = KeysOnlyProjection()
+
+        push_pending = UnicodeAttribute(hash_key=True)
+        sku = UnicodeAttribute(range_key=True)
+
     class InventoryItem(Model):
         class Meta:
             table_name = names.inventory
@@ -96,6 +109,13 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         safety_stock = NumberAttribute(default=0)
         holdback = NumberAttribute(default=0)
         holdback_channels = ListAttribute(default=list)  # type: ignore[var-annotated]
+        # The stock-push outbox (chalicelib/domain/stock_push.py): every change to `available`
+        # flags the item and bumps its version; the pusher clears the flag if the version is
+        # still the one it pushed.
+        push_pending = UnicodeAttribute(null=True)
+        stock_version = NumberAttribute(null=True)
+        limited_sale = BooleanAttribute(null=True)  # the SKU's last announced limited sale
+        pending_push = PushPendingIndex()
 
     class ReservationIndex(GlobalSecondaryIndex[Any]):
         class Meta:
@@ -289,6 +309,7 @@ class DynamoOrderRepository:
                 inv.safety_stock.set(safety_stock),
                 inv.holdback.set(holdback),
                 inv.holdback_channels.set(list(holdback_channels)),
+                *_push_flag(inv),  # what channels may sell depends on these
             ]
         )
 
@@ -304,7 +325,59 @@ class DynamoOrderRepository:
             safety_stock=level.safety_stock,
             holdback=level.holdback,
             holdback_channels=list(level.holdback_channels),
+            push_pending=PUSH_PENDING,
+            stock_version=1,
         ).save()
+
+    def pending_skus(self, limit: int = 100) -> list[str]:
+        """SKUs with at least one item flagged, in SKU order, each once (the index holds an
+        item per warehouse). The index is eventually consistent: `read_push_state` decides."""
+        skus: list[str] = []
+        for item in self._m.inventory.pending_push.query(PUSH_PENDING):
+            if not skus or skus[-1] != item.sku:
+                if len(skus) == limit:
+                    break
+                skus.append(item.sku)
+        return skus
+
+    def read_push_state(self, sku: str) -> SkuPushState:
+        items = list(self._m.inventory.query(sku, consistent_read=True))
+        return SkuPushState(
+            sku,
+            tuple(_level_from_item(i) for i in items),
+            {i.warehouse: int(i.stock_version or 0) for i in items},
+            frozenset(i.warehouse for i in items if i.push_pending),
+            any(bool(i.limited_sale) for i in items),
+        )
+
+    def clear_push_pending(self, sku: str, versions: Mapping[str, int]) -> list[str]:
+        inv = self._m.inventory
+        changed = []
+        for warehouse, seen in sorted(versions.items()):
+            unchanged = inv.stock_version == seen
+            if not seen:
+                unchanged = inv.stock_version.does_not_exist() | unchanged
+            try:
+                inv(sku, warehouse).update(
+                    actions=[inv.push_pending.remove()], condition=inv.sku.exists() & unchanged
+                )
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                changed.append(warehouse)
+        return changed
+
+    def record_limited_sale(self, sku: str, limited: bool) -> None:
+        """Stored on every item of the SKU (the state is the SKU's); never bumps versions."""
+        inv = self._m.inventory
+        for item in inv.query(sku, consistent_read=True, attributes_to_get=["sku", "warehouse"]):
+            try:
+                inv(sku, item.warehouse).update(
+                    actions=[inv.limited_sale.set(limited)], condition=inv.sku.exists()
+                )
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise  # (a deleted item is fine: nothing to record on)
 
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None:
         try:
@@ -458,7 +531,15 @@ def _stock_update(inv: Any, change: StockChange, may_create: bool) -> tuple[list
             if change.expect_on_hand
             else both(inv.on_hand.does_not_exist() | (inv.on_hand == 0))
         )
+    if change.available:  # what channels may sell moved: into the push outbox
+        actions.extend(_push_flag(inv))
     return actions, condition
+
+
+def _push_flag(inv: Any) -> list[Any]:
+    """Flag the item for the stock pusher and bump its version, in the same write that
+    changes it: no outbox item to add to the transaction, and a burst is one flag."""
+    return [inv.push_pending.set(PUSH_PENDING), inv.stock_version.add(1)]
 
 
 def _anomaly_upsert(model: Any, anomaly: Anomaly, now: datetime) -> list[Any]:
@@ -493,6 +574,24 @@ def _domain_error(exc: TransactWriteError, roles: list[str]) -> Exception:
     return ConcurrentUpdate("transaction cancelled: " + ", ".join(codes))
 
 
+def _store(platform: str, store_id: str, data: Mapping[str, Any]) -> Store:
+    rules = {
+        k: v
+        for k, v in dict(data.get("rules") or {}).items()
+        if k in StoreRules.__dataclass_fields__
+    }
+    if "reservation_minutes" in rules:
+        rules["reservation_minutes"] = int(rules["reservation_minutes"])
+    return Store(
+        platform,
+        store_id,
+        str(data["secret_name"]),
+        str(data.get("timezone", "UTC")),
+        str(data.get("name", "")),
+        StoreRules(**rules),
+    )
+
+
 class DynamoCatalog:
     """Stores, warehouses, SKU mappings and API keys in the catalog table."""
 
@@ -511,23 +610,16 @@ class DynamoCatalog:
 
     def get_store(self, platform: str, store_id: str) -> Store | None:
         data = self._get(f"STORE#{platform}#{store_id}", "STORE")
-        if data is None:
-            return None
-        rules = {
-            k: v
-            for k, v in dict(data.get("rules") or {}).items()
-            if k in StoreRules.__dataclass_fields__
-        }
-        if "reservation_minutes" in rules:
-            rules["reservation_minutes"] = int(rules["reservation_minutes"])
-        return Store(
-            platform,
-            store_id,
-            str(data["secret_name"]),
-            str(data.get("timezone", "UTC")),
-            str(data.get("name", "")),
-            StoreRules(**rules),
-        )
+        return None if data is None else _store(platform, store_id, data)
+
+    def list_stores(self) -> list[Store]:
+        """Every store (a filtered scan: the catalog is small, and callers cache it)."""
+        found = []
+        for item in self._m.catalog.scan(self._m.catalog.sk == "STORE"):
+            _, platform, store_id = item.pk.split("#", 2)
+            data = dict(item.data.as_dict()) if item.data else {}
+            found.append(_store(platform, store_id, data))
+        return sorted(found, key=lambda s: (s.platform, s.store_id))
 
     def put_store(self, store: Store) -> None:
         self._put(

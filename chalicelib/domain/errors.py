@@ -71,3 +71,17 @@ class TransientFailure(OrderHubError):
     """Worth retrying later (contention that outlasted our retries, a dependency down)."""
 
     code = "transient_failure"
+
+
+class ChannelUnavailable(TransientFailure):
+    """A sales channel's API did not take a stock push (down, timed out, rate-limited): the
+    push stays pending and the next run retries it."""
+
+    code = "channel_unavailable"
+
+
+class ChannelRejected(OrderHubError):
+    """A sales channel refused a stock push for good (4xx, e.g. the SKU is not listed there):
+    retrying cannot help, a person must look."""
+
+    code = "channel_rejected"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.model import BookingPlan, Order, StockChange, StockLevel
+from chalicelib.domain.model import Anomaly, BookingPlan, Order, StockChange, StockLevel
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,57 @@ class Catalog(Protocol):
 
     def list_warehouses(self) -> list[Warehouse]: ...
 
+    def list_stores(self) -> list[Store]: ...
+
     def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None: ...
 
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class SkuPushState:
+    """One SKU's stock items as the stock pusher reads them: the levels, each item's
+    `stock_version` (bumped by every change to its `available`), the items whose change is
+    not pushed yet, and whether a limited sale was last announced for the SKU."""
+
+    sku: str
+    levels: tuple[StockLevel, ...]
+    versions: Mapping[str, int]  # warehouse -> stock_version
+    pending: frozenset[str]  # warehouses flagged push_pending
+    limited_sale: bool = False
+
+
+class StockOutbox(Protocol):
+    """The stock items whose change channels have not been told yet (the outbox): every
+    committed change to `available` flags its item; the pusher clears the flag only if the
+    item did not change again meanwhile."""
+
+    def pending_skus(self, limit: int = 100) -> list[str]: ...
+
+    def read_push_state(self, sku: str) -> SkuPushState: ...
+
+    def clear_push_pending(self, sku: str, versions: Mapping[str, int]) -> list[str]:
+        """Clear the flag of each item still at the version given; return the warehouses
+        that changed since (they stay pending)."""
+        ...
+
+    def record_limited_sale(self, sku: str, limited: bool) -> None: ...
+
+    def open_anomaly(self, anomaly: Anomaly, now: datetime) -> None: ...
+
+
+class StockPushClient(Protocol):
+    """Tells one channel (platform + store) how many units of a SKU it may sell.
+
+    Raises ChannelUnavailable (retry later) or ChannelRejected (retrying cannot help)."""
+
+    def push(self, platform: str, store_id: str, sku: str, quantity: int) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Publishes a domain event (EventBridge in AWS). Raises TransientFailure."""
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...
 
 
 class SecretSource(Protocol):

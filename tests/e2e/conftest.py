@@ -44,6 +44,11 @@ class Stack:
     log_file: Path
 
     @property
+    def stub(self) -> str:
+        """The stub platform's URL (the stack picked a free port; it says which)."""
+        return str(json.loads(self.state_file.read_text())["stub_url"])
+
+    @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -111,6 +116,7 @@ def start_stack(tmp: Path) -> Stack:
         os.environ,
         ORDERHUB_API_PORT=str(api_port),
         ORDERHUB_AWS_PORT=str(aws_port),
+        ORDERHUB_STUB_PORT=str(free_port()),
         ORDERHUB_STATE_FILE=str(state_file),
     )
     with open(log_file, "wb") as log:

@@ -142,6 +142,9 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
         elif resource["Type"] == "AWS::S3::Bucket":
             names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
             assert any(n.startswith("orderhub-raw-payloads-") for n in names), name
+        elif resource["Type"] == "AWS::Events::EventBus":
+            bus = stack.client("events").describe_event_bus(Name=props["Name"])
+            assert bus["Name"] == props["Name"] and bus["Arn"].endswith(f"/{props['Name']}")
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 
@@ -234,6 +237,82 @@ def test_paid_order_ships_through_the_wms_and_counts_adjust(stack):
     )
     assert adjusted.status_code == 200
     assert total(stack)["on_hand"] == after["on_hand"] + 10
+
+
+GIFT = "GIFT-BOX-NY"  # seed: 5 in wh-guangzhou, safety stock 2; two mall stores
+
+
+def stub_call(stack, path, body=None):
+    if body is None:
+        return requests.get(f"{stack.stub}{path}", timeout=10).json()
+    return requests.post(f"{stack.stub}{path}", json=body, timeout=10).json()
+
+
+def tapped_events(stack, sku):
+    """LimitedSale events so far, through the local tap queue on the inventory bus."""
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="orderhub-inventory-tap")["QueueUrl"]
+    found = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return found
+        for message in got:
+            body = json.loads(message["Body"])
+            if body["detail"].get("sku") == sku:
+                found.append(body)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def pushed(stack):
+    return sorted(
+        (p["store"], p["quantity"]) for p in stub_call(stack, f"/_stub/pushes?sku={GIFT}")
+    )
+
+
+def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
+    """A burst crosses the safety stock: one push per store, each its share of what is left,
+    and a LimitedSale event; a receipt lifts it. The stub refuses pushes during the burst, so
+    a scheduled run firing meanwhile cannot push early: it only leaves the SKU pending."""
+    stub_call(stack, "/_stub/reset", {})
+    stub_call(stack, "/_stub/fail", {"status": 503, "count": None})
+    gift = [{"sku": GIFT, "quantity": 1, "unit_price": "168.00"}]
+    for i in range(3):
+        stack.post_order(mall_payload(f"E2E-LS-{i}", lines=gift), f"msg_e2e_ls_{i}")
+    for i in range(3):
+        assert stack.wait_for_order(f"E2E-LS-{i}")["booking"] == "reserved"
+    assert stack.get(f"/inventory/{GIFT}").json()["total"]["available"] == 2
+    refused = run_job(stack, "push_stock")
+    assert any(line.startswith(f"{GIFT} -> ") for line in refused["retry_later"])
+    assert GIFT in refused["still_pending"] and pushed(stack) == []
+
+    stub_call(stack, "/_stub/fail", {"count": 0})
+    run_job(stack, "push_stock")
+    assert pushed(stack) == [("demo-shop", 1), ("outlet-shop", 1)]  # one each: 2 left
+    (limited,) = [e for e in tapped_events(stack, GIFT) if e["detail-type"] == "LimitedSale"]
+    assert limited["source"] == "orderhub.inventory"
+    assert limited["detail"]["available"] == 2 and limited["detail"]["safety_stock"] == 2
+
+    receipt = {
+        "adjustment_id": "e2e-ls-receipt",
+        "warehouse": "wh-guangzhou",
+        "kind": "receipt",
+        "quantity": 10,
+        "reason": "restock",
+    }
+    response = requests.post(
+        f"{stack.api}/inventory/{GIFT}/adjustments", json=receipt, headers=stack.auth, timeout=10
+    )
+    assert response.status_code == 200
+    run_job(stack, "push_stock")
+    assert pushed(stack) == [
+        ("demo-shop", 1),
+        ("demo-shop", 12),
+        ("outlet-shop", 1),
+        ("outlet-shop", 12),
+    ]
+    events = [e["detail-type"] for e in tapped_events(stack, GIFT)]
+    assert events == ["LimitedSaleLifted"]
 
 
 def test_nightly_audit_finds_no_drift_after_all_of_the_above(stack):

@@ -144,3 +144,57 @@ def test_order_larger_than_one_transaction_is_staged_and_rolls_back_whole(repo):
     levels = [lvl for lvl in repo.all_stock() if lvl.sku.startswith("S")]
     ledger = {k: v for k, v in ledger_balances(list(repo.ledger())).items() if k[0].startswith("S")}
     assert audit_stock(levels, ledger, [plan.order]) == []
+
+
+# --- the stock-push outbox: flags set with each change to `available`, cleared by version
+
+
+def clear_all(repo, sku):
+    state = repo.read_push_state(sku)
+    return repo.clear_push_pending(sku, {wh: state.versions[wh] for wh in state.pending})
+
+
+def test_a_change_to_available_flags_the_item_once_per_sku(repo):
+    for sku in ("A", "B"):
+        clear_all(repo, sku)
+    assert repo.pending_skus() == []
+    repo.put_stock(StockLevel.new("A", "w2", 3))
+    commit_new(repo, event(lines=(("A", 1),)))
+    commit_new(repo, event(order_id="o-2", lines=(("A", 1),)))
+    assert repo.pending_skus() == ["A"]
+    state = repo.read_push_state("A")
+    assert state.pending == {"w1", "w2"}
+    assert {lv.warehouse: lv.available for lv in state.levels} == {"w1": 3, "w2": 3}
+    assert state.versions["w1"] > 1
+
+
+def test_a_move_that_leaves_available_alone_flags_nothing(repo):
+    plan = commit_new(repo, event(lines=(("A", 2),)))
+    clear_all(repo, "A")
+    paid = event(status="paid", updated_at="2026-11-25T16:05:00+08:00", lines=(("A", 2),))
+    repo.commit(plan_event(paid, plan.order, repo.get_stock(["A"]), BookingContext(NOW)))
+    assert level(repo).locked == 2
+    assert "A" not in repo.pending_skus()
+
+
+def test_clearing_keeps_an_item_that_changed_since_it_was_read(repo):
+    seen = repo.read_push_state("A")
+    commit_new(repo, event(lines=(("A", 1),)))  # lands while the push is in flight
+    assert repo.clear_push_pending("A", {"w1": seen.versions["w1"]}) == ["w1"]
+    assert repo.pending_skus() == ["A", "B"]
+    assert clear_all(repo, "A") == []
+    assert repo.pending_skus() == ["B"]
+    assert repo.pending_skus(limit=0) == []
+
+
+def test_configuring_safety_stock_flags_and_limited_sale_state_is_kept(repo):
+    clear_all(repo, "A")
+    repo.configure_stock("A", "w1", 4, 0, [])
+    assert repo.pending_skus()[0] == "A"
+    assert not repo.read_push_state("A").limited_sale
+    repo.record_limited_sale("A", True)
+    state = repo.read_push_state("A")
+    assert state.limited_sale and state.pending == {"w1"}  # recording moves no version
+    assert clear_all(repo, "A") == []
+    repo.record_limited_sale("A", False)
+    assert not repo.read_push_state("A").limited_sale

@@ -18,9 +18,11 @@ from chalicelib.domain.ports import Store
 from tests.builders import body, mall_payload
 from tests.fakes import (
     FakeCatalog,
+    FakeEventPublisher,
     FakeOrderRepository,
     FakeQueue,
     FakeSecrets,
+    FakeStockPush,
     FixedClock,
     with_stock,
 )
@@ -41,6 +43,8 @@ class FakeContainer:
         self.loader = MessageLoader(s3=None)
         self.authenticator = ApiKeyAuthenticator(self.catalog)
         self.queue_monitor = self
+        self.channel_push = FakeStockPush()
+        self.inventory_events = FakeEventPublisher()
 
     def depths(self):
         return {"orders": {"visible": len(self.queue.messages), "in_flight": 0}}
@@ -281,3 +285,16 @@ def test_stock_adjustments_receipt_and_count(client, deps):
     assert refused.status_code == 409 and "below the 4 units" in refused.json_body["message"]
     unauthenticated = client.http.post("/inventory/SKU-A/adjustments", body=json.dumps(receipt))
     assert unauthenticated.status_code == 401
+
+
+def test_push_stock_job_pushes_pending_stock_to_every_store(client, deps):
+    deps.catalog.put_store(Store("mall", "outlet", "secret/outlet"))
+    deps.orders.configure_stock("SKU-A", "w1", 5, 0, [])
+    result = client.lambda_.invoke("push_stock", client.events.generate_cw_event("", "", {}, []))
+    assert result.payload["pushed"] == 2
+    assert result.payload["events"] == [{"sku": "SKU-A", "type": "LimitedSale"}]
+    assert sorted(deps.channel_push.pushes) == [
+        ("mall", "demo-shop", "SKU-A", 3),
+        ("mall", "outlet", "SKU-A", 2),
+    ]
+    assert deps.orders.pending_skus() == []

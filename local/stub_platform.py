@@ -1,0 +1,173 @@
+"""A stub sales-platform API for the local stack: it takes stock pushes and remembers them.
+
+OrderHub's stock pusher POSTs `{"sku", "quantity", "store", "platform"}` to
+`/stock/{platform}/{store}` (the generic JSON adapter, chalicelib/adapters/channel_push.py);
+in AWS each platform's real inventory API takes its place. For developers and tests:
+
+- `GET /_stub/pushes` (optionally `?sku=`): every accepted push, oldest first, with its time;
+- `POST /_stub/reset`: forget the pushes and any failure mode;
+- `POST /_stub/fail {"status": 503, "count": N}`: answer the next N pushes with that status
+  (count omitted or null: until reset; 0: stop failing). Refused pushes are not recorded.
+
+Standard library only (ThreadingHTTPServer), on loopback; runs as a thread of the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_PORT = 8010
+
+log = logging.getLogger("orderhub.local.stub")
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pushes: list[dict[str, Any]] = []
+        self.fail_status = 503
+        self.fail_left: int | None = 0  # None: fail until reset
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+    def _answer(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _json_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw else {}
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path != "/_stub/pushes":
+            self._answer(404, {"error": "not_found", "message": f"no GET {url.path}"})
+            return
+        sku = parse_qs(url.query).get("sku", [None])[0]
+        state = self.server.state
+        with state.lock:
+            pushes = [p for p in state.pushes if sku is None or p["sku"] == sku]
+        self._answer(200, pushes)
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        state = self.server.state
+        try:
+            body = self._json_body()
+        except ValueError:
+            self._answer(400, {"error": "invalid_payload", "message": "body is not JSON"})
+            return
+        parts = path.strip("/").split("/")
+        if path == "/_stub/reset":
+            with state.lock:
+                state.pushes.clear()
+                state.fail_left = 0
+            self._answer(200, {"status": "reset"})
+        elif path == "/_stub/fail":
+            with state.lock:
+                state.fail_status = int(body.get("status", 503))
+                count = body.get("count")
+                state.fail_left = None if count is None else int(count)
+            self._answer(200, {"status": "failing", "count": count})
+        elif len(parts) == 3 and parts[0] == "stock":
+            self._push(unquote(parts[1]), unquote(parts[2]), body)
+        else:
+            self._answer(404, {"error": "not_found", "message": f"no POST {path}"})
+
+    def _push(self, platform: str, store: str, body: Any) -> None:
+        quantity = body.get("quantity") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(body.get("sku"), str):
+            self._answer(400, {"error": "invalid_payload", "message": "sku must be a string"})
+            return
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            self._answer(400, {"error": "invalid_payload", "message": "quantity must be >= 0"})
+            return
+        state = self.server.state
+        with state.lock:
+            if state.fail_left is None or state.fail_left > 0:
+                if state.fail_left is not None:
+                    state.fail_left -= 1
+                status = state.fail_status
+                self._answer(status, {"error": "stub_failure", "message": "told to fail"})
+                return
+            state.pushes.append(
+                {
+                    "platform": platform,
+                    "store": store,
+                    "sku": body["sku"],
+                    "quantity": quantity,
+                    "body": body,
+                    "received_at": datetime.now(UTC).isoformat(),
+                }
+            )
+        self._answer(200, {"status": "ok"})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.state = _State()
+
+
+class StubPlatform:
+    """The stub, served from a background thread; port 0 picks a free one."""
+
+    def __init__(self, port: int = DEFAULT_PORT) -> None:
+        self._server = _Server(("127.0.0.1", port))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long stop() may wait
+            name="stub-platform",
+            daemon=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def pushes(self) -> list[dict[str, Any]]:
+        with self._server.state.lock:
+            return list(self._server.state.pushes)
+
+    def start(self) -> StubPlatform:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+
+def start_stub(port_setting: str | None) -> StubPlatform:
+    """Start on ORDERHUB_STUB_PORT if given (taken: an error); else on 8010, or on a free port
+    when 8010 is taken (a second stack, e.g. the benchmark's own, must not fail for it)."""
+    if port_setting:
+        return StubPlatform(port=int(port_setting)).start()
+    try:
+        return StubPlatform(port=DEFAULT_PORT).start()
+    except OSError:
+        stub = StubPlatform(port=0).start()
+        log.warning("port %s is taken: the stub platform listens on %s", DEFAULT_PORT, stub.url)
+        return stub
