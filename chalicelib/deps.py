@@ -23,7 +23,12 @@ from chalicelib.adapters.dynamo import (
     build_models,
 )
 from chalicelib.adapters.events import EventBridgePublisher
-from chalicelib.adapters.messaging import MessageLoader, QueueMonitor, SqsEventQueue
+from chalicelib.adapters.messaging import (
+    MessageLoader,
+    QueueMonitor,
+    QueueVisibility,
+    SqsEventQueue,
+)
 from chalicelib.adapters.secrets import SecretsManagerSource
 from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.ports import Warehouse
@@ -101,6 +106,10 @@ class Container:
         return SqsEventQueue(
             self.sqs, self.settings.order_queue_url, self.s3, self.settings.raw_bucket
         )
+
+    @cached_property
+    def visibility(self) -> QueueVisibility:
+        return QueueVisibility(self.sqs, self.settings.order_queue_url)
 
     @cached_property
     def loader(self) -> MessageLoader:

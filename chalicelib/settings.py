@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.domain.delivery import BASE_DELAY_SECONDS
+
 
 class ConfigError(RuntimeError):
     """The function's environment lacks something it needs: a deployment mistake."""
@@ -22,6 +24,7 @@ _REQUIRED = {
     "event_bus": "ORDERHUB_EVENT_BUS",
 }
 CHANNEL_API_URL = "ORDERHUB_CHANNEL_API_URL"  # optional: the generic stock-push endpoint
+RETRY_BASE = "ORDERHUB_RETRY_BASE_SECONDS"  # optional: first retry delay (tests shorten it)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Settings:
     event_bus: str
     region: str
     channel_api_url: str = ""  # unset: platforms without their own push adapter are not pushed
+    retry_base_seconds: int = BASE_DELAY_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -47,4 +51,13 @@ class Settings:
         if missing:
             raise ConfigError("missing environment variables: " + ", ".join(missing))
         values = {field: environ[var] for field, var in _REQUIRED.items()}
-        return cls(region=region, channel_api_url=environ.get(CHANNEL_API_URL, ""), **values)
+        try:
+            retry_base = int(environ.get(RETRY_BASE) or BASE_DELAY_SECONDS)
+        except ValueError:
+            raise ConfigError(f"{RETRY_BASE} must be whole seconds") from None
+        return cls(
+            region=region,
+            channel_api_url=environ.get(CHANNEL_API_URL, ""),
+            retry_base_seconds=retry_base,
+            **values,
+        )

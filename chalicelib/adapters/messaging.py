@@ -82,3 +82,16 @@ class QueueMonitor:
                 "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
             }
         return result
+
+
+class QueueVisibility:
+    """Delays a received message's next delivery: the backoff of a failed attempt."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

@@ -1,11 +1,14 @@
 """The order-event consumer: SQS batches in, one booking per record, a partial-batch response out.
 
-Records that fail are reported in `batchItemFailures` and return to the queue after their
-visibility timeout; the queue's redrive policy parks them in the DLQ after 5 receives.
+A record that fails transiently is reported in `batchItemFailures` and its visibility set to
+the backoff for its attempt, so it returns later and later; the queue's redrive policy parks it
+in the DLQ after 5 receives. A permanent failure is recorded as rejected and not retried
+(chalicelib/domain/delivery.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -18,8 +21,14 @@ from chalice import Blueprint
 
 from chalicelib.deps import Container, container
 from chalicelib.domain.booking import BookingContext
-from chalicelib.domain.model import OrderEvent
-from chalicelib.domain.ports import StoreRules
+from chalicelib.domain.delivery import (
+    MAX_ATTEMPTS,
+    InvalidMessage,
+    backoff_seconds,
+    is_permanent,
+)
+from chalicelib.domain.errors import AlreadyProcessed, UnknownStore
+from chalicelib.domain.model import BookingPlan, EventRecord, OrderEvent, Outcome
 from chalicelib.domain.processing import ProcessResult, process_order_event
 from chalicelib.observability import logger, metrics
 
@@ -29,14 +38,24 @@ ORDER_QUEUE_NAME = "orderhub-order-events"
 bp = Blueprint(__name__)
 
 
+def read_event(body: str, deps: Container) -> OrderEvent:
+    """The canonical event a queued message carries; InvalidMessage if it cannot be read."""
+    try:
+        message = deps.loader.load(body)
+        return OrderEvent.from_dict(message["event"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidMessage(f"unreadable order message: {type(exc).__name__}: {exc}") from exc
+
+
 def handle_order_message(body: str, deps: Container) -> ProcessResult:
     """Load one queued message and book its event."""
-    message = deps.loader.load(body)
-    event = OrderEvent.from_dict(message["event"])
+    event = read_event(body, deps)
     log = logger()
     log.set_correlation_id(event.correlation_id)
     store = deps.catalog.get_store(event.platform, event.store)
-    rules = store.rules if store else StoreRules()
+    if store is None:
+        raise UnknownStore(f"store {event.platform}/{event.store} is no longer configured")
+    rules = store.rules
     resolve = None
     if rules.sku_mapping == "table":
 
@@ -64,18 +83,70 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     return result
 
 
+def reject_message(record: SQSRecord, exc: Exception, deps: Container) -> str:
+    """Record a permanent failure with its reason, once; the message is then deleted."""
+    try:
+        event = read_event(record.body, deps)
+        key, order = event.event_key, event.order_key
+    except InvalidMessage:
+        key, order = f"invalid#{record.message_id}", ""
+    reason = getattr(exc, "message", str(exc))
+    record_plan = BookingPlan(
+        EventRecord(
+            key, order, Outcome.REJECTED_INVALID, reason, deps.now(), cause="permanent failure"
+        ),
+        None,
+        0,
+    )
+    with contextlib.suppress(AlreadyProcessed):
+        deps.orders.commit(record_plan)
+    logger().warning("order message rejected", extra={"event_key": key, "reason": reason})
+    metrics().add_metric(name="MessagesRejectedPermanently", unit="Count", value=1)
+    return Outcome.REJECTED_INVALID.value
+
+
+def schedule_retry(record: SQSRecord, exc: Exception, deps: Container) -> None:
+    """Back off before the next attempt: visibility = base x 2^(attempt-1), capped."""
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    # After the last attempt the next receive moves it to the DLQ: no point waiting for that.
+    delay = (
+        0 if attempt >= MAX_ATTEMPTS else backoff_seconds(attempt, deps.settings.retry_base_seconds)
+    )
+    try:
+        deps.visibility.delay(record.receipt_handle, delay)
+    except Exception:  # the queue's own visibility timeout still retries it
+        logger().exception("could not set the retry delay")
+    logger().warning(
+        "order message failed; will retry",
+        extra={
+            "attempt": attempt,
+            "max_attempts": MAX_ATTEMPTS,
+            "retry_in_seconds": delay,
+            "error_class": type(exc).__name__,
+            "error": str(exc)[:300],
+        },
+    )
+    metrics().add_metric(name="MessageRetriesScheduled", unit="Count", value=1)
+
+
 @bp.on_sqs_message(queue=ORDER_QUEUE_NAME, batch_size=10)
 def handle_order_events(event: Any) -> dict[str, Any]:
     deps = container()
 
     def record_handler(record: SQSRecord) -> str:
-        return handle_order_message(record.body, deps).outcome.value
+        try:
+            return handle_order_message(record.body, deps).outcome.value
+        except Exception as exc:
+            if is_permanent(exc):
+                return reject_message(record, exc, deps)
+            schedule_retry(record, exc, deps)
+            raise
 
     return dict(
         process_partial_response(
             event=event.to_dict(),
             record_handler=record_handler,
-            processor=BatchProcessor(event_type=EventType.SQS),
+            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
             context=event.context,
         )
     )

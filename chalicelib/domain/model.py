@@ -60,6 +60,7 @@ class Outcome(StrEnum):
     REJECTED_OUT_OF_STOCK = "rejected_out_of_stock"
     NEEDS_ATTENTION = "needs_attention"
     BACKORDERED = "backordered"
+    REJECTED_INVALID = "rejected_invalid"  # a permanent failure: recorded, never retried
     STALE = "stale"  # older than what the order already reflects: recorded, nothing moved
     IGNORED = "ignored"  # the order is final (cancelled or rejected): recorded, nothing moved
     DUPLICATE = "duplicate"  # this delivery was processed before
@@ -109,7 +110,7 @@ class OrderEvent:
     platform: str
     store: str
     order_id: str
-    event_type: str  # created | paid | cancelled | updated
+    event_type: str  # created | paid | cancelled | updated | shipped | refunded
     status: PlatformStatus
     updated_at: datetime  # UTC
     updated_at_raw: str
@@ -118,6 +119,13 @@ class OrderEvent:
     buyer: Buyer | None
     received_at: datetime  # UTC, when our endpoint accepted it
     region: str = ""  # shipping region, matched against warehouse regions when allocating
+    # False when the platform's message carried only ids and status (TikTok Shop, Douyin):
+    # `lines`, `currency` and `buyer` are then empty and must be fetched from the platform's
+    # order API before booking; planned as it stands, it would release what the order holds.
+    complete: bool = True
+    # The platform's own id for the event when it differs from the dedupe key (Shopify's
+    # X-Shopify-Event-Id, WooCommerce's delivery id, Douyin's msg_id): for investigation.
+    platform_event_id: str = ""
 
     @property
     def order_key(self) -> str:
@@ -142,6 +150,8 @@ class OrderEvent:
             "buyer": self.buyer.to_dict() if self.buyer else None,
             "received_at": self.received_at.isoformat(),
             "region": self.region,
+            "complete": self.complete,
+            "platform_event_id": self.platform_event_id,
         }
 
     @classmethod
@@ -160,6 +170,8 @@ class OrderEvent:
             buyer=Buyer.from_dict(data["buyer"]) if data.get("buyer") else None,
             received_at=datetime.fromisoformat(data["received_at"]),
             region=data.get("region", ""),
+            complete=bool(data.get("complete", True)),
+            platform_event_id=data.get("platform_event_id", ""),
         )
 
 

@@ -4,6 +4,7 @@ partial-batch response. Runs the real handlers and middleware, in memory."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from chalice.test import Client
@@ -31,6 +32,14 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KEY = "test-admin-key"
 
 
+class FakeVisibility:
+    def __init__(self) -> None:
+        self.delays: list[tuple[str, int]] = []
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
+
+
 class FakeContainer:
     def __init__(self) -> None:
         self.now = FixedClock()
@@ -45,6 +54,8 @@ class FakeContainer:
         self.queue_monitor = self
         self.channel_push = FakeStockPush()
         self.inventory_events = FakeEventPublisher()
+        self.visibility = FakeVisibility()
+        self.settings = SimpleNamespace(retry_base_seconds=10)
 
     def depths(self):
         return {"orders": {"visible": len(self.queue.messages), "in_flight": 0}}
@@ -150,7 +161,7 @@ def test_processor_books_queued_event_and_reports_no_failures(client, deps):
     assert deps.orders.stock[("SKU-A", "w1")].reserved == 2
 
 
-def test_processor_reports_only_the_failed_record(client, deps):
+def test_unreadable_message_is_rejected_at_once_not_retried(client, deps):
     raw = body(mall_payload())
     post_webhook(client, raw, signed_headers(raw, deps))
     ((message, _),) = deps.queue.messages
@@ -160,8 +171,35 @@ def test_processor_reports_only_the_failed_record(client, deps):
     for i, record in enumerate(event["Records"]):  # Chalice gives every record the same id
         record["messageId"] = f"m{i}"
     result = client.lambda_.invoke("handle_order_events", event)
-    assert result.payload == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert result.payload == {"batchItemFailures": []}
     assert deps.orders.stock[("SKU-A", "w1")].reserved == 2
+    rejected = deps.orders.get_event_outcome("invalid#m1")
+    assert rejected["outcome"] == "rejected_invalid" and "unreadable" in rejected["reason"]
+    assert deps.visibility.delays == []
+
+
+class Throttled(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("receive_count", "delay"), [(1, 10), (2, 20), (4, 80), (5, 0)])
+def test_transient_failure_is_reported_and_backed_off(client, deps, receive_count, delay):
+    raw = body(mall_payload())
+    post_webhook(client, raw, signed_headers(raw, deps))
+    ((message, _),) = deps.queue.messages
+
+    def throttled(key):
+        raise Throttled("ProvisionedThroughputExceededException")
+
+    deps.orders.get_order = throttled
+    event = client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
+    event["Records"][0]["messageId"] = "m0"
+    event["Records"][0]["receiptHandle"] = "rh-0"
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    result = client.lambda_.invoke("handle_order_events", event)
+    assert result.payload == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert deps.visibility.delays == [("rh-0", delay)]
+    assert deps.orders.get_event_outcome("mall#demo-shop#msg_1") is None
 
 
 def test_get_order_and_inventory_need_a_key(client, deps):

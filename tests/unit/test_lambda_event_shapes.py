@@ -64,7 +64,7 @@ def test_gateway_event_with_tampered_base64_body_is_refused(deps):
     assert json.loads(response["body"])["error"] == "invalid_signature"
 
 
-def test_real_sqs_event_shape_gets_partial_batch_response(deps):
+def test_real_sqs_event_shape_books_and_rejects_a_foreign_message(deps):
     from tests.fakes import with_stock
 
     with_stock(deps.orders, "SKU-A", "w1", 5)
@@ -74,5 +74,7 @@ def test_real_sqs_event_shape_gets_partial_batch_response(deps):
     good, poison = event["Records"]
     good["body"] = json.dumps(deps.queue.messages[0][0])  # poison keeps its foreign body
     result = app.handler_map["handle_order_events"](event, LocalLambdaContext("processor"))
-    assert result == {"batchItemFailures": [{"itemIdentifier": poison["messageId"]}]}
+    assert result == {"batchItemFailures": []}  # a foreign message is permanent: not retried
     assert deps.orders.stock[("SKU-A", "w1")].reserved == 2
+    rejected = deps.orders.get_event_outcome(f"invalid#{poison['messageId']}")
+    assert rejected["outcome"] == "rejected_invalid"

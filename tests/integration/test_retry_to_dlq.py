@@ -1,0 +1,98 @@
+"""A message that keeps failing transiently is retried with growing delays and lands in the
+DLQ after exactly 5 attempts — the worker, the handler and the queues as the stack runs them."""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from itertools import pairwise
+
+import boto3
+import pytest
+import requests
+
+from app import app
+from chalicelib.deps import Container, use_container
+from chalicelib.domain.delivery import MAX_ATTEMPTS
+from chalicelib.domain.errors import TransientFailure
+from local.emulator import Emulator, set_fake_aws_env
+from local.provision import function_environment, load_template, provision
+from local.worker import SqsPoller
+from tests.builders import event
+
+REGION = "us-east-1"
+
+
+class DynamoDown:
+    def get_order(self, key):
+        raise TransientFailure("DynamoDB throttled (injected)")
+
+
+class BrokenContainer(Container):
+    @cached_property
+    def orders(self):  # type: ignore[override]
+        return DynamoDown()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch):
+    env: dict[str, str] = {}
+    set_fake_aws_env(env, REGION)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Emulator() as emulator:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+        session = boto3.session.Session(region_name=REGION)
+        template = load_template()
+        resources = provision(template, session.client, REGION)
+        environ = {
+            **function_environment(template, resources, REGION),
+            "AWS_REGION": REGION,
+            "ORDERHUB_RETRY_BASE_SECONDS": "1",
+        }
+        yield session.client("sqs"), resources, environ
+        use_container(None)
+        requests.post(f"{emulator.endpoint_url}/moto-api/reset", timeout=10)
+
+
+def test_poison_message_reaches_the_dlq_after_five_growing_waits(stack):
+    sqs, resources, environ = stack
+    deps = BrokenContainer(environ=environ)
+    use_container(deps)
+    from chalicelib.domain.ports import Store
+
+    deps.catalog_store.put_store(Store("mall", "s1", "orderhub/stores/mall/s1"))
+    queue, dlq = resources["OrderEventsQueue"], resources["OrderEventsDeadLetterQueue"]
+    assert template_max_receive_count() == MAX_ATTEMPTS
+    deps.queue.send({"event": event().to_dict(), "raw": "{}"}, "mall#s1#o-1")
+    poller = SqsPoller(
+        sqs,
+        queue.ref,
+        queue.attrs["Arn"],
+        "handle_order_events",
+        app.handler_map["handle_order_events"],
+        REGION,
+        wait_seconds=1,
+    )
+    attempts: list[float] = []
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        if poller.poll_once():
+            attempts.append(time.monotonic())
+        in_dlq = int(
+            sqs.get_queue_attributes(
+                QueueUrl=dlq.ref, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+        )
+        if in_dlq:
+            break
+    assert len(attempts) == MAX_ATTEMPTS
+    assert in_dlq == 1
+    gaps = [b - a for a, b in pairwise(attempts)]
+    assert all(later > earlier for earlier, later in pairwise(gaps)), gaps
+    assert gaps[0] >= 0.9 and gaps[-1] >= 7.5  # 1, 2, 4, 8 s (base 1 s for the test)
+
+
+def template_max_receive_count() -> int:
+    props = load_template()["Resources"]["OrderEventsQueue"]["Properties"]
+    return int(props["RedrivePolicy"]["maxReceiveCount"])
