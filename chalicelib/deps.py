@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamo import (
 )
 from chalicelib.adapters.events import EventBridgePublisher
 from chalicelib.adapters.messaging import (
+    DeadLetterQueue,
     MessageLoader,
     QueueMonitor,
     QueueVisibility,
@@ -106,6 +107,10 @@ class Container:
         return SqsEventQueue(
             self.sqs, self.settings.order_queue_url, self.s3, self.settings.raw_bucket
         )
+
+    @cached_property
+    def dead_letters(self) -> DeadLetterQueue:
+        return DeadLetterQueue(self.sqs, self.settings.order_dlq_url, self.settings.order_queue_url)
 
     @cached_property
     def visibility(self) -> QueueVisibility:

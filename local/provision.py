@@ -178,11 +178,37 @@ def _event_bus(clients: Callable[[str], Any], props: dict[str, Any], region: str
     return Resolved(name, {"Arn": arn, "Name": name})
 
 
+_ALARM_FIELDS = (
+    "AlarmName",
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "OKActions",
+)
+
+
+def _alarm(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """Stored, never evaluated (moto): tests check the definition and use set_alarm_state."""
+    args = {k: props[k] for k in _ALARM_FIELDS if k in props}
+    clients("cloudwatch").put_metric_alarm(**args)
+    name = props["AlarmName"]
+    return Resolved(name, {"Arn": f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{name}"})
+
+
 CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
     "AWS::S3::Bucket": _bucket,
     "AWS::Events::EventBus": _event_bus,
+    "AWS::CloudWatch::Alarm": _alarm,
 }
 
 
@@ -225,7 +251,13 @@ def provision(
             raise UnsupportedResource(
                 f"{name}: {res['Type']} has no local provisioning; add it to local/provision.py"
             )
-    done: dict[str, Resolved] = {}
+    # Fragments of Chalice's own resources (functions) do not exist locally; a reference to
+    # one (an alarm on a function's errors) resolves to its logical name.
+    done: dict[str, Resolved] = {
+        name: Resolved(name)
+        for name, res in template.get("Resources", {}).items()
+        if "Type" not in res
+    }
     while pending:
         progressed = False
         for name in list(pending):
@@ -241,7 +273,7 @@ def provision(
             raise UnsupportedResource(
                 "circular or dangling references among: " + ", ".join(pending)
             )
-    return done
+    return {name: r for name, r in done.items() if "Type" in template["Resources"][name]}
 
 
 def function_environment(

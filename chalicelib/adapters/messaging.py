@@ -95,3 +95,72 @@ class QueueVisibility:
         self._sqs.change_message_visibility(
             QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )
+
+
+class DeadLetterQueue:
+    """The order DLQ for operators: look at what is parked, and send it back for another try."""
+
+    def __init__(self, sqs: Any, dlq_url: str, queue_url: str) -> None:
+        self._sqs = sqs
+        self._dlq_url = dlq_url
+        self._queue_url = queue_url
+
+    def depth(self) -> int:
+        attrs = self._sqs.get_queue_attributes(
+            QueueUrl=self._dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
+    def sample_oldest_sent(self) -> int | None:
+        """SentTimestamp (ms) of the oldest of up to 10 messages, without hiding them."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._dlq_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            AttributeNames=["SentTimestamp"],
+        ).get("Messages", [])
+        sent = [int(m["Attributes"]["SentTimestamp"]) for m in messages]
+        return min(sent) if sent else None
+
+    def browse(self, hold_seconds: int = 30, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Every parked message, each once. They are hidden while we page (so each shows once)
+        and made visible again at the end, so the next command sees them too; their receipt
+        handles stay good for a replay's delete unless someone else receives them meanwhile."""
+        seen: dict[str, dict[str, Any]] = {}
+        while len(seen) < limit:
+            batch = self._sqs.receive_message(
+                QueueUrl=self._dlq_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=hold_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen[message["MessageId"]] = message
+        messages = list(seen.values())
+        for start in range(0, len(messages), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._dlq_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages[start : start + 10])
+                ],
+            )
+        return messages
+
+    def replay(self, message: Mapping[str, Any]) -> str:
+        """Back onto the order queue, then out of the DLQ: if we die in between it is in both,
+        which booking tolerates (a redelivery books nothing more)."""
+        attributes = {
+            name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
+            for name, value in (message.get("MessageAttributes") or {}).items()
+            if "StringValue" in value
+        }
+        sent = self._sqs.send_message(
+            QueueUrl=self._queue_url, MessageBody=message["Body"], MessageAttributes=attributes
+        )
+        self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"])
+        return str(sent["MessageId"])

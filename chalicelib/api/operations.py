@@ -83,3 +83,19 @@ def audit_inventory(event: Any) -> dict[str, Any]:
     metrics().add_metric(name="InventoryDriftItems", unit="Count", value=len(by_item))
     logger().info("inventory audit", extra={"drifting_items": len(by_item)})
     return {"drifting_items": len(by_item), "drifts": by_item}
+
+
+@bp.route("/ops/dlq", methods=["GET"])
+def handle_dlq_status() -> Any:
+    """How many order events are parked, and how long the oldest has waited (sampled)."""
+    deps = container()
+    dlq = deps.dead_letters
+    oldest = dlq.sample_oldest_sent()
+    age = None if oldest is None else round(deps.now().timestamp() - oldest / 1000)
+    return json_response(
+        {
+            "depth": dlq.depth(),
+            "oldest_age_seconds": age,
+            "replay": "bin/orderhub dlq replay [--dry-run] [--since] [--store]",
+        }
+    )

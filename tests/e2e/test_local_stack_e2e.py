@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -145,6 +146,20 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
         elif resource["Type"] == "AWS::Events::EventBus":
             bus = stack.client("events").describe_event_bus(Name=props["Name"])
             assert bus["Name"] == props["Name"] and bus["Arn"].endswith(f"/{props['Name']}")
+        elif resource["Type"] == "AWS::CloudWatch::Alarm":
+            (alarm,) = stack.client("cloudwatch").describe_alarms(AlarmNames=[props["AlarmName"]])[
+                "MetricAlarms"
+            ]
+            for key in (
+                "Namespace",
+                "MetricName",
+                "Statistic",
+                "Period",
+                "EvaluationPeriods",
+                "ComparisonOperator",
+            ):
+                assert alarm[key] == props[key], (name, key)
+            assert alarm["Threshold"] == float(props["Threshold"]), name
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 
@@ -322,3 +337,50 @@ def test_nightly_audit_finds_no_drift_after_all_of_the_above(stack):
 
 def test_reservation_expiry_job_runs(stack):
     assert run_job(stack, "release_expired_reservations") == {"due": 0, "released": 0}
+
+
+def test_parked_event_is_listed_replayed_and_booked_once(stack):
+    """An event parked in the DLQ (its cause fixed) goes back with `orderhub dlq replay` and is
+    booked once; replaying the same message again books nothing more."""
+    sqs = stack.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="orderhub-order-events-dlq")["QueueUrl"]
+    parked = mall_payload("E2E-DLQ", lines=line(1))
+    raw = json.dumps(parked)
+    from chalicelib.channels.mall import parse_mall_payload
+    from chalicelib.domain.ports import Store
+
+    event = parse_mall_payload(
+        raw.encode(), Store("mall", "demo-shop", ""), "msg_e2e_dlq", datetime.now(UTC)
+    )
+    message = json.dumps({"event": event.to_dict(), "raw": raw})
+    sqs.send_message(QueueUrl=dlq, MessageBody=message)
+    sqs.send_message(QueueUrl=dlq, MessageBody=message)  # parked twice, as a retry storm would
+    before = total(stack)
+    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
+    env.pop("ORDERHUB_ORDER_QUEUE_URL", None)
+    env.pop("ORDERHUB_ORDER_DLQ_URL", None)
+
+    def orderhub(*args):
+        done = subprocess.run(
+            [str(ROOT / "bin" / "orderhub"), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    status = requests.get(f"{stack.api}/ops/dlq", headers=stack.auth, timeout=10).json()
+    assert status["depth"] == 2 and status["oldest_age_seconds"] is not None
+    assert "2 of 2 messages parked" in orderhub("dlq", "list", "--store", "mall/demo-shop")
+    assert "0 of 2 messages would be replayed" in orderhub(
+        "dlq", "replay", "--dry-run", "--store", "other-shop"
+    )
+    assert "replayed 2 messages" in orderhub("dlq", "replay")
+    order = stack.wait_for_order("E2E-DLQ")
+    stack.wait_for_empty_queue()
+    assert order["booking"] == "reserved" and order["version"] == 1
+    assert total(stack)["reserved"] == before["reserved"] + 1
+    assert requests.get(f"{stack.api}/ops/dlq", headers=stack.auth, timeout=10).json()["depth"] == 0

@@ -1,0 +1,120 @@
+"""The operator CLI: `bin/orderhub dlq list | show ID | replay [--dry-run] [--since] [--store]`.
+
+Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
+and ORDERHUB_ORDER_DLQ_URL (the functions' own settings); with those unset it uses the
+running local stack (`make run`), as `make job` does. Replaying is safe to repeat: a replayed
+event that was booked already books nothing more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.adapters.messaging import DeadLetterQueue
+from chalicelib.domain.dlq import describe, selected
+from chalicelib.domain.privacy import mask_phone
+
+QUEUE_VAR, DLQ_VAR = "ORDERHUB_ORDER_QUEUE_URL", "ORDERHUB_ORDER_DLQ_URL"
+
+
+def _environment() -> dict[str, str]:
+    if os.environ.get(QUEUE_VAR) and os.environ.get(DLQ_VAR):
+        return dict(os.environ)
+    from local.stack import state_path
+
+    state = state_path()
+    if not state.exists():
+        raise SystemExit(
+            f"set {QUEUE_VAR} and {DLQ_VAR} (AWS), or start the local stack with `make run`"
+        )
+    return {**os.environ, **json.loads(state.read_text())["environment"]}
+
+
+def _dlq(env: dict[str, str]) -> DeadLetterQueue:
+    import boto3
+
+    os.environ.update(env)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    sqs = boto3.session.Session(region_name=region).client("sqs")
+    return DeadLetterQueue(sqs, env[DLQ_VAR], env[QUEUE_VAR])
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(1, total)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _masked(body: str) -> Any:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return body
+    buyer = (message.get("event") or {}).get("buyer") if isinstance(message, dict) else None
+    if isinstance(buyer, dict) and buyer.get("phone"):
+        buyer["phone"] = mask_phone(str(buyer["phone"]))
+    if isinstance(message, dict) and "raw" in message:
+        message["raw"] = f"<{len(str(message['raw']))} characters of the original payload>"
+    return message
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderhub", description=__doc__.split("\n", 1)[0])
+    sub = parser.add_subparsers(dest="area", required=True)
+    dlq = sub.add_parser("dlq", help="the order events' dead-letter queue")
+    actions = dlq.add_subparsers(dest="action", required=True)
+    for name in ("list", "replay"):
+        action = actions.add_parser(name)
+        action.add_argument("--since", help="only messages sent at or after (ISO-8601, UTC)")
+        action.add_argument("--store", help="only this store (id or platform/id)")
+        if name == "replay":
+            action.add_argument("--dry-run", action="store_true", help="show, do not replay")
+    show = actions.add_parser("show")
+    show.add_argument("message_id")
+    args = parser.parse_args(argv)
+
+    queue = _dlq(_environment())
+    parked = [(describe(m), m) for m in queue.browse()]
+    if args.action == "show":
+        found = [(p, m) for p, m in parked if p.message_id == args.message_id]
+        if not found:
+            print(
+                f"no message {args.message_id} in the DLQ ({len(parked)} parked)", file=sys.stderr
+            )
+            return 1
+        p, message = found[0]
+        print(p.summary)
+        print(json.dumps(_masked(message["Body"]), indent=2, ensure_ascii=False))
+        return 0
+    chosen = [(p, m) for p, m in parked if selected(p, _since(args.since), args.store)]
+    for p, _ in chosen:
+        print(p.summary)
+    if args.action == "list" or args.dry_run:
+        verb = "would be replayed" if args.action == "replay" else "parked"
+        print(f"{len(chosen)} of {len(parked)} messages {verb}")
+        return 0
+    for done, (_, message) in enumerate(chosen, start=1):
+        queue.replay(message)
+        _progress(done, len(chosen))
+    print(f"replayed {len(chosen)} messages onto the order queue")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
