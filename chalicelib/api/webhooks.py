@@ -40,11 +40,6 @@ def handle_webhook(platform: str, store: str) -> Any:
         extra={"platform": platform, "store": store, "events": len(accepted.event_keys)},
     )
     metrics().add_metric(name="WebhooksAccepted", unit="Count", value=1)
-    return json_response(
-        {
-            "status": "accepted",
-            "delivery_id": accepted.delivery_id,
-            "events": list(accepted.event_keys),
-        },
-        202,
-    )
+    # The body and status each platform expects on success (its channel's `ack`): 202 for
+    # the own shop, Douyin's {"code": 0, "msg": "success"}, 200 for the others.
+    return json_response(dict(accepted.reply), accepted.status)

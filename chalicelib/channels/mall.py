@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chalicelib.channels.base import Credentials, Delivery, accepted_reply, webhook_credentials
 from chalicelib.channels.standard_webhooks import verify_standard_webhook
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import Buyer, OrderEvent, OrderLine, PlatformStatus
@@ -144,16 +145,22 @@ def parse_mall_payload(
 
 
 class MallChannel:
-    """Own-shop webhooks: Standard Webhooks signature, OrderHub's contract as payload."""
+    """Own-shop webhooks: Standard Webhooks signature, OrderHub's contract as payload.
+
+    Secret: `{"webhook_secret": "whsec_..."}` (`"webhook_secrets": [...]` while rotating).
+    Answer: 202 with the delivery id and the event key.
+    """
 
     platform = "mall"
 
-    def verify(
-        self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: datetime
-    ) -> str:
-        return verify_standard_webhook(headers, body, secrets, now)
+    def credentials(self, secret: Mapping[str, Any]) -> Credentials:
+        return webhook_credentials(secret)
 
-    def parse(
-        self, body: bytes, store: Store, delivery_id: str, received_at: datetime
-    ) -> list[OrderEvent]:
-        return [parse_mall_payload(body, store, delivery_id, received_at)]
+    def verify(self, delivery: Delivery, credentials: Credentials, now: datetime) -> str:
+        return verify_standard_webhook(delivery.headers, delivery.body, credentials.secrets, now)
+
+    def parse(self, delivery: Delivery, store: Store, delivery_id: str) -> list[OrderEvent]:
+        return [parse_mall_payload(delivery.body, store, delivery_id, delivery.received_at)]
+
+    def ack(self, delivery_id: str, events: Sequence[OrderEvent]) -> tuple[int, dict[str, Any]]:
+        return accepted_reply(delivery_id, (e.event_key for e in events), 202)

@@ -15,7 +15,7 @@ higher-priority channels leaves it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain.model import (
@@ -178,6 +178,17 @@ def _order_state(event: OrderEvent, base: Order | None, now: datetime, **state: 
     )
 
 
+def complete_from(event: OrderEvent, order: Order | None) -> OrderEvent:
+    """A thin event (the platform sent ids and a status, no lines) takes its lines from the
+    order OrderHub already holds, so a status change moves the right stock. Without an order
+    it stays thin, and plan_event holds it for attention rather than guessing."""
+    if event.complete or order is None or not order.lines:
+        return event
+    return replace(
+        event, lines=order.lines, currency=event.currency or order.currency, complete=True
+    )
+
+
 def plan_event(
     event: OrderEvent, order: Order | None, stock: StockIndex, ctx: BookingContext
 ) -> BookingPlan:
@@ -210,6 +221,23 @@ def plan_event(
             return plan(Outcome.IGNORED, "reservation expired; a payment books it again", kept)
         if order.booking is Booking.REJECTED_OUT_OF_STOCK and event.status not in FINAL_STATUSES:
             return plan(Outcome.IGNORED, f"order was rejected earlier ({order.reason})")
+
+    event = complete_from(event, order)
+    if not event.complete:
+        reason = (
+            "the platform sent the order's status without its lines; OrderHub books it "
+            "when the order's details arrive"
+        )
+        waiting = _order_state(
+            event,
+            order,
+            now,
+            booking=Booking.NEEDS_ATTENTION,
+            holds=order.holds if order else (),
+            reason=reason,
+        )
+        anomaly = Anomaly("order_details_missing", event.order_key, Priority.P1, reason)
+        return plan(Outcome.NEEDS_ATTENTION, reason, waiting, anomalies=(anomaly,))
 
     holds = {(h.sku, h.warehouse): h for h in (order.holds if order else ())}
     shipped: dict[str, int] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from chalicelib.channels import CHANNELS
+from chalicelib.channels.base import Delivery
 from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
 from chalicelib.domain.ports import Catalog, EventQueue, SecretSource
 
@@ -18,15 +20,8 @@ class Accepted:
     delivery_id: str
     event_keys: tuple[str, ...]
     message_ids: tuple[str, ...]
-
-
-def signing_secrets(secret: Mapping[str, object]) -> list[str]:
-    """A store's current signing secrets; several during a rotation's overlap window."""
-    many = secret.get("webhook_secrets")
-    if isinstance(many, list):
-        return [str(s) for s in many if s]
-    one = secret.get("webhook_secret")
-    return [str(one)] if one else []
+    status: int = 202  # the success answer the platform expects (the channel's `ack`)
+    reply: Mapping[str, Any] = field(default_factory=dict)
 
 
 def accept_webhook(
@@ -39,7 +34,11 @@ def accept_webhook(
     queue: EventQueue,
     now: datetime,
 ) -> Accepted:
-    """Verify, validate and queue a delivery. Bad input raises before anything is queued."""
+    """Verify, validate and queue a delivery. Bad input raises before anything is queued.
+
+    The store's credentials are read by its channel (each platform names its secret fields);
+    the answer on success is the channel's too (`Accepted.status`, `Accepted.reply`).
+    """
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(
             f"body is {len(body)} bytes; OrderHub accepts at most {MAX_BODY_BYTES} bytes (1 MiB)"
@@ -54,12 +53,14 @@ def accept_webhook(
             f"store '{store_id}' is not configured for platform '{platform}'; "
             "check the webhook URL on the platform's side"
         )
-    delivery_id = channel.verify(
-        headers, body, signing_secrets(secrets.get_secret(store.secret_name)), now
-    )
-    events = channel.parse(body, store, delivery_id, now)
-    raw = body.decode("utf-8")
+    delivery = Delivery.of(headers, body, now)
+    credentials = channel.credentials(secrets.get_secret(store.secret_name))
+    delivery_id = channel.verify(delivery, credentials, now)
+    events = channel.parse(delivery, store, delivery_id)
+    # Kept for investigation; verified bytes a platform sent in another encoding stay readable.
+    raw = body.decode("utf-8", errors="replace") if events else ""
     message_ids = tuple(
         queue.send({"event": event.to_dict(), "raw": raw}, event.correlation_id) for event in events
     )
-    return Accepted(delivery_id, tuple(e.event_key for e in events), message_ids)
+    status, reply = channel.ack(delivery_id, events)
+    return Accepted(delivery_id, tuple(e.event_key for e in events), message_ids, status, reply)

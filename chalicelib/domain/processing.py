@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from chalicelib.domain.booking import BookingContext, merge_lines, plan_event
+from chalicelib.domain.booking import BookingContext, complete_from, merge_lines, plan_event
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
 from chalicelib.domain.model import BookingPlan, OrderEvent, OrderLine, Outcome, order_key
 from chalicelib.domain.ports import OrderRepository
@@ -80,12 +80,13 @@ def process_order_event(
 ) -> ProcessResult:
     """Book `event` exactly once."""
     mapped = map_skus(event, resolve_sku)
-    skus = list(merge_lines(mapped.lines))
 
     def make_plan() -> BookingPlan:
         order = repository.get_order(mapped.order_key)
+        full = complete_from(mapped, order)  # a thin event's SKUs are the order's
+        skus = list(merge_lines(full.lines))
         stock = repository.get_stock(skus) if skus else {}
-        return plan_event(mapped, order, stock, context())
+        return plan_event(full, order, stock, context())
 
     return commit_with_retry(repository, make_plan, f"order {event.order_key}")
 

@@ -27,6 +27,14 @@ from tests.fakes import (
     FixedClock,
     with_stock,
 )
+from tests.unit.test_channel_deliveries import (
+    STORE_ID,
+    WEBHOOK_PLATFORMS,
+    add_platform_stores,
+    badly_signed_delivery,
+    sign,
+    signed_delivery,
+)
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KEY = "test-admin-key"
@@ -336,3 +344,78 @@ def test_push_stock_job_pushes_pending_stock_to_every_store(client, deps):
         ("mall", "outlet", "SKU-A", 2),
     ]
     assert deps.orders.pending_skus() == []
+
+
+# ---- the platform channels over HTTP (shopify, woocommerce, tiktok, douyin) ----------------
+
+
+def platform_path(platform: str) -> str:
+    return f"/webhooks/{platform}/{STORE_ID}"
+
+
+def test_woocommerce_creation_ping_gets_200_and_queues_nothing(client, deps):
+    add_platform_stores(deps)
+    response = client.http.post(
+        platform_path("woocommerce"),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"webhook_id=1",
+    )
+    assert response.status_code == 200, response.body
+    assert response.json_body["events"] == []
+    assert deps.queue.messages == []
+
+
+def test_douyin_verification_ping_gets_the_success_reply_and_queues_nothing(client, deps):
+    add_platform_stores(deps)
+    raw = b'[{"tag":"0","msg_id":"","data":"{}"}]'
+    response = client.http.post(platform_path("douyin"), headers=sign("douyin", raw), body=raw)
+    assert response.status_code == 200
+    assert response.json_body == {"code": 0, "msg": "success"}
+    assert deps.queue.messages == []
+
+
+def test_douyin_order_push_is_queued_and_answered_with_the_success_reply(client, deps):
+    add_platform_stores(deps)
+    raw, headers = signed_delivery("douyin")
+    response = client.http.post(platform_path("douyin"), headers=headers, body=raw)
+    assert response.status_code == 200
+    assert response.json_body == {"code": 0, "msg": "success"}
+    ((message, _),) = deps.queue.messages  # the paid message; the address change is not queued
+    assert message["event"]["event_key"] == "douyin#shop-1#7093726437652694568"
+
+
+def test_signed_shopify_order_is_accepted_and_queued(client, deps):
+    add_platform_stores(deps)
+    raw, headers = signed_delivery("shopify")
+    response = client.http.post(platform_path("shopify"), headers=headers, body=raw)
+    assert response.status_code == 200, response.body
+    key = "shopify#shop-1#b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    assert response.json_body == {
+        "status": "accepted",
+        "delivery_id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        "events": [key],
+    }
+    ((message, correlation),) = deps.queue.messages
+    assert message["event"]["event_key"] == key and message["raw"] == raw.decode()
+    assert message["event"]["currency"] == "USD" and len(message["event"]["lines"]) == 3
+    assert correlation == "shopify#shop-1#820982911946154508"
+
+
+@pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)
+def test_bad_signature_is_401_for_each_platform_and_queues_nothing(client, deps, platform):
+    add_platform_stores(deps)
+    raw, headers = badly_signed_delivery(platform)
+    response = client.http.post(platform_path(platform), headers=headers, body=raw)
+    assert response.status_code == 401
+    assert response.json_body["error"] == "invalid_signature"
+    assert response.json_body["message"]
+    assert deps.queue.messages == []
+
+
+def test_store_whose_secret_lacks_its_platform_fields_gets_503(client, deps):
+    add_platform_stores(deps)
+    deps.secrets.secrets["secret/tiktok"] = {"webhook_secret": "whsec_wrong_shape"}
+    raw, headers = signed_delivery("tiktok")
+    response = client.http.post(platform_path("tiktok"), headers=headers, body=raw)
+    assert response.status_code == 503 and "app_key" in response.json_body["message"]
+    assert deps.queue.messages == []

@@ -290,3 +290,36 @@ def test_expiry_is_not_due_before_its_time():
     assert expire_reservation(w.order().key, w.repo, w.clock).outcome is Outcome.IGNORED
     assert w.order().booking is Booking.RESERVED
     assert datetime.now(UTC)  # clock is injected; wall time is irrelevant
+
+
+def test_thin_event_moves_the_orders_own_lines():
+    """TikTok/Douyin send a status without lines: a payment locks what the order reserved, a
+    cancel releases it; with no order yet it waits for details instead of guessing."""
+    from dataclasses import replace
+
+    w = World()
+    w.receive("A", "east-1", 5)
+    thin_first = replace(
+        event(order_id="t-0", status="paid", lines=()), complete=False, currency=""
+    )
+    waiting = process_order_event(thin_first, w.repo, w.context)
+    assert waiting.outcome is Outcome.NEEDS_ATTENTION
+    assert w.repo.get_anomaly("order_details_missing", "mall#s1#t-0")["priority"] == "P1"
+    assert w.level("A", "east-1").available == 5
+
+    w.send(lines=(("A", 2),))
+    paid = replace(
+        event(status="paid", updated_at="2026-11-25T16:05:00+08:00", lines=()),
+        complete=False,
+        currency="",
+    )
+    assert process_order_event(paid, w.repo, w.context).outcome is Outcome.BOOKED
+    assert w.level("A", "east-1").locked == 2 and w.order().lines[0].sku == "A"
+    cancel = replace(
+        event(status="cancelled", updated_at="2026-11-25T16:09:00+08:00", lines=()),
+        complete=False,
+        currency="",
+    )
+    process_order_event(cancel, w.repo, w.context)
+    assert w.level("A", "east-1") == StockLevel.new("A", "east-1", 5)
+    assert w.drifts() == []
