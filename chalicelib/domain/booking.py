@@ -14,7 +14,7 @@ higher-priority channels leaves it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ from chalicelib.domain.ports import StoreRules, Warehouse
 StockIndex = Mapping[tuple[str, str], StockLevel]  # (sku, warehouse) -> level
 
 DEFAULT_PRIORITY = 1000
+PlanMaker = Callable[..., BookingPlan]  # plan(outcome, reason, order, changes, anomalies)
 
 
 @dataclass(frozen=True)
@@ -228,16 +229,7 @@ def plan_event(
             "the platform sent the order's status without its lines; OrderHub books it "
             "when the order's details arrive"
         )
-        waiting = _order_state(
-            event,
-            order,
-            now,
-            booking=Booking.NEEDS_ATTENTION,
-            holds=order.holds if order else (),
-            reason=reason,
-        )
-        anomaly = Anomaly("order_details_missing", event.order_key, Priority.P1, reason)
-        return plan(Outcome.NEEDS_ATTENTION, reason, waiting, anomalies=(anomaly,))
+        return _hold_for_attention(event, order, now, "order_details_missing", reason, plan)
 
     holds = {(h.sku, h.warehouse): h for h in (order.holds if order else ())}
     shipped: dict[str, int] = {}
@@ -249,16 +241,7 @@ def plan_event(
     unknown = sorted(sku for sku in target if sku not in known_skus)
     if unknown:
         reason = "unknown SKU: " + ", ".join(unknown) + " (no stock record in any warehouse)"
-        kept = _order_state(
-            event,
-            order,
-            now,
-            booking=Booking.NEEDS_ATTENTION,
-            holds=order.holds if order else (),
-            reason=reason,
-        )
-        anomaly = Anomaly("unknown_sku", event.order_key, Priority.P1, reason)
-        return plan(Outcome.NEEDS_ATTENTION, reason, kept, anomalies=(anomaly,))
+        return _hold_for_attention(event, order, now, "unknown_sku", reason, plan)
 
     # Keep what is already held where it is (shrinking from the last warehouse); new quantity
     # is allocated.
@@ -302,6 +285,27 @@ def plan_event(
         reserved_until=_reserved_until(order, new_holds, ctx),
     )
     return plan(Outcome.BOOKED, "", booked, changes)
+
+
+def _hold_for_attention(
+    event: OrderEvent,
+    order: Order | None,
+    now: datetime,
+    rule: str,
+    reason: str,
+    plan: PlanMaker,
+) -> BookingPlan:
+    """Record the platform's word, keep whatever the order holds, open a P1 anomaly."""
+    kept = _order_state(
+        event,
+        order,
+        now,
+        booking=Booking.NEEDS_ATTENTION,
+        holds=order.holds if order else (),
+        reason=reason,
+    )
+    anomaly = Anomaly(rule, event.order_key, Priority.P1, reason)
+    return plan(Outcome.NEEDS_ATTENTION, reason, kept, anomalies=(anomaly,))
 
 
 def _moves(
@@ -349,9 +353,16 @@ def _reserved_until(
     return already or ctx.now + timedelta(minutes=ctx.rules.reservation_minutes)
 
 
-def _plan_shortage(  # type: ignore[no-untyped-def]
-    event, order, needs, allocator, ctx, plan, changes, kept_holds
-):
+def _plan_shortage(
+    event: OrderEvent,
+    order: Order | None,
+    needs: Mapping[str, int],
+    allocator: _Allocator,
+    ctx: BookingContext,
+    plan: PlanMaker,
+    changes: tuple[StockChange, ...],
+    kept_holds: tuple[Hold, ...],
+) -> BookingPlan:
     """No stock for the new quantity. A new order is rejected (or backordered) with nothing
     held; an order that holds stock keeps what is still ordered, releases what is not, and
     waits for a person."""

@@ -4,13 +4,16 @@ infra/resources.json exactly as the local stack creates them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
-from chalicelib.deps import Container
-from local.provision import function_environment, load_template, provision
+from chalicelib.deps import Container, use_container
+from local.emulator import Emulator, set_fake_aws_env
+from local.provision import Resolved, function_environment, load_template, provision
 from tests.fakes import FixedClock
 
 REGION = "us-east-1"
@@ -42,3 +45,29 @@ def stack_env(aws: boto3.session.Session) -> dict[str, str]:
 @pytest.fixture
 def container(stack_env: dict[str, str]) -> Container:
     return Container(environ=stack_env, now=FixedClock())
+
+
+@dataclass
+class EmulatedStack:
+    """The infra resources on a real (serialized, HTTP) emulator, as the local stack has them."""
+
+    session: boto3.session.Session
+    resources: dict[str, Resolved]
+    environ: dict[str, str]
+
+
+@pytest.fixture
+def emulated_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedStack]:
+    env: dict[str, str] = {}
+    set_fake_aws_env(env, REGION)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Emulator() as emulator:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+        session = boto3.session.Session(region_name=REGION)
+        template = load_template()
+        resources = provision(template, session.client, REGION)
+        environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
+        yield EmulatedStack(session, resources, environ)
+        use_container(None)
+        requests.post(f"{emulator.endpoint_url}/moto-api/reset", timeout=10)  # moto is global

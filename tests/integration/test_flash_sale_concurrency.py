@@ -7,16 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-import pytest
-import requests
-
 from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.model import Outcome
 from chalicelib.domain.processing import adjust_stock, process_order_event
 from chalicelib.domain.stock_ops import Adjustment, audit_stock, ledger_balances
-from local.emulator import Emulator, set_fake_aws_env
-from local.provision import function_environment, load_template, provision
 from tests.builders import event
 from tests.fakes import FixedClock
 
@@ -26,26 +20,11 @@ ORDERS = 1000
 STOCK = 100
 
 
-@pytest.fixture
-def emulated(monkeypatch: pytest.MonkeyPatch):
-    env: dict[str, str] = {}
-    set_fake_aws_env(env, REGION)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with Emulator() as emulator:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
-        session = boto3.session.Session(region_name=REGION)
-        template = load_template()
-        resources = provision(template, session.client, REGION)
-        yield {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
-        requests.post(f"{emulator.endpoint_url}/moto-api/reset", timeout=10)  # moto is global
-
-
-def test_flash_sale_books_exactly_the_stock(emulated):
+def test_flash_sale_books_exactly_the_stock(emulated_stack):
     from chalicelib.deps import Container
 
     clock = FixedClock()
-    repo = Container(environ=emulated, now=clock).orders
+    repo = Container(environ=emulated_stack.environ, now=clock).orders
     adjust_stock(
         Adjustment("opening", "FLASH-1", "wh", "receipt", STOCK, "flash sale stock"), repo, clock
     )

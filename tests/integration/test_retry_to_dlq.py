@@ -7,16 +7,11 @@ import time
 from functools import cached_property
 from itertools import pairwise
 
-import boto3
-import pytest
-import requests
-
 from app import app
 from chalicelib.deps import Container, use_container
 from chalicelib.domain.delivery import MAX_ATTEMPTS
 from chalicelib.domain.errors import TransientFailure
-from local.emulator import Emulator, set_fake_aws_env
-from local.provision import function_environment, load_template, provision
+from local.provision import load_template
 from local.worker import SqsPoller
 from tests.builders import event
 
@@ -34,29 +29,10 @@ class BrokenContainer(Container):
         return DynamoDown()
 
 
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch):
-    env: dict[str, str] = {}
-    set_fake_aws_env(env, REGION)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with Emulator() as emulator:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
-        session = boto3.session.Session(region_name=REGION)
-        template = load_template()
-        resources = provision(template, session.client, REGION)
-        environ = {
-            **function_environment(template, resources, REGION),
-            "AWS_REGION": REGION,
-            "ORDERHUB_RETRY_BASE_SECONDS": "1",
-        }
-        yield session.client("sqs"), resources, environ
-        use_container(None)
-        requests.post(f"{emulator.endpoint_url}/moto-api/reset", timeout=10)
-
-
-def test_poison_message_reaches_the_dlq_after_five_growing_waits(stack):
-    sqs, resources, environ = stack
+def test_poison_message_reaches_the_dlq_after_five_growing_waits(emulated_stack):
+    sqs = emulated_stack.session.client("sqs")
+    resources = emulated_stack.resources
+    environ = {**emulated_stack.environ, "ORDERHUB_RETRY_BASE_SECONDS": "1"}
     deps = BrokenContainer(environ=environ)
     use_container(deps)
     from chalicelib.domain.ports import Store
