@@ -63,6 +63,7 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/drive.py --mode bench
 	$(PY) bench/drive.py --mode flash
+	$(PY) bench/drive.py --mode chaos --start-stack
 
 demo: $(STAMP)
 	$(PY) bench/drive.py --mode demo

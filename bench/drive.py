@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import csv
 import ctypes
+import dataclasses
 import json
 import math
 import os
@@ -47,6 +48,7 @@ from botocore.config import Config
 # bench/ is not a package: make `import chalicelib` / `import local` resolve to this repo.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from chalicelib.adapters.messaging import DeadLetterQueue
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -428,7 +430,10 @@ def private_stack(log_file: Path | None) -> Iterator[tuple[str, str]]:
             ORDERHUB_API_PORT=str(api_port),
             ORDERHUB_AWS_PORT=str(aws_port),
             ORDERHUB_STATE_FILE=str(state_file),
+            # Short retry delays, so a chaos run reaches the DLQ in seconds, not minutes.
+            ORDERHUB_RETRY_BASE_SECONDS=os.environ.get("ORDERHUB_RETRY_BASE_SECONDS", "1"),
         )
+        os.environ["ORDERHUB_STATE_FILE"] = str(state_file)  # for the jobs we run
         progress(f"starting a private stack (API :{api_port}, emulator :{aws_port}) ...")
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
@@ -884,6 +889,107 @@ def run_flash(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
     return 2 if oversold or poller.outstanding() else 0
 
 
+def set_faults(aws_url: str, rate: float, seed: int) -> dict[str, Any]:
+    """Turn the emulator's fault injection on (rate > 0) or off; returns what it injected."""
+    status = requests.get(f"{aws_url}/_orderhub/faults", timeout=HTTP_TIMEOUT).json()
+    requests.post(
+        f"{aws_url}/_orderhub/faults", json={"rate": rate, "seed": seed}, timeout=HTTP_TIMEOUT
+    ).raise_for_status()
+    return dict(status.get("injected", {}))
+
+
+def wait_for_bookings(poller: BookingPoller, timeout: float, settle: float = 15.0) -> None:
+    """Until every accepted event is booked, or nothing has moved for `settle` seconds (the
+    rest is parked in the DLQ), or `timeout`."""
+    deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
+    while poller.outstanding() and time.monotonic() < deadline:
+        if poller.outstanding() != last:
+            last, since = poller.outstanding(), time.monotonic()
+        elif time.monotonic() - since > settle:
+            return
+        time.sleep(0.5)
+
+
+def run_chaos(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) -> int:
+    """Realistic orders, every webhook delivered 1-4 times in random order, while the emulator
+    throttles, fails, cancels transactions and loses queue deletes at --fault-rate. Then the
+    DLQ is replayed with faults off. Prints faults, retries, DLQ count, lost (must be 0) and
+    the nightly audit's drift (double booking would show there: must be 0)."""
+    run_id = f"C{datetime.now(UTC):%y%m%d%H%M%S}{secrets.token_hex(2)}"
+    rng = random.Random(run_id)
+    orders, deliveries = plan_load(seed, run_id, args.rate, args.duration, rng)
+    copies = [
+        dataclasses.replace(d, at=d.at + rng.uniform(0.0, 2.0))
+        for d in deliveries
+        for _ in range(rng.randint(1, 4))
+    ]
+    copies.sort(key=lambda d: d.at)
+    poller = BookingPoller(aws_url)
+    sender = Sender(api_url, seed, args.senders or 64, on_done=poller.watch)
+    reset_counts(aws_url)
+    set_faults(aws_url, args.fault_rate, rng.randint(0, 2**31))
+    poller.start()
+    progress(
+        f"chaos {run_id}: {len(orders)} orders, {len(deliveries)} events sent "
+        f"{len(copies)} times, faults at {args.fault_rate:.0%} ..."
+    )
+    started = time.monotonic()
+    completed = sender.run(copies)
+    wait_for_bookings(poller, args.drain_timeout)
+    injected = set_faults(aws_url, 0.0, 0)
+    sqs = aws_client("sqs", aws_url)
+    dlq_url = sqs.get_queue_url(QueueName="orderhub-order-events-dlq")["QueueUrl"]
+    queue_url = sqs.get_queue_url(QueueName="orderhub-order-events")["QueueUrl"]
+    parked = DeadLetterQueue(sqs, dlq_url, queue_url).browse()
+    progress(
+        f"sending done; {poller.outstanding()} events not booked, {len(parked)} parked in "
+        "the DLQ: faults off, replaying"
+    )
+    dead_letters = DeadLetterQueue(sqs, dlq_url, queue_url)
+    for message in parked:
+        dead_letters.replay(message)
+    wait_for_bookings(poller, args.drain_timeout, settle=args.drain_timeout)
+    elapsed = time.monotonic() - started
+    poller.halt.set()
+    poller.join(timeout=HTTP_TIMEOUT)
+    counts = fetch_counts(aws_url)["by_operation"]
+    audit = subprocess.run(
+        [sys.executable, "-m", "local.job", "audit_inventory"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    drift = (
+        json.loads(audit.stdout[audit.stdout.index("{\n") :])["drifting_items"]
+        if (audit.returncode == 0)
+        else None
+    )
+    accepted = {d.event_key for d in copies if 200 <= d.status < 300}
+    lost = poller.outstanding()
+    outcomes = Counter(d.outcome for d in {d.event_key: d for d in copies if d.outcome}.values())
+    lines = [
+        f"OrderHub chaos  run {run_id}  {datetime.now(UTC).isoformat(timespec='seconds')}",
+        f"load       {len(orders)} orders, {len(deliveries)} events, {len(copies)} deliveries "
+        f"(each 1-4 times, shuffled); {len(accepted)} events accepted",
+        f"faults     rate {args.fault_rate:.0%}: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(injected.items())) or "none"),
+        f"work       {counts.get('dynamodb.TransactWriteItems', 0)} transactions and "
+        f"{counts.get('sqs.ReceiveMessage', 0)} receives for {len(accepted)} events "
+        "(retries and redeliveries included)",
+        f"dlq        {len(parked)} parked after 5 attempts, replayed with faults off",
+        "outcomes   " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()),
+        f"lost       {lost}  (accepted events with no record at the end; must be 0)",
+        f"double     drift {drift if drift is not None else '?'}  (nightly audit: ledger and "
+        "open orders against balances; a double booking shows here; must be 0)",
+        f"time       {elapsed:.1f} s",
+    ]
+    print("\n".join(lines), flush=True)
+    if not completed:
+        return 130
+    return 0 if lost == 0 and drift == 0 else 2
+
+
 def write_csv(path: Path, deliveries: list[Delivery], start_wall: float) -> None:
     """One row per planned delivery (times in seconds after the start), for plotting."""
     with path.open("w", newline="") as f:
@@ -994,7 +1100,8 @@ def run_demo(args: argparse.Namespace, api_url: str, seed: Seed) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command line; defaults depend on the mode."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mode", choices=("bench", "flash", "demo"), default="bench")
+    parser.add_argument("--mode", choices=("bench", "flash", "chaos", "demo"), default="bench")
+    parser.add_argument("--fault-rate", type=float, default=0.05, help="chaos: per request")
     parser.add_argument("--flash-stock", type=int, default=100, help="flash: units in stock")
     parser.add_argument("--flash-orders", type=int, default=1000, help="flash: orders sent")
     parser.add_argument("--rate", type=float, help="orders/s (bench 50, demo 2)")
@@ -1013,9 +1120,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="bench: print the report as JSON")
     parser.add_argument("--csv", type=Path, help="bench: also write one row per delivery here")
     args = parser.parse_args(argv)
-    bench = args.mode in ("bench", "flash")
-    args.rate = args.rate or (50.0 if bench else 2.0)
-    args.duration = args.duration or (20.0 if bench else 60.0)
+    bench = args.mode in ("bench", "flash", "chaos")
+    chaos = args.mode == "chaos"  # 500 orders: the issue's minimum for a chaos run
+    args.rate = args.rate or (20.0 if chaos else 50.0 if bench else 2.0)
+    args.duration = args.duration or (25.0 if chaos else 20.0 if bench else 60.0)
     if args.rate <= 0 or args.duration <= 0:
         parser.error("--rate and --duration must be positive")
     return args
@@ -1057,6 +1165,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_demo(args, api_url, seed)
             if args.mode == "flash":
                 return run_flash(args, api_url, aws_url, seed)
+            if args.mode == "chaos":
+                return run_chaos(args, api_url, aws_url, seed)
             return run_bench(args, api_url, aws_url, seed)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -45,6 +45,7 @@ import io
 import json
 import logging
 import os
+import random
 import re
 import signal
 import sys
@@ -394,19 +395,108 @@ def _long_poll(environ: dict[str, Any]) -> tuple[float, bytes] | None:
     return wait, json.dumps(request).encode()
 
 
+FAULTS_PATH = "/_orderhub/faults"
+_DDB = "com.amazonaws.dynamodb.v20120810#"
+
+
+class FaultInjector:
+    """Chaos for benchmarks and tests: at `rate`, answer a request with a failure AWS really
+    gives, before moto sees it. DynamoDB reads get throttled or a 500 (botocore retries those);
+    TransactWriteItems is cancelled with TransactionConflict (our code re-plans); SQS
+    DeleteMessageBatch answers success without deleting — the effect of a Lambda that crashed
+    after its DynamoDB commit and before the delete: the message comes back later."""
+
+    OPERATIONS = (
+        "dynamodb.GetItem",
+        "dynamodb.Query",
+        "dynamodb.TransactWriteItems",
+        "sqs.DeleteMessageBatch",
+    )
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self._rng = random.Random(0)
+        self.injected: dict[str, int] = {}
+
+    def configure(self, rate: float, seed: int) -> None:
+        self.rate, self._rng, self.injected = max(0.0, min(1.0, rate)), random.Random(seed), {}
+
+    def status(self) -> dict[str, Any]:
+        return {"rate": self.rate, "injected": dict(sorted(self.injected.items()))}
+
+    def fault(self, key: str, body: bytes) -> tuple[str, dict[str, Any]] | None:
+        """(HTTP status, JSON body) of an injected failure, or None to let moto answer."""
+        if not self.rate or key not in self.OPERATIONS or self._rng.random() >= self.rate:
+            return None
+        if key == "dynamodb.TransactWriteItems":
+            items = len(json.loads(body or b"{}").get("TransactItems", [])) or 1
+            kind, answer = (
+                "transaction_conflict",
+                (
+                    "400 Bad Request",
+                    {
+                        "__type": f"{_DDB}TransactionCanceledException",
+                        "Message": "Transaction cancelled, please refer cancellation reasons for "
+                        "specific reasons [TransactionConflict] (injected)",
+                        "CancellationReasons": [
+                            {"Code": "TransactionConflict", "Message": "injected"}
+                        ]
+                        + [{"Code": "None"}] * (items - 1),
+                    },
+                ),
+            )
+        elif key == "sqs.DeleteMessageBatch":
+            entries = json.loads(body or b"{}").get("Entries", [])
+            kind, answer = (
+                "lost_delete",
+                ("200 OK", {"Successful": [{"Id": e["Id"]} for e in entries], "Failed": []}),
+            )
+        elif self._rng.random() < 0.5:
+            kind, answer = (
+                "throttle",
+                (
+                    "400 Bad Request",
+                    {"__type": f"{_DDB}ThrottlingException", "message": "Rate exceeded (injected)"},
+                ),
+            )
+        else:
+            kind, answer = (
+                "server_error",
+                (
+                    "500 Internal Server Error",
+                    {"__type": f"{_DDB}InternalServerError", "message": "injected"},
+                ),
+            )
+        self.injected[kind] = self.injected.get(kind, 0) + 1
+        return answer
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 class SerializedApp:
     """WSGI wrapper running each request under one lock and counting (service, operation)."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.faults = FaultInjector()
         self._total = 0
         self._counts: dict[str, int] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_orderhub/"):
-            return self._control(path, environ.get("REQUEST_METHOD", "GET"), start_response)
+            return self._control(
+                path, environ.get("REQUEST_METHOD", "GET"), start_response, _read_body(environ)
+            )
         long_poll = _long_poll(environ)
         if long_poll is not None:
             return self._long_poll(environ, start_response, *long_poll)
@@ -454,6 +544,9 @@ class SerializedApp:
             if count:
                 self._counts[key] = self._counts.get(key, 0) + 1
                 self._total += 1
+            injected = self.faults.fault(key, _read_body(environ)) if self.faults.rate else None
+            if injected is not None:
+                return _json_response(start_response, injected[0], injected[1])
             result = self.app(environ, start_response)
             # Materialize inside the lock: a lazy body may still read backend state.
             try:
@@ -475,7 +568,18 @@ class SerializedApp:
             self._total = 0
             self._counts.clear()
 
-    def _control(self, path: str, method: str, start_response: StartResponse) -> list[bytes]:
+    def _control(
+        self, path: str, method: str, start_response: StartResponse, body: bytes = b""
+    ) -> list[bytes]:
+        if path == FAULTS_PATH:
+            if method == "POST":
+                settings = json.loads(body or b"{}")
+                with self.lock:
+                    self.faults.configure(
+                        float(settings.get("rate", 0)), int(settings.get("seed", 0))
+                    )
+            with self.lock:
+                return _json_response(start_response, "200 OK", self.faults.status())
         if path == CONTROL_PATH and method == "GET":
             return _json_response(start_response, "200 OK", self.counts())
         if path == CONTROL_RESET_PATH and method == "POST":

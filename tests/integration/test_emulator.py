@@ -5,6 +5,7 @@ No timing assertions here on purpose: speed lives in bench/emulator_tx.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -491,3 +492,65 @@ def test_queue_attributes_are_unchanged_by_the_lazy_patch(emulator: Emulator) ->
     for queue in queues:
         assert isinstance(queue, Queue)
         assert dict(queue.attributes) == EAGER_QUEUE_ATTRIBUTES.fget(queue)
+
+
+def _faults(emu: Emulator, rate: float, seed: int = 1) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{emu.endpoint_url}/_orderhub/faults",
+        method="POST",
+        data=json.dumps({"rate": rate, "seed": seed}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_injected_faults_look_like_aws_failures(emulator: Emulator) -> None:
+    ddb, sqs = _ddb(emulator), _sqs(emulator)
+    _create_table(ddb, "chaos")
+    url = sqs.create_queue(QueueName="chaos")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    _faults(emulator, 1.0)
+
+    with pytest.raises(ClientError) as read:
+        ddb.get_item(TableName="chaos", Key={"pk": {"S": "a"}})
+    assert read.value.response["Error"]["Code"] in ("ThrottlingException", "InternalServerError")
+    with pytest.raises(ClientError) as tx:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "chaos", "Item": {"pk": {"S": "x"}}}},
+                {"Put": {"TableName": "chaos", "Item": {"pk": {"S": "y"}}}},
+            ]
+        )
+    assert _cancel_codes(tx.value) == ["TransactionConflict", "None"]
+    (message,) = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
+    deleted = sqs.delete_message_batch(
+        QueueUrl=url, Entries=[{"Id": "0", "ReceiptHandle": message["ReceiptHandle"]}]
+    )
+    assert deleted["Successful"] == [
+        {"Id": "0"}
+    ]  # says so, as a crashed Lambda's delete never came
+
+    status = _faults(emulator, 0.0)
+    assert status["rate"] == 0.0
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "m"  # still there
+    assert ddb.scan(TableName="chaos")["Items"] == []  # nothing of the cancelled transaction
+
+
+def test_fault_rate_is_a_rate_and_reproducible(emulator: Emulator) -> None:
+    ddb = _ddb(emulator)
+    _create_table(ddb, "rate")
+
+    def injected() -> tuple[int, int]:
+        _faults(emulator, 0.3, seed=7)
+        _http(f"{emulator.endpoint_url}/_orderhub/requests/reset", "POST")
+        for _ in range(200):
+            with contextlib.suppress(ClientError):  # botocore retries some; the rest surface
+                ddb.get_item(TableName="rate", Key={"pk": {"S": "a"}})
+        faults = sum(_http(f"{emulator.endpoint_url}/_orderhub/faults")["injected"].values())
+        requests = _http(f"{emulator.endpoint_url}/_orderhub/requests")["total"]
+        _faults(emulator, 0.0)
+        return faults, requests
+
+    faults, requests = injected()
+    assert 0.2 <= faults / requests <= 0.4
+    assert injected() == (faults, requests)  # same seed, same faults
