@@ -965,6 +965,8 @@ def run_chaos(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
         if (audit.returncode == 0)
         else None
     )
+    if drift is None:
+        progress("the audit job failed: " + (audit.stderr.strip().splitlines() or ["?"])[-1])
     accepted = {d.event_key for d in copies if 200 <= d.status < 300}
     lost = poller.outstanding()
     outcomes = Counter(d.outcome for d in {d.event_key: d for d in copies if d.outcome}.values())
