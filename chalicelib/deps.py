@@ -18,6 +18,7 @@ from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_c
 from chalicelib.adapters.dynamo import (
     DynamoCatalog,
     DynamoOrderRepository,
+    DynamoTrail,
     Models,
     TableNames,
     build_models,
@@ -80,13 +81,22 @@ class Container:
     def models(self) -> Models:
         s = self.settings
         names = TableNames(
-            s.catalog_table, s.inventory_table, s.orders_table, s.events_table, s.anomalies_table
+            s.catalog_table,
+            s.inventory_table,
+            s.orders_table,
+            s.events_table,
+            s.anomalies_table,
+            s.trail_table,
         )
         return build_models(names, s.region)
 
     @cached_property
     def orders(self) -> DynamoOrderRepository:
         return DynamoOrderRepository(self.models)
+
+    @cached_property
+    def trail(self) -> DynamoTrail:
+        return DynamoTrail(self.models)
 
     @cached_property
     def catalog_store(self) -> DynamoCatalog:

@@ -296,3 +296,81 @@ class FixedClock:
 
 def with_stock(repo: Any, sku: str, warehouse: str, on_hand: int) -> None:
     repo.put_stock(StockLevel.new(sku, warehouse, on_hand))
+
+
+class FakeTrail:
+    """Same contract as DynamoTrail (tests/integration/test_repository_contract.py)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.failing: Exception | None = None  # every write raises this when set
+
+    def _item(self, event_key: str) -> dict[str, Any]:
+        if self.failing is not None:
+            raise self.failing
+        return self.items.setdefault(
+            event_key,
+            {
+                "event_key": event_key,
+                "platform": None,
+                "store": None,
+                "received_at": None,
+                "ack_ms": None,
+                "message_id": None,
+                "attempts": [],
+                "final_outcome": None,
+                "pending": False,
+            },
+        )
+
+    def record_receipt(self, event_key, platform, store, received_at, ack_ms, message_id) -> None:
+        item = self._item(event_key)
+        item.update(platform=platform, store=store, ack_ms=ack_ms, message_id=message_id)
+        if item["received_at"] is None:
+            item["received_at"] = received_at.astimezone(UTC).isoformat()
+        item.setdefault("store_day", f"{platform}#{store}#{received_at.astimezone(UTC).date()}")
+        if item["final_outcome"] is None:
+            item["pending"] = True
+
+    def record_attempt(
+        self, event_key, at, attempt, outcome=None, error_class=None, final=False
+    ) -> None:
+        item = self._item(event_key)
+        entry: dict[str, Any] = {"at": at.astimezone(UTC).isoformat(), "attempt": attempt}
+        if outcome:
+            entry["outcome"] = outcome
+        if error_class:
+            entry["error_class"] = error_class
+        item["attempts"].append(entry)
+        if final and outcome:
+            item["final_outcome"] = outcome
+            item["pending"] = False
+
+    def finalize(self, event_key, outcome) -> None:
+        item = self._item(event_key)
+        item["final_outcome"] = outcome
+        item["pending"] = False
+
+    def pending_before(self, before, limit=500):
+        cutoff = before.astimezone(UTC).isoformat()
+        found = [
+            self._view(i)
+            for i in self.items.values()
+            if i["pending"] and i["received_at"] and i["received_at"] < cutoff
+        ]
+        return sorted(found, key=lambda i: i["received_at"])[:limit]
+
+    def receipts(self, platform, store, day):
+        key = f"{platform}#{store}#{day}"
+        found = [self._view(i) for i in self.items.values() if i.get("store_day") == key]
+        return sorted(found, key=lambda i: i["event_key"])
+
+    def get(self, event_key):
+        item = self.items.get(event_key)
+        return None if item is None else self._view(item)
+
+    @staticmethod
+    def _view(item: dict[str, Any]) -> dict[str, Any]:
+        view = {k: v for k, v in item.items() if k != "store_day"}
+        view["attempts"] = [dict(a) for a in item["attempts"]]
+        return view

@@ -1,7 +1,9 @@
-"""The operator CLI: `bin/orderhub dlq list | show ID | replay [--dry-run] [--since] [--store]`.
+"""The operator CLI: `bin/orderhub dlq list | show ID | replay [--dry-run] [--since] [--store]`
+and `bin/orderhub conservation --date YYYY-MM-DD [--store platform/store]`.
 
 Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
-and ORDERHUB_ORDER_DLQ_URL (the functions' own settings); with those unset it uses the
+and ORDERHUB_ORDER_DLQ_URL (the functions' own settings; `conservation` needs the table names
+too); with those unset it uses the
 running local stack (`make run`), as `make job` does. Replaying is safe to repeat: a replayed
 event that was booked already books nothing more.
 """
@@ -74,6 +76,27 @@ def _masked(body: str) -> Any:
     return message
 
 
+def _conservation(env: dict[str, str], day: str, store: str | None) -> int:
+    """Print each store's balance for the day; exit 1 if any shows a difference."""
+    from chalicelib.api.operations import conservation
+    from chalicelib.deps import Container
+    from chalicelib.domain.errors import InvalidPayload
+
+    os.environ.update(env)
+    try:
+        balances = conservation(Container(environ=env), day, store)
+    except InvalidPayload as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    for b in balances:
+        print(b.line)
+    if not balances:
+        print(f"no store matches '{store}'" if store else "no stores configured")
+    different = [b for b in balances if b.difference]
+    print(f"{len(balances)} stores, {len(different)} with a difference")
+    return 1 if different else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderhub", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="area", required=True)
@@ -87,7 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             action.add_argument("--dry-run", action="store_true", help="show, do not replay")
     show = actions.add_parser("show")
     show.add_argument("message_id")
+    check = sub.add_parser(
+        "conservation", help="accepted = settled + in DLQ + in flight, per store"
+    )
+    check.add_argument("--date", required=True, help="the UTC day, YYYY-MM-DD")
+    check.add_argument("--store", help="only this store (id or platform/id)")
     args = parser.parse_args(argv)
+    if args.area == "conservation":
+        return _conservation(_environment(), args.date, args.store)
 
     queue = _dlq(_environment())
     parked = [(describe(m), m) for m in queue.browse()]

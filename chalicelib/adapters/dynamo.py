@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -44,6 +44,7 @@ from chalicelib.domain.ports import SkuPushState, Store, StoreRules, Warehouse
 
 RESERVATION_PARTITION = "R"  # sparse index: only orders holding a reservation carry it
 HOLDING = "1"  # sparse index: only orders holding stock carry it
+PENDING = "1"  # sparse index: only trails of events not final yet carry it
 PUSH_PENDING = "1"  # sparse index: only stock items whose change is not pushed yet carry it
 
 
@@ -54,6 +55,7 @@ class TableNames:
     orders: str
     events: str
     anomalies: str
+    trail: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Models:
     events: Any
     anomalies: Any
     connection: Connection
+    trail: Any
 
 
 def build_models(names: TableNames, region: str, endpoint_url: str | None = None) -> Models:
@@ -196,6 +199,43 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         last_seen_at = UTCDateTimeAttribute()
         occurrences = NumberAttribute(default=0)
 
+    class PendingIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "pending"
+            projection = AllProjection()
+
+        pending = UnicodeAttribute(hash_key=True)
+        received_at = UnicodeAttribute(range_key=True)
+
+    class StoreDayIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "store_day"
+            projection = AllProjection()
+
+        store_day = UnicodeAttribute(hash_key=True)
+        event_key = UnicodeAttribute(range_key=True)
+
+    class TrailItem(Model):
+        """One accepted event's trail: receipt, attempts, final outcome (see ports.Trail)."""
+
+        class Meta:
+            table_name = names.trail
+            region = aws_region
+            host = endpoint
+
+        event_key = UnicodeAttribute(hash_key=True)
+        platform = UnicodeAttribute(null=True)
+        store = UnicodeAttribute(null=True)
+        received_at = UnicodeAttribute(null=True)  # ISO-8601 UTC: the pending index's range
+        store_day = UnicodeAttribute(null=True)  # platform#store#YYYY-MM-DD (UTC)
+        ack_ms = NumberAttribute(null=True)
+        message_id = UnicodeAttribute(null=True)
+        attempts = ListAttribute(null=True)  # type: ignore[var-annotated]
+        final_outcome = UnicodeAttribute(null=True)
+        pending = UnicodeAttribute(null=True)
+        pending_events = PendingIndex()
+        by_store_day = StoreDayIndex()
+
     return Models(
         CatalogItem,
         InventoryItem,
@@ -203,6 +243,7 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         EventItem,
         AnomalyItem,
         Connection(region=region, host=endpoint_url),
+        TrailItem,
     )
 
 
@@ -572,6 +613,113 @@ def _domain_error(exc: TransactWriteError, roles: list[str]) -> Exception:
         return ConcurrentUpdate("changed since read: " + ", ".join(failed))
     codes = sorted({r.code for r in reasons if r is not None})
     return ConcurrentUpdate("transaction cancelled: " + ", ".join(codes))
+
+
+def store_day(platform: str, store: str, received_at: datetime) -> str:
+    """The trail's store_day index key: the store and the UTC day of receipt."""
+    return f"{platform}#{store}#{received_at.astimezone(UTC).date().isoformat()}"
+
+
+def _attempt_entry(
+    at: datetime, attempt: int, outcome: str | None, error_class: str | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": at.astimezone(UTC).isoformat(), "attempt": attempt}
+    if outcome:
+        entry["outcome"] = outcome
+    if error_class:
+        entry["error_class"] = error_class
+    return entry
+
+
+def _trail_view(item: Any) -> dict[str, Any]:
+    return {
+        "event_key": item.event_key,
+        "platform": item.platform,
+        "store": item.store,
+        "received_at": item.received_at,
+        "ack_ms": None if item.ack_ms is None else int(item.ack_ms),
+        "message_id": item.message_id,
+        "attempts": [
+            {k: int(v) if k == "attempt" else v for k, v in dict(a).items()}
+            for a in (item.attempts or [])
+        ],
+        "final_outcome": item.final_outcome,
+        "pending": item.pending is not None,
+    }
+
+
+class DynamoTrail:
+    """The per-event trail in its own table; every write is one UpdateItem."""
+
+    def __init__(self, models: Models) -> None:
+        self._m = models
+
+    def record_receipt(
+        self,
+        event_key: str,
+        platform: str,
+        store: str,
+        received_at: datetime,
+        ack_ms: int,
+        message_id: str,
+    ) -> None:
+        t = self._m.trail
+        at = received_at.astimezone(UTC).isoformat()
+        details = [
+            t.platform.set(platform),
+            t.store.set(store),
+            t.received_at.set(t.received_at | at),  # a redelivery keeps the first receipt
+            t.store_day.set(t.store_day | store_day(platform, store, received_at)),
+            t.ack_ms.set(ack_ms),
+            t.message_id.set(message_id),
+        ]
+        try:
+            t(event_key).update(
+                actions=[*details, t.pending.set(PENDING)],
+                condition=t.final_outcome.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            # processed before its receipt was written: record the receipt, not pending
+            t(event_key).update(actions=details)
+
+    def record_attempt(
+        self,
+        event_key: str,
+        at: datetime,
+        attempt: int,
+        outcome: str | None = None,
+        error_class: str | None = None,
+        final: bool = False,
+    ) -> None:
+        t = self._m.trail
+        entry = _attempt_entry(at, attempt, outcome, error_class)
+        actions = [t.attempts.set((t.attempts | []).append([entry]))]
+        if final and outcome:
+            actions += [t.final_outcome.set(outcome), t.pending.remove()]
+        t(event_key).update(actions=actions)
+
+    def finalize(self, event_key: str, outcome: str) -> None:
+        t = self._m.trail
+        t(event_key).update(actions=[t.final_outcome.set(outcome), t.pending.remove()])
+
+    def pending_before(self, before: datetime, limit: int = 500) -> list[Mapping[str, Any]]:
+        t = self._m.trail
+        items = t.pending_events.query(
+            PENDING, t.received_at < before.astimezone(UTC).isoformat(), limit=limit
+        )
+        return [_trail_view(i) for i in items]
+
+    def receipts(self, platform: str, store: str, day: str) -> list[Mapping[str, Any]]:
+        items = self._m.trail.by_store_day.query(f"{platform}#{store}#{day}")
+        return [_trail_view(i) for i in items]
+
+    def get(self, event_key: str) -> Mapping[str, Any] | None:
+        try:
+            return _trail_view(self._m.trail.get(event_key, consistent_read=True))
+        except self._m.trail.DoesNotExist:
+            return None
 
 
 def _store(platform: str, store_id: str, data: Mapping[str, Any]) -> Store:

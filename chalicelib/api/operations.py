@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.http import json_response
-from chalicelib.deps import container
+from chalicelib.api.http import api_errors, json_response
+from chalicelib.deps import Container, container
+from chalicelib.domain.conservation import Balance, parse_day, report
+from chalicelib.domain.dlq import describe
+from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import Anomaly, Priority
 from chalicelib.domain.processing import expire_reservation
 from chalicelib.domain.stock_ops import audit_stock, ledger_balances
@@ -97,5 +101,72 @@ def handle_dlq_status() -> Any:
             "depth": dlq.depth(),
             "oldest_age_seconds": age,
             "replay": "bin/orderhub dlq replay [--dry-run] [--since] [--store]",
+        }
+    )
+
+
+@bp.schedule("rate(1 minute)")
+def check_pending_events(event: Any) -> dict[str, Any]:
+    """Events still not final after ORDERHUB_PENDING_ALERT_SECONDS: a crash between the commit
+    and the trail write is repaired from the event record; any other opens a P0 anomaly."""
+    deps = container()
+    now = deps.now()
+    threshold = deps.settings.pending_alert_seconds
+    overdue = deps.trail.pending_before(now - timedelta(seconds=threshold))
+    repaired, alerted = [], []
+    for item in overdue:
+        key = str(item["event_key"])
+        record = deps.orders.get_event_outcome(key)
+        if record is not None and record["outcome"] != "staging":
+            deps.trail.finalize(key, str(record["outcome"]))
+            repaired.append(key)
+            continue
+        deps.orders.open_anomaly(
+            Anomaly(
+                "event_pending",
+                key,
+                Priority.P0,
+                f"received {item['received_at']}, not final after {threshold}s; "
+                f"{len(item.get('attempts') or [])} attempts",
+            ),
+            now,
+        )
+        alerted.append(key)
+    metrics().add_metric(name="EventsPendingTooLong", unit="Count", value=len(alerted))
+    logger().info(
+        "pending events checked",
+        extra={"overdue": len(overdue), "repaired": len(repaired), "alerted": len(alerted)},
+    )
+    return {"overdue": len(overdue), "repaired": repaired, "alerted": alerted}
+
+
+def conservation(deps: Container, day_text: str, store: str | None = None) -> list[Balance]:
+    """Every configured store's balance for a UTC day (or one store, `platform/store`)."""
+    try:
+        day = parse_day(day_text)
+    except ValueError:
+        raise InvalidPayload(f"date must be YYYY-MM-DD, got '{day_text}'") from None
+    stores = [(s.platform, s.store_id) for s in deps.catalog.list_stores()]
+    if store:
+        stores = [s for s in stores if store in (s[1], f"{s[0]}/{s[1]}")]
+    parked = [describe(m).event_key for m in deps.dead_letters.browse()]
+    depth = deps.queue_monitor.depths()["orders"]
+    return report(
+        day, stores, deps.trail, deps.orders, parked, depth["visible"] + depth["in_flight"]
+    )
+
+
+@bp.route("/ops/conservation", methods=["GET"])
+@api_errors
+def handle_conservation() -> Any:
+    """accepted = booked + rejected + held + settled without change + in DLQ + in flight, per
+    store, for ?date=YYYY-MM-DD (UTC); `difference` flags events lost."""
+    params: dict[str, str] = dict(bp.current_request.query_params or {})
+    balances = conservation(container(), params.get("date", ""), params.get("store"))
+    return json_response(
+        {
+            "date": params.get("date"),
+            "stores": [b.to_dict() for b in balances],
+            "difference": any(b.difference for b in balances),
         }
     )

@@ -35,6 +35,9 @@ from chalicelib.observability import logger, metrics
 # Must equal OrderEventsQueue's QueueName in infra/resources.json (a test checks).
 ORDER_QUEUE_NAME = "orderhub-order-events"
 
+# The outcomes that end an event's trail (STAGING is a commit in progress, never an answer).
+FINAL_OUTCOMES = frozenset(o.value for o in Outcome if o is not Outcome.STAGING)
+
 bp = Blueprint(__name__)
 
 
@@ -129,18 +132,42 @@ def schedule_retry(record: SQSRecord, exc: Exception, deps: Container) -> None:
     metrics().add_metric(name="MessageRetriesScheduled", unit="Count", value=1)
 
 
+def track_attempt(
+    record: SQSRecord, deps: Container, outcome: str | None = None, error_class: str | None = None
+) -> None:
+    """Append this attempt to the event's trail (final outcomes close it). Never raises: the
+    booking is committed already, and the pending-events job repairs a trail left open."""
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    try:
+        event_key = read_event(record.body, deps).event_key
+        deps.trail.record_attempt(
+            event_key, deps.now(), attempt, outcome, error_class, outcome in FINAL_OUTCOMES
+        )
+    except InvalidMessage:
+        return  # no event key, so no trail (the rejection is in the events table)
+    except Exception:
+        logger().exception("trail attempt not recorded", extra={"message_id": record.message_id})
+        metrics().add_metric(name="TrailWriteFailures", unit="Count", value=1)
+
+
 @bp.on_sqs_message(queue=ORDER_QUEUE_NAME, batch_size=10)
 def handle_order_events(event: Any) -> dict[str, Any]:
     deps = container()
 
     def record_handler(record: SQSRecord) -> str:
         try:
-            return handle_order_message(record.body, deps).outcome.value
+            outcome = handle_order_message(record.body, deps).outcome.value
         except Exception as exc:
             if is_permanent(exc):
-                return reject_message(record, exc, deps)
+                outcome = reject_message(record, exc, deps)
+                track_attempt(record, deps, outcome=outcome)
+                return outcome
+            # the trail first: the backoff starts when the visibility is set
+            track_attempt(record, deps, error_class=type(exc).__name__)
             schedule_retry(record, exc, deps)
             raise
+        track_attempt(record, deps, outcome=outcome)
+        return outcome
 
     return dict(
         process_partial_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalice import Blueprint
@@ -24,6 +25,8 @@ def handle_webhook(platform: str, store: str) -> Any:
     request = bp.current_request
     raw = request.raw_body or b""
     deps = container()
+    started = time.monotonic()
+    received_at = deps.now()
     accepted = accept_webhook(
         platform,
         store,
@@ -32,9 +35,18 @@ def handle_webhook(platform: str, store: str) -> Any:
         deps.catalog,
         deps.secrets,
         deps.queue,
-        deps.now(),
+        received_at,
     )
+    ack_ms = round((time.monotonic() - started) * 1000)  # verify + queue: the sender's wait
     logger().set_correlation_id(accepted.delivery_id)
+    for event_key, message_id in zip(accepted.event_keys, accepted.message_ids, strict=True):
+        try:
+            deps.trail.record_receipt(event_key, platform, store, received_at, ack_ms, message_id)
+        except Exception:
+            # The event is queued, so it will be booked: the answer stays 2xx (a 5xx would only
+            # make the platform send it again). Its trail lacks the receipt; the metric says so.
+            logger().exception("trail receipt not recorded", extra={"event_key": event_key})
+            metrics().add_metric(name="TrailWriteFailures", unit="Count", value=1)
     logger().info(
         "webhook accepted",
         extra={"platform": platform, "store": store, "events": len(accepted.event_keys)},

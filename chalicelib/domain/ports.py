@@ -155,3 +155,49 @@ class EventQueue(Protocol):
 
 class Clock(Protocol):
     def now(self) -> Any: ...
+
+
+class Trail(Protocol):
+    """Each accepted event's trail: its receipt (with ack latency), every processing attempt,
+    and its final outcome. Events not final carry a `pending` flag (a sparse index) so a job can
+    find the ones waiting too long; receipts are indexed by store and UTC day for conservation."""
+
+    def record_receipt(
+        self,
+        event_key: str,
+        platform: str,
+        store: str,
+        received_at: datetime,
+        ack_ms: int,
+        message_id: str,
+    ) -> None:
+        """Record the receipt and mark the event pending, unless it is already final (then the
+        receipt's details are recorded without the flag)."""
+        ...
+
+    def record_attempt(
+        self,
+        event_key: str,
+        at: datetime,
+        attempt: int,
+        outcome: str | None = None,
+        error_class: str | None = None,
+        final: bool = False,
+    ) -> None:
+        """Append an attempt (its outcome, or the error class of a failed one); when `final`,
+        set the final outcome and clear pending in the same write."""
+        ...
+
+    def finalize(self, event_key: str, outcome: str) -> None:
+        """Set the final outcome and clear pending (repairing a trail the processor missed)."""
+        ...
+
+    def pending_before(self, before: datetime, limit: int = 500) -> list[Mapping[str, Any]]:
+        """Pending events received before `before`, oldest first."""
+        ...
+
+    def receipts(self, platform: str, store: str, day: str) -> list[Mapping[str, Any]]:
+        """The trails of the events a store received on a UTC day (YYYY-MM-DD)."""
+        ...
+
+    def get(self, event_key: str) -> Mapping[str, Any] | None: ...

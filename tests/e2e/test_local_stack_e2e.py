@@ -384,3 +384,47 @@ def test_parked_event_is_listed_replayed_and_booked_once(stack):
     assert order["booking"] == "reserved" and order["version"] == 1
     assert total(stack)["reserved"] == before["reserved"] + 1
     assert requests.get(f"{stack.api}/ops/dlq", headers=stack.auth, timeout=10).json()["depth"] == 0
+
+
+def test_accepted_events_are_all_settled_and_conservation_says_so(stack):
+    """A few signed orders booked; today's conservation balances (nothing parked, nothing lost)
+    on the endpoint and in `bin/orderhub conservation`, with the same numbers."""
+    for i in range(3):
+        payload = mall_payload(f"E2E-CONS-{i}", lines=line(1))
+        assert stack.post_order(payload, f"msg_e2e_cons_{i}").status_code == 202
+    for i in range(3):
+        stack.wait_for_order(f"E2E-CONS-{i}")
+    stack.wait_for_empty_queue()
+    today = datetime.now(UTC).date().isoformat()
+    report = stack.get(f"/ops/conservation?date={today}").json()
+    assert report["difference"] is False
+    (mine,) = [s for s in report["stores"] if (s["platform"], s["store"]) == ("mall", "demo-shop")]
+    assert mine["accepted"] >= 3 and mine["accepted"] == mine["settled"]
+    assert mine["in_dlq"] == 0 and mine["in_flight"] == 0 and mine["lost"] == 0
+    assert stack.get("/ops/conservation?date=someday").status_code == 400
+
+    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
+    env.pop("ORDERHUB_ORDER_QUEUE_URL", None)
+    env.pop("ORDERHUB_ORDER_DLQ_URL", None)
+    done = subprocess.run(
+        [
+            str(ROOT / "bin" / "orderhub"),
+            "conservation",
+            "--date",
+            today,
+            "--store",
+            "mall/demo-shop",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"{today}  mall/demo-shop  accepted {mine['accepted']} = booked {mine['booked']} "
+        f"+ rejected {mine['rejected']} + held {mine['held']} + settled without change "
+        f"{mine['settled_without_change']} + in DLQ 0 + in flight 0" in done.stdout
+    ), done.stdout
+    assert "1 stores, 0 with a difference" in done.stdout

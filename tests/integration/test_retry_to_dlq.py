@@ -67,6 +67,10 @@ def test_poison_message_reaches_the_dlq_after_five_growing_waits(emulated_stack)
     gaps = [b - a for a, b in pairwise(attempts)]
     assert all(later > earlier for earlier, later in pairwise(gaps)), gaps
     assert gaps[0] >= 0.9 and gaps[-1] >= 7.5  # 1, 2, 4, 8 s (base 1 s for the test)
+    trail = deps.trail.get(event().event_key)  # every attempt on the trail, not final
+    assert [a["attempt"] for a in trail["attempts"]] == [1, 2, 3, 4, 5]
+    assert {a["error_class"] for a in trail["attempts"]} == {"TransientFailure"}
+    assert trail["final_outcome"] is None
 
 
 def template_max_receive_count() -> int:

@@ -24,6 +24,7 @@ from tests.fakes import (
     FakeQueue,
     FakeSecrets,
     FakeStockPush,
+    FakeTrail,
     FixedClock,
     with_stock,
 )
@@ -48,6 +49,14 @@ class FakeVisibility:
         self.delays.append((receipt_handle, seconds))
 
 
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    def browse(self) -> list[dict]:
+        return list(self.messages)
+
+
 class FakeContainer:
     def __init__(self) -> None:
         self.now = FixedClock()
@@ -63,7 +72,9 @@ class FakeContainer:
         self.channel_push = FakeStockPush()
         self.inventory_events = FakeEventPublisher()
         self.visibility = FakeVisibility()
-        self.settings = SimpleNamespace(retry_base_seconds=10)
+        self.trail = FakeTrail()
+        self.dead_letters = FakeDeadLetters()
+        self.settings = SimpleNamespace(retry_base_seconds=10, pending_alert_seconds=300)
 
     def depths(self):
         return {"orders": {"visible": len(self.queue.messages), "in_flight": 0}}

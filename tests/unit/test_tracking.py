@@ -1,0 +1,155 @@
+"""Per-event trails over fakes: receipt at ingest, attempts in the processor, the pending-events
+job, and the conservation endpoint (the real handlers, as in test_http_api)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.deps import use_container
+from chalicelib.domain.model import EventRecord, Outcome
+from local.lambda_runtime import LocalLambdaContext, scheduled_event
+from tests.builders import body, mall_payload
+from tests.fakes import with_stock
+from tests.unit.test_http_api import KEY, FakeContainer, post_webhook, signed_headers
+
+EVENT_KEY = "mall#demo-shop#msg_1"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def deps():
+    fake = FakeContainer()
+    with_stock(fake.orders, "SKU-A", "w1", 5)
+    use_container(fake)  # type: ignore[arg-type]
+    yield fake
+    use_container(None)
+
+
+@pytest.fixture
+def client():
+    with Client(app) as c:
+        yield c
+
+
+def accept_one(client, deps: FakeContainer) -> dict:
+    raw = body(mall_payload())
+    assert post_webhook(client, raw, signed_headers(raw, deps)).status_code == 202
+    ((message, _),) = deps.queue.messages
+    return message
+
+
+def process(client, message: dict, receive_count: int = 1):
+    event = client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
+    event["Records"][0]["messageId"] = "m0"
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return client.lambda_.invoke("handle_order_events", event).payload
+
+
+def run_job(name: str) -> dict:
+    return app.handler_map[name](scheduled_event(name, "us-east-1"), LocalLambdaContext(name))
+
+
+def test_receipt_is_recorded_pending_with_ack_latency(client, deps):
+    accept_one(client, deps)
+    trail = deps.trail.get(EVENT_KEY)
+    assert trail["pending"] and trail["final_outcome"] is None
+    assert trail["message_id"] == "msg-1" and trail["received_at"] == deps.now().isoformat()
+    assert isinstance(trail["ack_ms"], int) and trail["ack_ms"] >= 0
+    assert deps.trail.receipts("mall", "demo-shop", "2026-11-25")[0]["event_key"] == EVENT_KEY
+
+
+def test_a_failed_receipt_write_still_answers_2xx_and_queues(client, deps):
+    deps.trail.failing = RuntimeError("trail table throttled")
+    accept_one(client, deps)
+    assert deps.trail.items == {}
+
+
+def test_booking_closes_the_trail_with_its_attempt(client, deps):
+    message = accept_one(client, deps)
+    assert process(client, message) == {"batchItemFailures": []}
+    trail = deps.trail.get(EVENT_KEY)
+    assert trail["final_outcome"] == "booked" and not trail["pending"]
+    assert trail["attempts"] == [{"at": deps.now().isoformat(), "attempt": 1, "outcome": "booked"}]
+
+
+def test_a_failed_attempt_is_appended_with_its_error_class_and_stays_pending(client, deps):
+    message = accept_one(client, deps)
+
+    def throttled(key):
+        raise TimeoutError("DynamoDB timed out")
+
+    real = deps.orders.get_order
+    deps.orders.get_order = throttled
+    assert process(client, message, 1) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    trail = deps.trail.get(EVENT_KEY)
+    assert trail["pending"] and trail["attempts"][0]["error_class"] == "TimeoutError"
+    deps.orders.get_order = real
+    process(client, message, 2)
+    trail = deps.trail.get(EVENT_KEY)
+    assert [a["attempt"] for a in trail["attempts"]] == [1, 2]
+    assert trail["final_outcome"] == "booked" and not trail["pending"]
+
+
+def test_a_trail_failure_does_not_fail_the_booking(client, deps):
+    message = accept_one(client, deps)
+    deps.trail.failing = RuntimeError("trail table throttled")
+    assert process(client, message) == {"batchItemFailures": []}
+    assert deps.orders.get_event_outcome(EVENT_KEY)["outcome"] == "booked"
+
+
+def test_pending_job_repairs_committed_events_and_alerts_on_the_rest(client, deps):
+    at = deps.now()
+    deps.trail.record_receipt("mall#demo-shop#lost", "mall", "demo-shop", at, 3, "m1")
+    deps.trail.record_receipt("mall#demo-shop#crashed", "mall", "demo-shop", at, 3, "m2")
+    deps.orders.events["mall#demo-shop#crashed"] = (
+        EventRecord("mall#demo-shop#crashed", "o", Outcome.BOOKED, "", at),
+        (),
+    )
+    deps.now.advance(seconds=299)
+    deps.trail.record_receipt("mall#demo-shop#young", "mall", "demo-shop", deps.now(), 3, "m3")
+    assert run_job("check_pending_events") == {"overdue": 0, "repaired": [], "alerted": []}
+    deps.now.advance(seconds=2)
+    result = run_job("check_pending_events")
+    assert result == {
+        "overdue": 2,
+        "repaired": ["mall#demo-shop#crashed"],
+        "alerted": ["mall#demo-shop#lost"],
+    }
+    assert deps.trail.get("mall#demo-shop#crashed")["final_outcome"] == "booked"
+    anomaly = deps.orders.get_anomaly("event_pending", "mall#demo-shop#lost")
+    assert anomaly["priority"] == "P0" and anomaly["status"] == "open"
+    assert deps.orders.get_anomaly("event_pending", "mall#demo-shop#young") is None
+    run_job("check_pending_events")  # still pending: the same anomaly counts again
+    assert deps.orders.get_anomaly("event_pending", "mall#demo-shop#lost")["occurrences"] == 2
+
+
+def test_conservation_endpoint_balances_and_flags(client, deps):
+    message = accept_one(client, deps)
+    url = "/ops/conservation?date=2026-11-25"
+    (store,) = client.http.get(url, headers=AUTH).json_body["stores"]
+    assert (store["accepted"], store["in_flight"], store["queue_messages"]) == (1, 1, 1)
+    assert store["difference"] is False
+    process(client, message)
+    deps.queue.messages.clear()
+    body_ = client.http.get(url, headers=AUTH).json_body
+    (store,) = body_["stores"]
+    assert (store["accepted"], store["booked"], store["settled"]) == (1, 1, 1)
+    assert body_["difference"] is False
+    deps.trail.record_receipt("mall#demo-shop#gone", "mall", "demo-shop", deps.now(), 1, "x")
+    assert client.http.get(url, headers=AUTH).json_body["stores"][0]["lost"] == 1
+    deps.dead_letters.messages.append(
+        {"MessageId": "d1", "Body": json.dumps({"event": {"event_key": "mall#demo-shop#gone"}})}
+    )
+    (store,) = client.http.get(url, headers=AUTH).json_body["stores"]
+    assert store["in_dlq"] == 1 and store["difference"] is False
+
+
+def test_conservation_needs_a_key_and_a_good_date(client, deps):
+    assert client.http.get("/ops/conservation?date=2026-11-25").status_code == 401
+    for query in ("?date=2026-02-30", "?date=yesterday", ""):
+        response = client.http.get(f"/ops/conservation{query}", headers=AUTH)
+        assert response.status_code == 400 and response.json_body["error"] == "invalid_payload"
