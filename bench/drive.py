@@ -969,6 +969,13 @@ def run_chaos(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
         progress("the audit job failed: " + (audit.stderr.strip().splitlines() or ["?"])[-1])
     accepted = {d.event_key for d in copies if 200 <= d.status < 300}
     lost = poller.outstanding()
+    conserved = requests.get(
+        f"{api_url}/ops/conservation",
+        params={"date": f"{datetime.now(UTC):%Y-%m-%d}", "store": f"{PLATFORM}/{seed.store}"},
+        headers={"Authorization": f"Bearer {seed.admin_key}"},
+        timeout=HTTP_TIMEOUT,
+    ).json()
+    balance = (conserved.get("stores") or [{}])[0]
     outcomes = Counter(d.outcome for d in {d.event_key: d for d in copies if d.outcome}.values())
     lines = [
         f"OrderHub chaos  run {run_id}  {datetime.now(UTC).isoformat(timespec='seconds')}",
@@ -982,6 +989,11 @@ def run_chaos(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
         f"dlq        {len(parked)} parked after 5 attempts, replayed with faults off",
         "outcomes   " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()),
         f"lost       {lost}  (accepted events with no record at the end; must be 0)",
+        f"conserved  accepted {balance.get('accepted', '?')} = booked {balance.get('booked', '?')}"
+        f" + rejected {balance.get('rejected', '?')} + held {balance.get('held', '?')} + settled"
+        f" {balance.get('settled_without_change', '?')} + DLQ {balance.get('in_dlq', '?')}"
+        f" + in flight {balance.get('in_flight', '?')}; difference "
+        f"{conserved.get('difference', '?')}  (today's receipts for the store, all runs)",
         f"double     drift {drift if drift is not None else '?'}  (nightly audit: ledger and "
         "open orders against balances; a double booking shows here; must be 0)",
         f"time       {elapsed:.1f} s",
@@ -989,7 +1001,7 @@ def run_chaos(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
     print("\n".join(lines), flush=True)
     if not completed:
         return 130
-    return 0 if lost == 0 and drift == 0 else 2
+    return 0 if lost == 0 and drift == 0 and conserved.get("difference") is False else 2
 
 
 def write_csv(path: Path, deliveries: list[Delivery], start_wall: float) -> None:

@@ -36,7 +36,12 @@ from chalicelib.observability import logger, metrics
 ORDER_QUEUE_NAME = "orderhub-order-events"
 
 # The outcomes that end an event's trail (STAGING is a commit in progress, never an answer).
-FINAL_OUTCOMES = frozenset(o.value for o in Outcome if o is not Outcome.STAGING)
+# A duplicate delivery's attempt does not decide the event's outcome: the delivery that
+# processed it did (and if that one's trail write was lost, check_pending_events repairs it
+# from the event record). Counting duplicates as final would hide a booking as "settled".
+FINAL_OUTCOMES = frozenset(
+    o.value for o in Outcome if o not in (Outcome.STAGING, Outcome.DUPLICATE)
+)
 
 bp = Blueprint(__name__)
 

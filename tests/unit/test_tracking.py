@@ -76,6 +76,15 @@ def test_booking_closes_the_trail_with_its_attempt(client, deps):
     assert trail["attempts"] == [{"at": deps.now().isoformat(), "attempt": 1, "outcome": "booked"}]
 
 
+def test_a_redelivery_does_not_overwrite_the_outcome_that_booked_it(client, deps):
+    message = accept_one(client, deps)
+    process(client, message)
+    process(client, message, receive_count=2)  # the same message again: a duplicate
+    trail = deps.trail.get("mall#demo-shop#msg_1")
+    assert trail["final_outcome"] == "booked"
+    assert [a.get("outcome") for a in trail["attempts"]] == ["booked", "duplicate"]
+
+
 def test_a_failed_attempt_is_appended_with_its_error_class_and_stays_pending(client, deps):
     message = accept_one(client, deps)
 
