@@ -78,6 +78,26 @@ class Stack:
             f"{self.api}/webhooks/mall/{STORE['store_id']}", data=raw, headers=headers, timeout=10
         )
 
+    def receive(
+        self,
+        sku: str,
+        adjustment_id: str,
+        quantity: int,
+        reason: str,
+        warehouse: str = "wh-guangzhou",
+    ) -> requests.Response:
+        """A stock receipt through the adjustments API."""
+        receipt = {
+            "adjustment_id": adjustment_id,
+            "warehouse": warehouse,
+            "kind": "receipt",
+            "quantity": quantity,
+            "reason": reason,
+        }
+        return requests.post(
+            f"{self.api}/inventory/{sku}/adjustments", json=receipt, headers=self.auth, timeout=10
+        )
+
     def get(self, path: str) -> requests.Response:
         return requests.get(f"{self.api}{path}", headers=self.auth, timeout=10)
 

@@ -240,17 +240,7 @@ def test_paid_order_ships_through_the_wms_and_counts_adjust(stack):
     assert shipped.status_code == 200 and shipped.json()["order"]["booking"] == "shipped"
     after = total(stack)
     assert after["on_hand"] == before["on_hand"] - 2 and after["locked"] == before["locked"]
-    receipt = {
-        "adjustment_id": "e2e-receipt-1",
-        "warehouse": "wh-guangzhou",
-        "kind": "receipt",
-        "quantity": 10,
-        "reason": "PO e2e",
-    }
-    adjusted = requests.post(
-        f"{stack.api}/inventory/{SKU}/adjustments", json=receipt, headers=stack.auth, timeout=10
-    )
-    assert adjusted.status_code == 200
+    assert stack.receive(SKU, "e2e-receipt-1", 10, "PO e2e").status_code == 200
     assert total(stack)["on_hand"] == after["on_hand"] + 10
 
 
@@ -308,17 +298,7 @@ def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
     assert limited["source"] == "orderhub.inventory"
     assert limited["detail"]["available"] == 2 and limited["detail"]["safety_stock"] == 2
 
-    receipt = {
-        "adjustment_id": "e2e-ls-receipt",
-        "warehouse": "wh-guangzhou",
-        "kind": "receipt",
-        "quantity": 10,
-        "reason": "restock",
-    }
-    response = requests.post(
-        f"{stack.api}/inventory/{GIFT}/adjustments", json=receipt, headers=stack.auth, timeout=10
-    )
-    assert response.status_code == 200
+    assert stack.receive(GIFT, "e2e-ls-receipt", 10, "restock").status_code == 200
     run_job(stack, "push_stock")
     assert pushed(stack) == [
         ("demo-shop", 1),
