@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -85,18 +87,25 @@ def lifecycle(rng: random.Random, n: int) -> list[OrderEvent]:
     ]
 
 
-def run(
-    seed: int, fault_rate: float, stock: int = 5000, warehouses: tuple[str, ...] = ("east",)
-) -> tuple[FakeOrderRepository, dict[str, int]]:
+def play(
+    seed: int,
+    repo: Any,
+    set_rate: Callable[[float], None],
+    fault_rate: float,
+    stock: int = 5000,
+    warehouses: tuple[str, ...] = ("east",),
+) -> dict[str, int]:
+    """Open stock, then deliver every order's events 1-4 times in random order through a
+    queue that retries failures and parks them in a DLQ after 5 attempts; faults on while the
+    queue drains, off for the DLQ replay. `set_rate` turns the repository's faults on/off."""
     rng = random.Random(seed)
-    repo = Faulty(random.Random(seed * 7919), 0.0)
     clock = FixedClock()
     for sku in SKUS:
         for wh in warehouses:
             adjust_stock(
                 Adjustment(f"open-{sku}-{wh}", sku, wh, "receipt", stock, "open"), repo, clock
             )
-    repo.rate = fault_rate
+    set_rate(fault_rate)
 
     def context() -> BookingContext:
         return BookingContext(clock(), WAREHOUSES)
@@ -125,10 +134,22 @@ def run(
                     queue.append(message)  # back after its visibility timeout
 
     drain()
-    repo.rate = 0.0  # the cause is fixed; the operator replays the DLQ
+    set_rate(0.0)  # the cause is fixed; the operator replays the DLQ
     queue.extend(Message(m.event) for m in dlq)
     dlq.clear()
     drain()
+    return stats
+
+
+def run(
+    seed: int, fault_rate: float, stock: int = 5000, warehouses: tuple[str, ...] = ("east",)
+) -> tuple[FakeOrderRepository, dict[str, int]]:
+    repo = Faulty(random.Random(seed * 7919), 0.0)
+
+    def set_rate(rate: float) -> None:
+        repo.rate = rate
+
+    stats = play(seed, repo, set_rate, fault_rate, stock, warehouses)
     stats["injected"] = repo.injected
     return repo, stats
 
