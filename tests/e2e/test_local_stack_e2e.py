@@ -165,17 +165,7 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
 
 
 def test_scheduled_job_runs_on_demand_against_the_stack(stack):
-    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
-    done = subprocess.run(
-        [sys.executable, "-m", "local.job", "publish_queue_metrics"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    depths = json.loads(done.stdout[done.stdout.index("{\n") :])
+    depths = run_job(stack, "publish_queue_metrics")
     assert set(depths) == {"orders", "orders_dlq"}
 
 

@@ -7,12 +7,9 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.adapters.messaging import MessageLoader
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
-from chalicelib.deps import use_container
 from chalicelib.domain.auth import ApiKeyAuthenticator, hash_api_key
 from chalicelib.domain.ingest import MAX_BODY_BYTES
 from chalicelib.domain.ports import Store
@@ -26,7 +23,6 @@ from tests.fakes import (
     FakeStockPush,
     FakeTrail,
     FixedClock,
-    with_stock,
 )
 from tests.unit.test_channel_deliveries import (
     STORE_ID,
@@ -81,21 +77,6 @@ class FakeContainer:
 
     def warehouses(self):
         return {w.warehouse_id: w for w in self.catalog.list_warehouses()}
-
-
-@pytest.fixture
-def deps():
-    fake = FakeContainer()
-    with_stock(fake.orders, "SKU-A", "w1", 5)
-    use_container(fake)  # type: ignore[arg-type]
-    yield fake
-    use_container(None)
-
-
-@pytest.fixture
-def client():
-    with Client(app) as c:
-        yield c
 
 
 def signed_headers(raw: bytes, deps: FakeContainer, msg_id: str = "msg_1") -> dict[str, str]:

@@ -5,34 +5,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from chalice.test import Client
-
 from app import app
-from chalicelib.deps import use_container
 from chalicelib.domain.model import EventRecord, Outcome
 from local.lambda_runtime import LocalLambdaContext, scheduled_event
 from tests.builders import body, mall_payload
-from tests.fakes import with_stock
 from tests.unit.test_http_api import KEY, FakeContainer, post_webhook, signed_headers
 
 EVENT_KEY = "mall#demo-shop#msg_1"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-@pytest.fixture
-def deps():
-    fake = FakeContainer()
-    with_stock(fake.orders, "SKU-A", "w1", 5)
-    use_container(fake)  # type: ignore[arg-type]
-    yield fake
-    use_container(None)
-
-
-@pytest.fixture
-def client():
-    with Client(app) as c:
-        yield c
 
 
 def accept_one(client, deps: FakeContainer) -> dict:

@@ -1,0 +1,29 @@
+"""Fixtures shared by the unit tests that run the real Chalice app over the fake stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.deps import use_container
+from tests.fakes import with_stock
+from tests.unit.test_http_api import FakeContainer
+
+
+@pytest.fixture
+def deps() -> Iterator[FakeContainer]:
+    """The fake stack, installed as the app's container; one SKU in stock."""
+    fake = FakeContainer()
+    with_stock(fake.orders, "SKU-A", "w1", 5)
+    use_container(fake)  # type: ignore[arg-type]
+    yield fake
+    use_container(None)
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    with Client(app) as c:
+        yield c
