@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.intake import record_receipts
 from chalicelib.deps import container
 from chalicelib.domain.ingest import accept_webhook
 from chalicelib.observability import logger, metrics
@@ -39,14 +40,11 @@ def handle_webhook(platform: str, store: str) -> Any:
     )
     ack_ms = round((time.monotonic() - started) * 1000)  # verify + queue: the sender's wait
     logger().set_correlation_id(accepted.delivery_id)
-    for event_key, message_id in zip(accepted.event_keys, accepted.message_ids, strict=True):
-        try:
-            deps.trail.record_receipt(event_key, platform, store, received_at, ack_ms, message_id)
-        except Exception:
-            # The event is queued, so it will be booked: the answer stays 2xx (a 5xx would only
-            # make the platform send it again). Its trail lacks the receipt; the metric says so.
-            logger().exception("trail receipt not recorded", extra={"event_key": event_key})
-            metrics().add_metric(name="TrailWriteFailures", unit="Count", value=1)
+    # The event is queued, so it will be booked: a failed trail write keeps the answer 2xx
+    # (a 5xx would only make the platform send it again).
+    record_receipts(
+        deps, platform, store, received_at, ack_ms, accepted.event_keys, accepted.message_ids
+    )
     logger().info(
         "webhook accepted",
         extra={"platform": platform, "store": store, "events": len(accepted.event_keys)},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.channels import CHANNELS
 from chalicelib.channels.base import Delivery
 from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
+from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.ports import Catalog, EventQueue, SecretSource
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -57,10 +58,18 @@ def accept_webhook(
     credentials = channel.credentials(secrets.get_secret(store.secret_name))
     delivery_id = channel.verify(delivery, credentials, now)
     events = channel.parse(delivery, store, delivery_id)
-    # Kept for investigation; verified bytes a platform sent in another encoding stay readable.
-    raw = body.decode("utf-8", errors="replace") if events else ""
-    message_ids = tuple(
-        queue.send({"event": event.to_dict(), "raw": raw}, event.correlation_id) for event in events
-    )
+    message_ids = enqueue_events(events, body, queue)
     status, reply = channel.ack(delivery_id, events)
     return Accepted(delivery_id, tuple(e.event_key for e in events), message_ids, status, reply)
+
+
+def enqueue_events(
+    events: Sequence[OrderEvent], raw: bytes | str, queue: EventQueue
+) -> tuple[str, ...]:
+    """One message per event, each carrying the raw payload it came from (kept for
+    investigation; bytes in another encoding stay readable). Returns the message ids."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return tuple(
+        queue.send({"event": event.to_dict(), "raw": text}, event.correlation_id)
+        for event in events
+    )
