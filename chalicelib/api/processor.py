@@ -30,6 +30,7 @@ from chalicelib.domain.delivery import (
 from chalicelib.domain.errors import AlreadyProcessed, UnknownStore
 from chalicelib.domain.model import BookingPlan, EventRecord, OrderEvent, Outcome
 from chalicelib.domain.processing import ProcessResult, process_order_event
+from chalicelib.domain.skew import report_skew
 from chalicelib.observability import logger, metrics
 
 # Must equal OrderEventsQueue's QueueName in infra/resources.json (a test checks).
@@ -88,6 +89,13 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     collected = metrics()
     collected.add_metric(name=f"Outcome_{result.outcome.value}", unit="Count", value=1)
     collected.add_metric(name="WebhookToBookedSeconds", unit="Seconds", value=lag)
+    skew = report_skew(event, result.outcome, deps.orders, deps.now())
+    if skew is not None:  # processed anyway; the store's P2 anomaly counts it
+        collected.add_metric(name="ClockSkewEvents", unit="Count", value=1)
+        log.warning(
+            "event time skewed from our clock",
+            extra={"event_key": event.event_key, "skew_seconds": round(skew.seconds)},
+        )
     return result
 
 
