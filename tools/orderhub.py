@@ -1,5 +1,7 @@
-"""The operator CLI: `bin/orderhub dlq list | show ID | replay [--dry-run] [--since] [--store]`
-and `bin/orderhub conservation --date YYYY-MM-DD [--store platform/store]`.
+"""The operator CLI: `bin/orderhub dlq list | show ID | replay [--dry-run] [--since] [--store]`,
+`bin/orderhub conservation --date YYYY-MM-DD [--store platform/store]` and
+`bin/orderhub secrets rotate --store platform/store (--secret VALUE | --generate)
+[--grace-minutes 60]`.
 
 Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
 and ORDERHUB_ORDER_DLQ_URL (the functions' own settings; `conservation` needs the table names
@@ -15,7 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.messaging import DeadLetterQueue
@@ -97,6 +99,48 @@ def _conservation(env: dict[str, str], day: str, store: str | None) -> int:
     return 1 if different else 0
 
 
+def _rotate(env: dict[str, str], store_ref: str, new: str | None, grace_minutes: int) -> int:
+    """Rotate a store's signing secret; the previous one keeps verifying for the grace window."""
+    import boto3
+
+    from chalicelib.adapters.secrets import SecretsManagerStore
+    from chalicelib.deps import Container
+    from chalicelib.domain.errors import InvalidPayload
+    from chalicelib.domain.rotation import new_webhook_secret, rotate
+
+    platform, _, store_id = store_ref.partition("/")
+    if not platform or not store_id:
+        print("--store must be platform/store, e.g. mall/demo-shop", file=sys.stderr)
+        return 2
+    os.environ.update(env)
+    deps = Container(environ=env)
+    store = deps.catalog_store.get_store(platform, store_id)
+    if store is None:
+        print(f"no store {platform}/{store_id} is configured", file=sys.stderr)
+        return 1
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    secrets = SecretsManagerStore(
+        boto3.session.Session(region_name=region).client("secretsmanager")
+    )
+    generated = new is None
+    value = new_webhook_secret() if new is None else new
+    now = datetime.now(UTC)
+    try:
+        rotated = rotate(
+            secrets.read(store.secret_name), value, now, timedelta(minutes=grace_minutes)
+        )
+    except InvalidPayload as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    secrets.write(store.secret_name, rotated)
+    until = rotated.get("rotation", {}).get("until")
+    print(f"rotated the signing secret of {platform}/{store_id} ({store.secret_name})")
+    print(f"the previous secret verifies until {until}" if until else "the previous secret is void")
+    if generated:  # shown once: configure it on the sender's side now
+        print(f"new secret (configure it on the shop's side now; it is not shown again): {value}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderhub", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="area", required=True)
@@ -115,7 +159,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("--date", required=True, help="the UTC day, YYYY-MM-DD")
     check.add_argument("--store", help="only this store (id or platform/id)")
+    keys = sub.add_parser("secrets", help="a store's signing secret")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    rotation = key_actions.add_parser(
+        "rotate", help="replace the secret; the old one verifies during the grace window"
+    )
+    rotation.add_argument("--store", required=True, help="platform/store, e.g. shopify/acme")
+    source = rotation.add_mutually_exclusive_group(required=True)
+    source.add_argument("--secret", help="the new secret the platform issued (its console)")
+    source.add_argument(
+        "--generate", action="store_true", help="issue a new whsec_ secret (own shop)"
+    )
+    rotation.add_argument(
+        "--grace-minutes",
+        type=int,
+        default=60,
+        help="how long the old secret still verifies (default 60: Shopify's overlap)",
+    )
     args = parser.parse_args(argv)
+    if args.area == "secrets":
+        return _rotate(_environment(), args.store, args.secret, args.grace_minutes)
     if args.area == "conservation":
         return _conservation(_environment(), args.date, args.store)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,3 +21,19 @@ class SecretsManagerSource:
         if not isinstance(value, dict):
             raise ValueError(f"secret {name} is not a JSON object")
         return value
+
+
+class SecretsManagerStore:
+    """Reads and writes a secret's JSON directly (no cache): for rotation, an operator's act."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def read(self, name: str) -> dict[str, Any]:
+        value = json.loads(self._client.get_secret_value(SecretId=name)["SecretString"])
+        if not isinstance(value, dict):
+            raise ValueError(f"secret {name} is not a JSON object")
+        return value
+
+    def write(self, name: str, value: Mapping[str, Any]) -> None:
+        self._client.put_secret_value(SecretId=name, SecretString=json.dumps(dict(value)))

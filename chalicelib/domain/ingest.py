@@ -12,6 +12,7 @@ from chalicelib.channels.base import Delivery
 from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.ports import Catalog, EventQueue, SecretSource
+from chalicelib.domain.rotation import effective_secret
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -55,7 +56,8 @@ def accept_webhook(
             "check the webhook URL on the platform's side"
         )
     delivery = Delivery.of(headers, body, now)
-    credentials = channel.credentials(secrets.get_secret(store.secret_name))
+    # During a rotation's grace window the previous secret verifies too (domain/rotation.py).
+    credentials = channel.credentials(effective_secret(secrets.get_secret(store.secret_name), now))
     delivery_id = channel.verify(delivery, credentials, now)
     events = channel.parse(delivery, store, delivery_id)
     message_ids = enqueue_events(events, body, queue)

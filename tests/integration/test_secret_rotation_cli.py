@@ -1,0 +1,106 @@
+"""`bin/orderhub secrets rotate` against Secrets Manager (moto): the stored secret rotates,
+the webhook path verifies both secrets during the grace window, and nothing secret is printed
+unless OrderHub generated it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.adapters.secrets import SecretsManagerStore
+from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.deps import Container
+from chalicelib.domain.errors import InvalidSignature
+from chalicelib.domain.ingest import accept_webhook
+from chalicelib.domain.ports import Store
+from tests.builders import body, mall_payload
+from tests.fakes import FakeQueue
+from tools.orderhub import main
+
+OLD = "whsec_b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQ="
+NAME = "orderhub/stores/mall/s1"
+
+
+@pytest.fixture
+def env(stack_env, aws, monkeypatch):
+    for key, value in stack_env.items():
+        monkeypatch.setenv(key, value)
+    aws.client("secretsmanager").create_secret(
+        Name=NAME, SecretString=json.dumps({"webhook_secret": OLD})
+    )
+    deps = Container(environ=stack_env)
+    deps.catalog_store.put_store(Store("mall", "s1", NAME))
+    return deps
+
+
+def deliver(deps: Container, secret: str, at: datetime):
+    raw = body(mall_payload())
+    msg = f"msg-{int(at.timestamp())}-{secret[-4:]}"
+    headers = {
+        "webhook-id": msg,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": sign_standard_webhook(secret, msg, at, raw),
+    }
+    store = SecretsManagerStore(deps._client("secretsmanager"))
+
+    class Direct:  # read through, no cache: the test moves the clock, not the cache
+        def get_secret(self, name):
+            return store.read(name)
+
+    return accept_webhook("mall", "s1", headers, raw, deps.catalog_store, Direct(), FakeQueue(), at)
+
+
+def test_generated_rotation_is_stored_printed_once_and_overlaps(env, capsys):
+    assert main(["secrets", "rotate", "--store", "mall/s1", "--generate"]) == 0
+    out = capsys.readouterr().out
+    stored = SecretsManagerStore(env._client("secretsmanager")).read(NAME)
+    new = stored["webhook_secret"]
+    assert new.startswith("whsec_") and new != OLD and new in out
+    assert OLD not in out  # the old secret is never printed
+    assert stored["rotation"]["previous"] == {"webhook_secret": OLD}
+    until = datetime.fromisoformat(stored["rotation"]["until"])
+    now = datetime.now(UTC)
+    assert timedelta(minutes=59) < until - now <= timedelta(minutes=60)
+    assert deliver(env, OLD, now).event_keys
+    assert deliver(env, new, now).event_keys
+    with pytest.raises(InvalidSignature):
+        deliver(env, OLD, until + timedelta(seconds=1))
+
+
+def test_platform_issued_secret_is_not_echoed(env, capsys):
+    assert (
+        main(
+            [
+                "secrets",
+                "rotate",
+                "--store",
+                "mall/s1",
+                "--secret",
+                "whsec_bmV3IQ==",
+                "--grace-minutes",
+                "0",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "whsec_bmV3IQ==" not in out and "void" in out
+    assert SecretsManagerStore(env._client("secretsmanager")).read(NAME) == {
+        "webhook_secret": "whsec_bmV3IQ=="
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["--store", "mall/nope", "--generate"], 1, "no store mall/nope"),
+        (["--store", "mall", "--generate"], 2, "platform/store"),
+        (["--store", "mall/s1", "--secret", OLD], 2, "in use"),
+    ],
+)
+def test_bad_requests_say_why_and_change_nothing(env, capsys, args, code, words):
+    assert main(["secrets", "rotate", *args]) == code
+    assert words in capsys.readouterr().err
+    assert SecretsManagerStore(env._client("secretsmanager")).read(NAME) == {"webhook_secret": OLD}
