@@ -29,6 +29,7 @@ from chalicelib.adapters.messaging import (
     MessageLoader,
     QueueMonitor,
     QueueVisibility,
+    RawArchive,
     SqsEventQueue,
 )
 from chalicelib.adapters.secrets import SecretsManagerSource
@@ -129,6 +130,10 @@ class Container:
     @cached_property
     def loader(self) -> MessageLoader:
         return MessageLoader(self.s3)
+
+    @cached_property
+    def raw_archive(self) -> RawArchive:
+        return RawArchive(self.s3, self.settings.raw_bucket)
 
     @cached_property
     def queue_monitor(self) -> QueueMonitor:

@@ -249,6 +249,19 @@ class FakeQueue:
         return f"msg-{len(self.messages)}"
 
 
+class FakeRawArchive:
+    """Same contract as messaging.RawArchive: documents by key."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def keep(self, key: str, document: Mapping[str, Any]) -> None:
+        self.documents[key] = dict(document)
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        return self.documents.get(key)
+
+
 class FakeStockPush:
     """Records pushes; `fail` makes a channel raise; `during_push` runs inside every push (to
     change stock while a push is in flight)."""

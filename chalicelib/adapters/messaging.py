@@ -164,3 +164,27 @@ class DeadLetterQueue:
         )
         self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"])
         return str(sent["MessageId"])
+
+
+class RawArchive:
+    """Keeps each event's raw payload in the raw-payload bucket (domain/archive.py)."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def keep(self, key: str, document: Mapping[str, Any]) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
+            ContentType="application/json",
+        )
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        try:
+            obj = self._s3.get_object(Bucket=self._bucket, Key=key)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        document = json.loads(obj["Body"].read())
+        return document if isinstance(document, dict) else None

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
 from chalicelib.deps import Container, container
+from chalicelib.domain.archive import raw_document, raw_key
 from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.delivery import (
     MAX_ATTEMPTS,
@@ -47,18 +48,26 @@ FINAL_OUTCOMES = frozenset(
 bp = Blueprint(__name__)
 
 
-def read_event(body: str, deps: Container) -> OrderEvent:
-    """The canonical event a queued message carries; InvalidMessage if it cannot be read."""
+def read_message(body: str, deps: Container) -> tuple[OrderEvent, str]:
+    """The canonical event a queued message carries and its raw payload; InvalidMessage if
+    it cannot be read."""
     try:
         message = deps.loader.load(body)
-        return OrderEvent.from_dict(message["event"])
+        return OrderEvent.from_dict(message["event"]), str(message.get("raw") or "")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidMessage(f"unreadable order message: {type(exc).__name__}: {exc}") from exc
 
 
+def read_event(body: str, deps: Container) -> OrderEvent:
+    return read_message(body, deps)[0]
+
+
 def handle_order_message(body: str, deps: Container) -> ProcessResult:
     """Load one queued message and book its event."""
-    event = read_event(body, deps)
+    event, raw = read_message(body, deps)
+    # Kept before booking, so every booked event's payload can be looked at; a failed write
+    # fails the attempt like any other AWS failure (retried with backoff, then the DLQ).
+    deps.raw_archive.keep(raw_key(event), raw_document(event, raw))
     log = logger()
     log.set_correlation_id(event.correlation_id)
     store = deps.catalog.get_store(event.platform, event.store)

@@ -19,6 +19,7 @@ from tests.fakes import (
     FakeEventPublisher,
     FakeOrderRepository,
     FakeQueue,
+    FakeRawArchive,
     FakeSecrets,
     FakeStockPush,
     FakeTrail,
@@ -62,6 +63,7 @@ class FakeContainer:
         self.catalog.put_api_key(hash_api_key(KEY), {"key_id": "k", "owner": "t", "role": "admin"})
         self.secrets = FakeSecrets({"secret/demo": {"webhook_secret": SECRET}})
         self.queue = FakeQueue()
+        self.raw_archive = FakeRawArchive()
         self.loader = MessageLoader(s3=None)
         self.authenticator = ApiKeyAuthenticator(self.catalog)
         self.queue_monitor = self
