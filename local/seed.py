@@ -12,13 +12,10 @@ from chalicelib.domain.auth import hash_api_key
 from chalicelib.domain.ports import Store, StoreRules, Warehouse
 from chalicelib.domain.processing import adjust_stock
 from chalicelib.domain.stock_ops import Adjustment
+from chalicelib.domain.stores import secret_name
 from chalicelib.domain.timeutil import utc_now
 
 SEED_PATH = Path(__file__).resolve().parent / "seed.json"
-
-
-def store_secret_name(platform: str, store_id: str) -> str:
-    return f"orderhub/stores/{platform}/{store_id}"
 
 
 def load_seed(path: Path = SEED_PATH) -> dict[str, Any]:
@@ -34,7 +31,7 @@ def apply_seed(
     secretsmanager: Any,
 ) -> None:
     for store in seed.get("stores", []):
-        name = store_secret_name(store["platform"], store["store_id"])
+        name = secret_name(store["platform"], store["store_id"])
         secretsmanager.create_secret(Name=name, SecretString=json.dumps(store["credentials"]))
         catalog.put_store(
             Store(

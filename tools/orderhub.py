@@ -1,7 +1,8 @@
 """The operator CLI: `bin/orderhub dlq list | show ID | replay [--dry-run] [--since] [--store]`,
 `bin/orderhub conservation --date YYYY-MM-DD [--store platform/store]` and
 `bin/orderhub secrets rotate --store platform/store (--secret VALUE | --generate)
-[--grace-minutes 60]`.
+[--grace-minutes 60]`, `bin/orderhub stores add --store platform/store --timezone ZONE
+--credentials FILE [--name] [--rules JSON]` and `bin/orderhub stores list`.
 
 Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
 and ORDERHUB_ORDER_DLQ_URL (the functions' own settings; `conservation` needs the table names
@@ -18,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.messaging import DeadLetterQueue
@@ -141,6 +143,70 @@ def _rotate(env: dict[str, str], store_ref: str, new: str | None, grace_minutes:
     return 0
 
 
+# Platforms that deliver by other means than our webhook endpoint: their credentials are
+# read by their poller or queue consumer, not checked here.
+NON_WEBHOOK_PLATFORMS = ("amazon", "taobao", "pinduoduo", "jd")
+
+
+def _platforms() -> dict[str, Any]:
+    from chalicelib.channels import CHANNELS
+
+    readers: dict[str, Any] = {name: channel.credentials for name, channel in CHANNELS.items()}
+    return {**dict.fromkeys(NON_WEBHOOK_PLATFORMS), **readers}
+
+
+def _add_store(env: dict[str, str], args: argparse.Namespace) -> int:
+    """Create or update a store: its secret, then its catalog entry (the store exists for
+    the webhook path only once both are there)."""
+    import boto3
+
+    from chalicelib.deps import Container
+    from chalicelib.domain.errors import InvalidPayload
+    from chalicelib.domain.stores import new_store
+
+    platform, _, store_id = args.store.partition("/")
+    try:
+        if args.credentials == "-":
+            text = sys.stdin.read()
+        else:
+            text = Path(args.credentials).read_text(encoding="utf-8")
+        credentials = json.loads(text)
+        rules = json.loads(args.rules)
+        store = new_store(
+            platform, store_id, args.timezone, args.name, rules, credentials, _platforms()
+        )
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the input: {exc}", file=sys.stderr)
+        return 2
+    except InvalidPayload as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    os.environ.update(env)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    client = boto3.session.Session(region_name=region).client("secretsmanager")
+    value = json.dumps(credentials)
+    try:
+        client.create_secret(Name=store.secret_name, SecretString=value)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=store.secret_name, SecretString=value)
+    Container(environ=env).catalog_store.put_store(store)
+    print(f"store {platform}/{store_id} saved (secret {store.secret_name}, zone {store.timezone})")
+    if platform in _platforms() and platform not in NON_WEBHOOK_PLATFORMS:
+        print(f"its platform posts to: https://<api>/webhooks/{platform}/{store_id}")
+    return 0
+
+
+def _list_stores(env: dict[str, str]) -> int:
+    from chalicelib.deps import Container
+
+    os.environ.update(env)
+    stores = Container(environ=env).catalog_store.list_stores()
+    for s in stores:
+        print(f"{s.platform}/{s.store_id}\t{s.timezone}\t{s.name}")
+    print(f"{len(stores)} stores")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderhub", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="area", required=True)
@@ -176,7 +242,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60,
         help="how long the old secret still verifies (default 60: Shopify's overlap)",
     )
+    stores = sub.add_parser("stores", help="the stores (shops) OrderHub takes orders from")
+    store_actions = stores.add_subparsers(dest="action", required=True)
+    add = store_actions.add_parser("add", help="create or update a store and its secret")
+    add.add_argument("--store", required=True, help="platform/store, e.g. shopify/acme")
+    add.add_argument("--timezone", required=True, help="IANA zone, e.g. Asia/Shanghai")
+    add.add_argument(
+        "--credentials", required=True, help="JSON file of the secret's fields ('-': stdin)"
+    )
+    add.add_argument("--name", default="", help="a display name")
+    add.add_argument("--rules", default="{}", help='JSON, e.g. {"allow_split": true}')
+    store_actions.add_parser("list", help="every store")
     args = parser.parse_args(argv)
+    if args.area == "stores":
+        env = _environment()
+        return _add_store(env, args) if args.action == "add" else _list_stores(env)
     if args.area == "secrets":
         return _rotate(_environment(), args.store, args.secret, args.grace_minutes)
     if args.area == "conservation":

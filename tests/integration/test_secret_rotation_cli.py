@@ -104,3 +104,60 @@ def test_bad_requests_say_why_and_change_nothing(env, capsys, args, code, words)
     assert main(["secrets", "rotate", *args]) == code
     assert words in capsys.readouterr().err
     assert SecretsManagerStore(env._client("secretsmanager")).read(NAME) == {"webhook_secret": OLD}
+
+
+def test_stores_add_writes_secret_and_catalog_then_lists(env, tmp_path, capsys):
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps({"webhook_secret": "shpss_abc"}))
+    args = ["--store", "shopify/acme", "--timezone", "America/New_York", "--credentials"]
+    assert main(["stores", "add", *args, str(creds), "--rules", '{"allow_split": true}']) == 0
+    out = capsys.readouterr().out
+    assert "webhooks/shopify/acme" in out and "shpss_abc" not in out
+    store = env.catalog_store.get_store("shopify", "acme")
+    assert store.timezone == "America/New_York" and store.rules.allow_split
+    stored = SecretsManagerStore(env._client("secretsmanager")).read(store.secret_name)
+    assert stored == {"webhook_secret": "shpss_abc"}
+    # again with a new secret: updated, not duplicated
+    creds.write_text(json.dumps({"webhook_secret": "shpss_new"}))
+    assert main(["stores", "add", *args, str(creds)]) == 0
+    assert SecretsManagerStore(env._client("secretsmanager")).read(store.secret_name) == {
+        "webhook_secret": "shpss_new"
+    }
+    capsys.readouterr()
+    assert main(["stores", "list"]) == 0
+    assert "shopify/acme\tAmerica/New_York" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("store", "zone", "creds", "rules", "words"),
+    [
+        ("ebay/x", "UTC", {"a": 1}, "{}", "not supported"),
+        ("shopify/a b", "UTC", {"webhook_secret": "s"}, "{}", "store id must be"),
+        ("shopify/a", "Mars/Base", {"webhook_secret": "s"}, "{}", "timezone"),
+        ("shopify/a", "UTC", {"app_key": "k"}, "{}", "credentials: the store's credentials lack"),
+        ("shopify/a", "UTC", {"webhook_secret": "s"}, '{"split": 1}', "unknown rules: split"),
+        ("tiktok/a", "UTC", {"app_key": "k"}, "{}", "app_secret"),
+    ],
+)
+def test_stores_add_refuses_bad_input_and_writes_nothing(
+    env, tmp_path, capsys, store, zone, creds, rules, words
+):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(creds))
+    code = main(
+        [
+            "stores",
+            "add",
+            "--store",
+            store,
+            "--timezone",
+            zone,
+            "--credentials",
+            str(path),
+            "--rules",
+            rules,
+        ]
+    )
+    assert code == 2 and words in capsys.readouterr().err
+    platform, _, store_id = store.partition("/")
+    assert env.catalog_store.get_store(platform, store_id) is None
