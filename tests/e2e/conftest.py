@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 
 SEED = json.loads((ROOT / "local" / "seed.json").read_text())
 ADMIN_KEY = SEED["api_keys"][0]["key"]
-STORE = SEED["stores"][0]
+STORE = next(s for s in SEED["stores"] if (s["platform"], s["store_id"]) == ("mall", "demo-shop"))
 SECRET = STORE["credentials"]["webhook_secret"]
 
 
@@ -102,13 +102,35 @@ class Stack:
         return requests.get(f"{self.api}{path}", headers=self.auth, timeout=10)
 
     def wait_for_order(self, order_id: str, version: int = 1, timeout: float = 30) -> dict:
+        return self.wait_for("mall", STORE["store_id"], order_id, version, timeout)
+
+    def wait_for(
+        self, platform: str, store: str, order_id: str, version: int = 1, timeout: float = 30
+    ) -> dict:
+        """The order once stored at `version` or later (any platform's)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            response = self.get(f"/orders/mall/{STORE['store_id']}/{order_id}")
+            response = self.get(f"/orders/{platform}/{store}/{order_id}")
             if response.status_code == 200 and response.json()["version"] >= version:
-                return response.json()
+                return dict(response.json())
             time.sleep(0.2)
-        raise AssertionError(f"order {order_id} v{version} not booked within {timeout} s")
+        raise AssertionError(
+            f"order {platform}/{store}/{order_id} v{version} not stored within {timeout} s"
+        )
+
+    def run_job(self, name: str) -> dict:
+        """Run a scheduled job on demand against this stack (`make job NAME=...`)."""
+        env = dict(os.environ, ORDERHUB_STATE_FILE=str(self.state_file))
+        done = subprocess.run(
+            [sys.executable, "-m", "local.job", name],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout[done.stdout.index("{\n") :]))
 
     def wait_for_empty_queue(self, timeout: float = 30) -> None:
         sqs = self.client("sqs")

@@ -18,7 +18,7 @@ import requests
 from local.provision import load_template
 from tests.builders import mall_payload
 from tests.conftest import ROOT
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import SEED, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -200,17 +200,7 @@ def test_ctrl_c_stops_every_part(tmp_path):
 
 
 def run_job(stack, name):
-    env = dict(os.environ, ORDERHUB_STATE_FILE=str(stack.state_file))
-    done = subprocess.run(
-        [sys.executable, "-m", "local.job", name],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout[done.stdout.index("{\n") :])
+    return stack.run_job(name)
 
 
 def test_paid_order_ships_through_the_wms_and_counts_adjust(stack):
@@ -261,8 +251,16 @@ def tapped_events(stack, sku):
 
 def pushed(stack):
     return sorted(
-        (p["store"], p["quantity"]) for p in stub_call(stack, f"/_stub/pushes?sku={GIFT}")
+        ((p["platform"], p["store"]), p["quantity"])
+        for p in stub_call(stack, f"/_stub/pushes?sku={GIFT}")
     )
+
+
+# Every seeded store is a channel. The gift box keeps 1 unit back for the own shop (`mall`),
+# so those channels come first in a limited sale and may sell 1 more than the others.
+CHANNELS = sorted(
+    ((s["platform"], s["store_id"]) for s in SEED["stores"]), key=lambda c: (c[0] != "mall", c)
+)
 
 
 def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
@@ -283,19 +281,17 @@ def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
 
     stub_call(stack, "/_stub/fail", {"count": 0})
     run_job(stack, "push_stock")
-    assert pushed(stack) == [("demo-shop", 1), ("outlet-shop", 1)]  # one each: 2 left
+    # 2 left: one unit each to the first two channels, 0 to the others
+    shares = [(c, 1 if i < 2 else 0) for i, c in enumerate(CHANNELS)]
+    assert pushed(stack) == sorted(shares)
     (limited,) = [e for e in tapped_events(stack, GIFT) if e["detail-type"] == "LimitedSale"]
     assert limited["source"] == "orderhub.inventory"
     assert limited["detail"]["available"] == 2 and limited["detail"]["safety_stock"] == 2
 
     assert stack.receive(GIFT, "e2e-ls-receipt", 10, "restock").status_code == 200
     run_job(stack, "push_stock")
-    assert pushed(stack) == [
-        ("demo-shop", 1),
-        ("demo-shop", 12),
-        ("outlet-shop", 1),
-        ("outlet-shop", 12),
-    ]
+    lifted = [(c, 12 if c[0] == "mall" else 11) for c in CHANNELS]
+    assert pushed(stack) == sorted(shares + lifted)
     events = [e["detail-type"] for e in tapped_events(stack, GIFT)]
     assert events == ["LimitedSaleLifted"]
 
