@@ -2,12 +2,20 @@
 
 from chalice import Chalice
 
-from chalicelib.api import operations, processor, queries, stock, stock_push, webhooks
+from chalicelib.api import amazon, operations, processor, queries, stock, stock_push, webhooks
 from chalicelib.api.http import authenticate_request
 from chalicelib.observability import observe
 
 app = Chalice(app_name="orderhub")
 app.register_middleware(observe, "all")
 app.register_middleware(authenticate_request, "http")
-for blueprint in (webhooks.bp, queries.bp, stock.bp, processor.bp, operations.bp, stock_push.bp):
+for blueprint in (
+    webhooks.bp,
+    queries.bp,
+    stock.bp,
+    processor.bp,
+    operations.bp,
+    stock_push.bp,
+    amazon.bp,
+):
     app.register_blueprint(blueprint)

@@ -140,6 +140,16 @@ def _queue(clients: Callable[[str], Any], props: dict[str, Any], region: str) ->
     return Resolved(url, {"Arn": arn, "QueueName": props["QueueName"], "QueueUrl": url})
 
 
+def _queue_policy(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """Set the policy on each queue (`Queues` are URLs, as `Ref` gives them). moto stores it
+    and does not enforce it: locally anyone may send, in AWS only the policy's principals."""
+    sqs = clients("sqs")
+    policy = json.dumps(props["PolicyDocument"])
+    for url in props["Queues"]:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    return Resolved(str(props["PolicyDocument"].get("Id", "queue-policy")))
+
+
 def _bucket(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
     s3 = clients("s3")
     name = props["BucketName"]
@@ -206,6 +216,7 @@ def _alarm(clients: Callable[[str], Any], props: dict[str, Any], region: str) ->
 CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
+    "AWS::SQS::QueuePolicy": _queue_policy,
     "AWS::S3::Bucket": _bucket,
     "AWS::Events::EventBus": _event_bus,
     "AWS::CloudWatch::Alarm": _alarm,

@@ -207,6 +207,27 @@ def _list_stores(env: dict[str, str]) -> int:
     return 0
 
 
+def _send_amazon(env: dict[str, str], path: str) -> int:
+    """Put a notification file on our Amazon queue, as Amazon's SP-API would (local testing)."""
+    import boto3
+
+    from chalicelib.api.amazon import AMAZON_QUEUE_NAME
+
+    body = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        print(f"{path} is not JSON: {exc}", file=sys.stderr)
+        return 2
+    os.environ.update(env)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    sqs = boto3.session.Session(region_name=region).client("sqs")
+    url = sqs.get_queue_url(QueueName=AMAZON_QUEUE_NAME)["QueueUrl"]
+    message_id = sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]
+    print(f"sent to {AMAZON_QUEUE_NAME}: message {message_id}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderhub", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="area", required=True)
@@ -253,7 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--name", default="", help="a display name")
     add.add_argument("--rules", default="{}", help='JSON, e.g. {"allow_split": true}')
     store_actions.add_parser("list", help="every store")
+    amazon = sub.add_parser("amazon", help="Amazon SP-API notifications")
+    amazon_actions = amazon.add_subparsers(dest="action", required=True)
+    send = amazon_actions.add_parser("send", help="put a notification file on our queue")
+    send.add_argument("file", help="an ORDER_CHANGE notification (JSON; '-': stdin)")
     args = parser.parse_args(argv)
+    if args.area == "amazon":
+        return _send_amazon(_environment(), args.file)
     if args.area == "stores":
         env = _environment()
         return _add_store(env, args) if args.action == "add" else _list_stores(env)

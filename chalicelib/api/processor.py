@@ -108,6 +108,18 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     return result
 
 
+def record_rejection(
+    deps: Container, key: str, order: str, reason: str, cause: str = "permanent failure"
+) -> None:
+    """Commit a `rejected_invalid` event record with its reason, once (a redelivery finds it).
+    Shared by every consumer that refuses a message for good (api/amazon.py too)."""
+    plan = BookingPlan(
+        EventRecord(key, order, Outcome.REJECTED_INVALID, reason, deps.now(), cause=cause), None, 0
+    )
+    with contextlib.suppress(AlreadyProcessed):
+        deps.orders.commit(plan)
+
+
 def reject_message(record: SQSRecord, exc: Exception, deps: Container) -> str:
     """Record a permanent failure with its reason, once; the message is then deleted."""
     try:
@@ -116,15 +128,7 @@ def reject_message(record: SQSRecord, exc: Exception, deps: Container) -> str:
     except InvalidMessage:
         key, order = f"invalid#{record.message_id}", ""
     reason = getattr(exc, "message", str(exc))
-    record_plan = BookingPlan(
-        EventRecord(
-            key, order, Outcome.REJECTED_INVALID, reason, deps.now(), cause="permanent failure"
-        ),
-        None,
-        0,
-    )
-    with contextlib.suppress(AlreadyProcessed):
-        deps.orders.commit(record_plan)
+    record_rejection(deps, key, order, reason)
     logger().warning("order message rejected", extra={"event_key": key, "reason": reason})
     metrics().add_metric(name="MessagesRejectedPermanently", unit="Count", value=1)
     return Outcome.REJECTED_INVALID.value

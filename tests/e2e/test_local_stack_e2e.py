@@ -160,6 +160,16 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
             ):
                 assert alarm[key] == props[key], (name, key)
             assert alarm["Threshold"] == float(props["Threshold"]), name
+        elif resource["Type"] == "AWS::SQS::QueuePolicy":  # stored locally, not enforced
+            for queue in props["Queues"]:
+                queue_name = resources[queue["Ref"]]["Properties"]["QueueName"]
+                url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+                attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+                stored = json.loads(attrs["Attributes"]["Policy"])["Statement"]
+                want = props["PolicyDocument"]["Statement"]
+                assert [(s["Effect"], s["Principal"], s["Action"]) for s in stored] == [
+                    (s["Effect"], s["Principal"], s["Action"]) for s in want
+                ], name
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 

@@ -1,6 +1,6 @@
-"""`bin/orderhub secrets rotate` against Secrets Manager (moto): the stored secret rotates,
+"""The operator CLI (`bin/orderhub`) against moto. `secrets rotate`: the stored secret rotates,
 the webhook path verifies both secrets during the grace window, and nothing secret is printed
-unless OrderHub generated it."""
+unless OrderHub generated it. `stores add|list`: checked before written. `amazon send`."""
 
 from __future__ import annotations
 
@@ -161,3 +161,16 @@ def test_stores_add_refuses_bad_input_and_writes_nothing(
     assert code == 2 and words in capsys.readouterr().err
     platform, _, store_id = store.partition("/")
     assert env.catalog_store.get_store(platform, store_id) is None
+
+
+def test_amazon_send_puts_the_file_on_our_amazon_queue(env, tmp_path, capsys):
+    notification = tmp_path / "n.json"
+    notification.write_text(json.dumps({"NotificationType": "ORDER_CHANGE"}))
+    assert main(["amazon", "send", str(notification)]) == 0
+    assert "sent to orderhub-amazon-notifications" in capsys.readouterr().out
+    sqs = env._client("sqs")
+    url = sqs.get_queue_url(QueueName="orderhub-amazon-notifications")["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(message["Body"]) == {"NotificationType": "ORDER_CHANGE"}
+    notification.write_text("not json")
+    assert main(["amazon", "send", str(notification)]) == 2
