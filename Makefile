@@ -9,12 +9,13 @@ PY     := $(BIN)/python
 REGION := us-east-1
 PYNAMODB_VERSION := 6.1.0
 
-.PHONY: help run test lint typecheck cfn-lint pytest unit integration e2e package bench demo job clean
+.PHONY: help run test lint typecheck cfn-lint pytest unit integration e2e package bench bench-reconcile demo job clean
 
 help:
 	@echo "make run     start the local stack (API, emulated AWS, worker, scheduler)"
 	@echo "make test    lint, type checks, CloudFormation lint and every test"
 	@echo "make bench   drive the running stack and print latency/throughput numbers"
+	@echo "make bench-reconcile   time and memory of the streamed reconciliation (100 k orders)"
 	@echo "make demo    a minute of realistic signed orders against the running stack"
 	@echo "make job NAME=<handler>   run one scheduled job now against the running stack"
 	@echo "make package build the Lambda package and CloudFormation template into build/"
@@ -64,6 +65,10 @@ bench: $(STAMP)
 	$(PY) bench/drive.py --mode bench
 	$(PY) bench/drive.py --mode flash
 	$(PY) bench/drive.py --mode chaos --start-stack
+
+# in process, no stack needed: 100 k orders per side through the streamed reconciliation
+bench-reconcile: $(STAMP)
+	$(PY) bench/reconcile.py
 
 demo: $(STAMP)
 	$(PY) bench/drive.py --mode demo

@@ -2,7 +2,24 @@
 
 from chalice import Chalice
 
-from chalicelib.api import amazon, operations, processor, queries, stock, stock_push, webhooks
+from chalicelib.api import (
+    admin,
+    amazon,
+    anomalies,
+    channel_health,
+    kpis,
+    openapi,
+    operations,
+    personal_data,
+    pollers,
+    processor,
+    queries,
+    reports,
+    stock,
+    stock_push,
+    timeline,
+    webhooks,
+)
 from chalicelib.api.http import authenticate_request
 from chalicelib.observability import observe
 
@@ -17,5 +34,14 @@ for blueprint in (
     operations.bp,
     stock_push.bp,
     amazon.bp,
+    admin.bp,
+    pollers.bp,
+    reports.bp,
+    anomalies.bp,
+    channel_health.bp,
+    kpis.bp,
+    timeline.bp,
+    openapi.bp,
+    personal_data.bp,
 ):
     app.register_blueprint(blueprint)

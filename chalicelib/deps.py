@@ -13,8 +13,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
+from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch, NoAfterSalesFeed
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
+from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
 from chalicelib.adapters.dynamo import (
     DynamoCatalog,
     DynamoOrderRepository,
@@ -24,6 +27,8 @@ from chalicelib.adapters.dynamo import (
     build_models,
 )
 from chalicelib.adapters.events import EventBridgePublisher
+from chalicelib.adapters.health_probes import build_health_probes
+from chalicelib.adapters.history import OrderHistoryReader
 from chalicelib.adapters.messaging import (
     DeadLetterQueue,
     MessageLoader,
@@ -32,8 +37,28 @@ from chalicelib.adapters.messaging import (
     RawArchive,
     SqsEventQueue,
 )
+from chalicelib.adapters.notify import RoutingNotifier, build_notifier
+from chalicelib.adapters.ops_stats import (
+    DynamoKpiSources,
+    DynamoOpsStats,
+    build_anomaly_openings_model,
+    build_ops_stats_model,
+)
+from chalicelib.adapters.order_days import DynamoOrderDays
+from chalicelib.adapters.personal_data import KmsEnvelopeVault
+from chalicelib.adapters.platform_api import build_order_detail_router
+from chalicelib.adapters.pull_clients import RouterTransport
+from chalicelib.adapters.report_store import (
+    S3Objects,
+    S3ReportStore,
+    S3StatementFiles,
+    S3WmsSnapshots,
+)
 from chalicelib.adapters.secrets import SecretsManagerSource
+from chalicelib.adapters.statements import JdStatement, StatementRouter
 from chalicelib.domain.auth import ApiKeyAuthenticator
+from chalicelib.domain.channel_health import HealthProbe
+from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ports import Warehouse
 from chalicelib.domain.stock_push import EVENT_SOURCE
 from chalicelib.domain.timeutil import utc_now
@@ -120,6 +145,11 @@ class Container:
         )
 
     @cached_property
+    def personal_data(self) -> KmsEnvelopeVault:
+        """Seals buyers' personal data and raw payloads per order (KMS envelope encryption)."""
+        return KmsEnvelopeVault(self._client("kms"), self.settings.pii_key_id)
+
+    @cached_property
     def dead_letters(self) -> DeadLetterQueue:
         return DeadLetterQueue(self.sqs, self.settings.order_dlq_url, self.settings.order_queue_url)
 
@@ -136,6 +166,11 @@ class Container:
         return RawArchive(self.s3, self.settings.raw_bucket)
 
     @cached_property
+    def order_history(self) -> OrderHistoryReader:
+        """The order timeline's reads (records, trails, anomalies, DLQ, raw payloads)."""
+        return OrderHistoryReader(self.models, self.dead_letters, self.raw_archive)
+
+    @cached_property
     def queue_monitor(self) -> QueueMonitor:
         s = self.settings
         return QueueMonitor(self.sqs, {"orders": s.order_queue_url, "orders_dlq": s.order_dlq_url})
@@ -149,8 +184,147 @@ class Container:
         return build_stock_push_client(self.settings.channel_api_url)
 
     @cached_property
+    def poll_cursors(self) -> DynamoCursorStore:
+        """Where the pull pollers keep their place (chalicelib/domain/polling.py)."""
+        s = self.settings
+        return DynamoCursorStore(build_cursor_model(s.poll_cursors_table, s.region))
+
+    @cached_property
+    def pull_transport(self) -> RouterTransport:
+        """HTTP to the pull platforms' routers (Taobao, Pinduoduo, JD)."""
+        return RouterTransport()
+
+    @cached_property
+    def order_details(self) -> OrderDetailRouter:
+        """Platforms' order APIs, keyed by platform: thin events are fetched before booking."""
+        s = self.settings
+        return build_order_detail_router(
+            self.secrets,
+            s.bigcommerce_api_url,
+            tiktok_api_url=s.tiktok_api_url,
+            douyin_api_url=s.douyin_api_url,
+            now=self.now,
+        )
+
+    @cached_property
+    def api_keys(self) -> DynamoApiKeys:
+        return DynamoApiKeys(self.models)
+
+    @cached_property
+    def audit_log(self) -> DynamoAuditLog:
+        return DynamoAuditLog(build_audit_model(self.settings.audit_table, self.settings.region))
+
+    @cached_property
     def authenticator(self) -> ApiKeyAuthenticator:
-        return ApiKeyAuthenticator(self.catalog)
+        return ApiKeyAuthenticator(self.catalog, usage=self.api_keys)
+
+    @cached_property
+    def anomalies(self) -> DynamoAnomalies:
+        """The anomaly engine's store (lifecycle, escalation; domain/anomalies.py)."""
+        return DynamoAnomalies(self.models)
+
+    @cached_property
+    def shipment_watch(self) -> DynamoShipmentWatch:
+        return DynamoShipmentWatch(self.models)
+
+    @cached_property
+    def after_sales(self) -> NoAfterSalesFeed:
+        """No channel delivers after-sales requests yet (see anomaly_rules)."""
+        return NoAfterSalesFeed()
+
+    @cached_property
+    def notifier(self) -> RoutingNotifier:
+        """Notices to SNS, WeCom/DingTalk robots and SES, routed by `orderhub/notifications`."""
+        s = self.settings
+        return build_notifier(
+            self.secrets, s.notifications_secret, s.notify_topics, self._client, self.now
+        )
+
+    @cached_property
+    def report_presigner(self) -> Any:
+        """Signs report links: SigV4, regional virtual-hosted URLs (path-style against a local
+        endpoint); with the keys in ORDERHUB_REPORT_SIGNER_SECRET when set, so links outlive
+        the function's temporary credentials."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+        s = self.settings
+        if not s.report_signer_secret:
+            with self._lock:
+                return self._session.client("s3", config=config)
+        keys = self.secrets.get_secret(s.report_signer_secret)
+        signer = boto3.session.Session(
+            aws_access_key_id=str(keys["access_key_id"]),
+            aws_secret_access_key=str(keys["secret_access_key"]),
+            region_name=s.region,
+        )
+        return signer.client("s3", config=config)
+
+    @cached_property
+    def report_objects(self) -> S3Objects:
+        return S3Objects(self.s3, self.settings.report_bucket)
+
+    @cached_property
+    def reports(self) -> S3ReportStore:
+        """Reports under reports/<kind>/<date>/ with presigned links (domain/reports.py)."""
+        return S3ReportStore(
+            self.s3,
+            self.settings.report_bucket,
+            self.report_presigner,
+            self.settings.report_link_days * 24 * 3600,
+            self.now,
+        )
+
+    @cached_property
+    def statements(self) -> StatementRouter:
+        """The platforms' side of the reconciliation: statement files, else platform APIs."""
+        apis = {
+            "jd": JdStatement(self.settings.jd_api_url, self.pull_transport, self.secrets, self.now)
+        }
+        return StatementRouter(S3StatementFiles(self.report_objects), apis)
+
+    @cached_property
+    def order_days(self) -> DynamoOrderDays:
+        return DynamoOrderDays(self.models)
+
+    @cached_property
+    def wms_snapshots(self) -> S3WmsSnapshots:
+        return S3WmsSnapshots(self.report_objects)
+
+    @cached_property
+    def ops_stats(self) -> DynamoOpsStats:
+        """Channel health results and daily KPIs (`orderhub-ops-stats`)."""
+        s = self.settings
+        return DynamoOpsStats(build_ops_stats_model(s.ops_stats_table, s.region))
+
+    @cached_property
+    def health_probes(self) -> dict[str, HealthProbe]:
+        """One channel health probe per platform (adapters/health_probes.py)."""
+        s = self.settings
+        return build_health_probes(
+            self.secrets,
+            self.pull_transport,
+            self.sqs,
+            self.trail,
+            shopify_api_url=s.shopify_api_url,
+            shopify_api_version=s.shopify_api_version,
+            woocommerce_api_url=s.woocommerce_api_url,
+            bigcommerce_api_url=s.bigcommerce_api_url,
+            tiktok_api_url=s.tiktok_api_url,
+            douyin_api_url=s.douyin_api_url,
+            taobao_api_url=s.taobao_api_url,
+            pdd_api_url=s.pdd_api_url,
+            jd_api_url=s.jd_api_url,
+            now=self.now,
+        )
+
+    @cached_property
+    def kpi_sources(self) -> DynamoKpiSources:
+        """What the daily KPIs count: orders' `placed_day`, anomalies' `rule_opened`."""
+        s = self.settings
+        openings = build_anomaly_openings_model(s.anomalies_table, s.region)
+        return DynamoKpiSources(self.models.orders, openings)
 
     def warehouses(self) -> dict[str, Warehouse]:
         return {w.warehouse_id: w for w in self.catalog.list_warehouses()}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chalicelib.domain.audit import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 from chalicelib.domain.delivery import BASE_DELAY_SECONDS
 
 
@@ -19,15 +20,65 @@ _REQUIRED = {
     "events_table": "ORDERHUB_EVENTS_TABLE",
     "anomalies_table": "ORDERHUB_ANOMALIES_TABLE",
     "trail_table": "ORDERHUB_TRAIL_TABLE",
+    "poll_cursors_table": "ORDERHUB_POLL_CURSORS_TABLE",
     "order_queue_url": "ORDERHUB_ORDER_QUEUE_URL",
     "order_dlq_url": "ORDERHUB_ORDER_DLQ_URL",
     "raw_bucket": "ORDERHUB_RAW_BUCKET",
     "event_bus": "ORDERHUB_EVENT_BUS",
+    "audit_table": "ORDERHUB_AUDIT_TABLE",
+    # the KMS key that wraps personal-data keys (infra: alias/orderhub-pii)
+    "pii_key_id": "ORDERHUB_PII_KEY_ID",
 }
 CHANNEL_API_URL = "ORDERHUB_CHANNEL_API_URL"  # optional: the generic stock-push endpoint
+BIGCOMMERCE_API_URL = "ORDERHUB_BIGCOMMERCE_API_URL"  # optional: BigCommerce's API (local: stub)
+DEFAULT_BIGCOMMERCE_API_URL = "https://api.bigcommerce.com"
+# optional: TikTok Shop's and Douyin's order APIs, for thin events' details (local: stub)
+TIKTOK_API_URL = "ORDERHUB_TIKTOK_API_URL"
+DEFAULT_TIKTOK_API_URL = "https://open-api.tiktokglobalshop.com"
+DOUYIN_API_URL = "ORDERHUB_DOUYIN_API_URL"
+DEFAULT_DOUYIN_API_URL = "https://openapi-fxg.jinritemai.com"
 RETRY_BASE = "ORDERHUB_RETRY_BASE_SECONDS"  # optional: first retry delay (tests shorten it)
 PENDING_ALERT = "ORDERHUB_PENDING_ALERT_SECONDS"  # optional: when a pending event raises a P0
+# optional: the pull platforms' router URLs (local: local/stub_pull.py) and how far their
+# query windows stay behind the clock
+TAOBAO_API_URL = "ORDERHUB_TAOBAO_API_URL"
+DEFAULT_TAOBAO_API_URL = "https://eco.taobao.com/router/rest"
+PDD_API_URL = "ORDERHUB_PDD_API_URL"
+DEFAULT_PDD_API_URL = "https://gw-api.pinduoduo.com/api/router"
+JD_API_URL = "ORDERHUB_JD_API_URL"
+DEFAULT_JD_API_URL = "https://api.jd.com/routerjson"
+PULL_SETTLE = "ORDERHUB_PULL_SETTLE_SECONDS"
+DEFAULT_PULL_SETTLE_SECONDS = 180
 DEFAULT_PENDING_ALERT_SECONDS = 300
+AUDIT_RETENTION = "ORDERHUB_AUDIT_RETENTION_DAYS"  # optional: audit TTL, at least 180 days
+# optional: the notification SNS topics (infra Globals); an unset one is no SNS route
+NOTIFY_TOPIC_VARS = {
+    "P0": "ORDERHUB_ALERTS_P0_TOPIC_ARN",
+    "P1": "ORDERHUB_ALERTS_P1_TOPIC_ARN",
+    "P2": "ORDERHUB_ALERTS_P2_TOPIC_ARN",
+    "finance": "ORDERHUB_FINANCE_TOPIC_ARN",
+}
+NOTIFICATIONS_SECRET = "ORDERHUB_NOTIFICATIONS_SECRET"  # optional: routing config secret
+DEFAULT_NOTIFICATIONS_SECRET = "orderhub/notifications"
+# optional: reports (chalicelib/domain/reports.py): the bucket (unset: the raw-payload bucket,
+# under reports/), how long presigned links live (days, 1..7) and a secret holding an IAM
+# user's keys to sign them with (unset: the function's own, short-lived, credentials)
+REPORTS_BUCKET = "ORDERHUB_REPORTS_BUCKET"
+REPORT_LINK_DAYS = "ORDERHUB_REPORT_LINK_DAYS"
+DEFAULT_REPORT_LINK_DAYS = 3
+REPORT_SIGNER_SECRET = "ORDERHUB_REPORT_SIGNER_SECRET"
+# optional: the base URL anomaly notices link from (the API's URL: `{base}/orders/...`);
+# unset: notices carry no link
+LINK_BASE_URL = "ORDERHUB_LINK_BASE_URL"
+# optional: channel health and daily KPIs (chalicelib/domain/channel_health.py, kpis.py): the
+# ops-stats table, and where the Shopify / WooCommerce health probes call (unset: each store's
+# own `https://{shop_domain}` / `site_url`; locally the stub platform)
+OPS_STATS_TABLE = "ORDERHUB_OPS_STATS_TABLE"
+DEFAULT_OPS_STATS_TABLE = "orderhub-ops-stats"
+SHOPIFY_API_URL = "ORDERHUB_SHOPIFY_API_URL"
+SHOPIFY_API_VERSION = "ORDERHUB_SHOPIFY_API_VERSION"
+DEFAULT_SHOPIFY_API_VERSION = "2025-07"
+WOOCOMMERCE_API_URL = "ORDERHUB_WOOCOMMERCE_API_URL"
 
 
 @dataclass(frozen=True)
@@ -38,14 +89,39 @@ class Settings:
     events_table: str
     anomalies_table: str
     trail_table: str
+    poll_cursors_table: str
     order_queue_url: str
     order_dlq_url: str
     raw_bucket: str
     event_bus: str
+    audit_table: str
+    pii_key_id: str
     region: str
     channel_api_url: str = ""  # unset: platforms without their own push adapter are not pushed
+    taobao_api_url: str = DEFAULT_TAOBAO_API_URL
+    pdd_api_url: str = DEFAULT_PDD_API_URL
+    jd_api_url: str = DEFAULT_JD_API_URL
+    pull_settle_seconds: int = DEFAULT_PULL_SETTLE_SECONDS
+    bigcommerce_api_url: str = DEFAULT_BIGCOMMERCE_API_URL  # thin BigCommerce events' details
+    tiktok_api_url: str = DEFAULT_TIKTOK_API_URL  # thin TikTok Shop events' details
+    douyin_api_url: str = DEFAULT_DOUYIN_API_URL  # thin Douyin events' details
     retry_base_seconds: int = BASE_DELAY_SECONDS
     pending_alert_seconds: int = DEFAULT_PENDING_ALERT_SECONDS
+    audit_retention_days: int = DEFAULT_RETENTION_DAYS
+    notify_topics: Mapping[str, str] = field(default_factory=dict)  # P0|P1|P2|finance -> ARN
+    notifications_secret: str = DEFAULT_NOTIFICATIONS_SECRET
+    reports_bucket: str = ""  # unset: raw_bucket (see `report_bucket`)
+    report_link_days: int = DEFAULT_REPORT_LINK_DAYS
+    report_signer_secret: str = ""
+    link_base_url: str = ""  # anomaly notices link to `{link_base_url}/orders/...`
+    ops_stats_table: str = DEFAULT_OPS_STATS_TABLE  # channel health, daily KPI counters
+    shopify_api_url: str = ""  # health probe base; unset: https://{shop_domain}
+    shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    woocommerce_api_url: str = ""  # health probe base; unset: the store's site_url
+
+    @property
+    def report_bucket(self) -> str:
+        return self.reports_bucket or self.raw_bucket
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,10 +140,44 @@ class Settings:
             pending_alert = int(environ.get(PENDING_ALERT) or DEFAULT_PENDING_ALERT_SECONDS)
         except ValueError:
             raise ConfigError(f"{PENDING_ALERT} must be whole seconds") from None
+        try:
+            pull_settle = int(environ.get(PULL_SETTLE) or DEFAULT_PULL_SETTLE_SECONDS)
+        except ValueError:
+            raise ConfigError(f"{PULL_SETTLE} must be whole seconds") from None
+        try:
+            audit_days = int(environ.get(AUDIT_RETENTION) or DEFAULT_RETENTION_DAYS)
+        except ValueError:
+            raise ConfigError(f"{AUDIT_RETENTION} must be whole days") from None
+        if audit_days < MIN_RETENTION_DAYS:
+            raise ConfigError(f"{AUDIT_RETENTION} must be at least {MIN_RETENTION_DAYS} days")
+        try:
+            link_days = int(environ.get(REPORT_LINK_DAYS) or DEFAULT_REPORT_LINK_DAYS)
+        except ValueError:
+            raise ConfigError(f"{REPORT_LINK_DAYS} must be whole days") from None
+        if not 1 <= link_days <= 7:
+            raise ConfigError(f"{REPORT_LINK_DAYS} must be 1..7 (SigV4 links last 7 days at most)")
         return cls(
             region=region,
             channel_api_url=environ.get(CHANNEL_API_URL, ""),
+            taobao_api_url=environ.get(TAOBAO_API_URL) or DEFAULT_TAOBAO_API_URL,
+            pdd_api_url=environ.get(PDD_API_URL) or DEFAULT_PDD_API_URL,
+            jd_api_url=environ.get(JD_API_URL) or DEFAULT_JD_API_URL,
+            pull_settle_seconds=pull_settle,
+            bigcommerce_api_url=environ.get(BIGCOMMERCE_API_URL) or DEFAULT_BIGCOMMERCE_API_URL,
+            tiktok_api_url=environ.get(TIKTOK_API_URL) or DEFAULT_TIKTOK_API_URL,
+            douyin_api_url=environ.get(DOUYIN_API_URL) or DEFAULT_DOUYIN_API_URL,
             retry_base_seconds=retry_base,
             pending_alert_seconds=pending_alert,
+            audit_retention_days=audit_days,
+            notify_topics={k: environ[v] for k, v in NOTIFY_TOPIC_VARS.items() if environ.get(v)},
+            notifications_secret=environ.get(NOTIFICATIONS_SECRET) or DEFAULT_NOTIFICATIONS_SECRET,
+            reports_bucket=environ.get(REPORTS_BUCKET, ""),
+            report_link_days=link_days,
+            report_signer_secret=environ.get(REPORT_SIGNER_SECRET, ""),
+            link_base_url=environ.get(LINK_BASE_URL, ""),
+            ops_stats_table=environ.get(OPS_STATS_TABLE) or DEFAULT_OPS_STATS_TABLE,
+            shopify_api_url=environ.get(SHOPIFY_API_URL, ""),
+            shopify_api_version=environ.get(SHOPIFY_API_VERSION) or DEFAULT_SHOPIFY_API_VERSION,
+            woocommerce_api_url=environ.get(WOOCOMMERCE_API_URL, ""),
             **values,
         )

@@ -169,15 +169,18 @@ def _bucket(clients: Callable[[str], Any], props: dict[str, Any], region: str) -
         ]
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
     if "LifecycleConfiguration" in props:
-        rules = [
-            {
+        rules = []
+        for r in props["LifecycleConfiguration"]["Rules"]:
+            rule: dict[str, Any] = {
                 "ID": r["Id"],
                 "Status": r["Status"],
                 "Filter": {"Prefix": r.get("Prefix", "")},
-                "Expiration": {"Days": r["ExpirationInDays"]},
             }
-            for r in props["LifecycleConfiguration"]["Rules"]
-        ]
+            if "ExpirationInDays" in r:
+                rule["Expiration"] = {"Days": r["ExpirationInDays"]}
+            if "AbortIncompleteMultipartUpload" in r:
+                rule["AbortIncompleteMultipartUpload"] = r["AbortIncompleteMultipartUpload"]
+            rules.append(rule)
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
     return Resolved(name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
 
@@ -195,8 +198,10 @@ _ALARM_FIELDS = (
     "MetricName",
     "Dimensions",
     "Statistic",
+    "ExtendedStatistic",
     "Period",
     "EvaluationPeriods",
+    "DatapointsToAlarm",
     "Threshold",
     "ComparisonOperator",
     "TreatMissingData",
@@ -213,6 +218,45 @@ def _alarm(clients: Callable[[str], Any], props: dict[str, Any], region: str) ->
     return Resolved(name, {"Arn": f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{name}"})
 
 
+def _dashboard(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """Stored by moto (nothing renders it locally): the parity test reads it back."""
+    name = props["DashboardName"]
+    clients("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+    return Resolved(name, {})
+
+
+def _topic(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """`Ref` of a topic is its ARN. Subscriptions are the consumers' (locally: notify_local)."""
+    attributes = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+    arn = clients("sns").create_topic(Name=props["TopicName"], Attributes=attributes)["TopicArn"]
+    return Resolved(arn, {"TopicArn": arn, "TopicName": props["TopicName"]})
+
+
+def _kms_key(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """A symmetric key with its policy and rotation. moto stores the policy (it does not
+    evaluate it) and honours encryption contexts on GenerateDataKey/Decrypt."""
+    kms = clients("kms")
+    args: dict[str, Any] = {
+        "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+        "KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+    }
+    if "Description" in props:
+        args["Description"] = props["Description"]
+    if "KeyPolicy" in props:
+        args["Policy"] = json.dumps(props["KeyPolicy"])
+    meta = kms.create_key(**args)["KeyMetadata"]
+    if props.get("EnableKeyRotation"):
+        kms.enable_key_rotation(KeyId=meta["KeyId"])
+    if props.get("Enabled") is False:
+        kms.disable_key(KeyId=meta["KeyId"])
+    return Resolved(meta["KeyId"], {"Arn": meta["Arn"], "KeyId": meta["KeyId"]})
+
+
+def _kms_alias(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    clients("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+    return Resolved(props["AliasName"])
+
+
 CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
@@ -220,6 +264,10 @@ CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolv
     "AWS::S3::Bucket": _bucket,
     "AWS::Events::EventBus": _event_bus,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
+    "AWS::SNS::Topic": _topic,
+    "AWS::KMS::Key": _kms_key,
+    "AWS::KMS::Alias": _kms_alias,
 }
 
 

@@ -34,7 +34,8 @@ def _value(token: str, names: dict[str, int] | None) -> int:
 
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
-    """Values one cron field allows: *, ?, n, a-b, */s, a-b/s, lists; names for month/day."""
+    """Values one cron field allows: *, ?, n, a-b, */s, a-b/s, lists; names for month/day.
+    (`L` in day-of-month is read by `Schedule.next_after`.)"""
     allowed: set[int] = set()
     for part in text.upper().split(","):
         base, _, step_text = part.partition("/")
@@ -73,7 +74,8 @@ class Schedule:
         minutes, hours, dom, months, dow, years = fields
         allowed_min = _field(minutes, 0, 59)
         allowed_hour = _field(hours, 0, 23)
-        allowed_dom = _field(dom, 1, 31)
+        last_day = dom.upper() == "L"  # the month's last day (AWS allows L in day-of-month)
+        allowed_dom = set(range(1, 32)) if last_day else _field(dom, 1, 31)
         allowed_month = _field(months, 1, 12, _MONTHS)
         allowed_dow = _field(dow, 1, 7, _DAYS)
         allowed_year = _field(years, 1970, 2199)
@@ -85,6 +87,7 @@ class Schedule:
                 candidate.year in allowed_year
                 and candidate.month in allowed_month
                 and candidate.day in allowed_dom
+                and (not last_day or (candidate + timedelta(days=1)).month != candidate.month)
                 and aws_dow in allowed_dow
             ):
                 if candidate.hour in allowed_hour and candidate.minute in allowed_min:

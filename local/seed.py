@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.dynamo import DynamoCatalog, DynamoOrderRepository
-from chalicelib.domain.auth import hash_api_key
-from chalicelib.domain.ports import Store, StoreRules, Warehouse
+from chalicelib.domain.api_keys import issue_key
+from chalicelib.domain.ports import ApiKeyStore, Store, StoreRules, Warehouse
 from chalicelib.domain.processing import adjust_stock
 from chalicelib.domain.stock_ops import Adjustment
 from chalicelib.domain.stores import secret_name
@@ -29,6 +29,7 @@ def apply_seed(
     catalog: DynamoCatalog,
     repository: DynamoOrderRepository,
     secretsmanager: Any,
+    api_keys: ApiKeyStore,
 ) -> None:
     for store in seed.get("stores", []):
         name = secret_name(store["platform"], store["store_id"])
@@ -69,7 +70,14 @@ def apply_seed(
                 sku.get("holdback_channels", []),
             )
     for key in seed.get("api_keys", []):
-        catalog.put_api_key(
-            hash_api_key(key["key"]),
-            {"key_id": key["key_id"], "owner": key["owner"], "role": key["role"]},
+        # issued like any key (record + hashed lookup, 90 days from now), with the seed's value
+        issued = issue_key(
+            key["owner"],
+            key["role"],
+            utc_now(),
+            key.get("expires_in_days"),
+            created_by="dev seed",
+            secret=key["key"],
+            key_id=key["key_id"],
         )
+        api_keys.save_key(issued.key)

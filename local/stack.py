@@ -5,6 +5,10 @@ Parts, all on loopback:
 - every resource of infra/resources.json created on it, and local/seed.json loaded;
 - the HTTP API through `chalice local` in its own process;
 - a stub sales-platform API (local/stub_platform.py) recording the stock pushes it receives;
+- stub Taobao (TMC), Pinduoduo and JD routers (local/stub_pull.py) that the pull pollers
+  call, signed and checked as the real ones (`pull_stub_url` in the state file);
+- stub WeCom / DingTalk group robots (local/stub_notify.py) capturing the notifications, an
+  SQS tap on each SNS topic and a verified SES sender (local/notify_local.py);
 - in this process, a worker per SQS consumer (Lambda's event source mapping) and a scheduler
   (EventBridge schedules), calling the same Chalice handler functions AWS calls.
 Ctrl-C (or SIGTERM) stops every part; children also die with this process.
@@ -98,6 +102,9 @@ class LocalStack:
         self.threads: list[Any] = []
         self.scheduler: Any = None
         self.stub: Any = None
+        self.pull_stub: Any = None  # local/stub_pull.py: Taobao, Pinduoduo and JD routers
+        self.notify_stub: Any = None  # local/stub_notify.py: WeCom and DingTalk robots
+        self.sns_taps: dict[str, str] = {}
         self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
         self.stopping = threading.Event()
@@ -109,9 +116,15 @@ class LocalStack:
 
     def start(self) -> None:
         from local.emulator import set_fake_aws_env
+        from local.stub_notify import start_notify_stub
         from local.stub_platform import start_stub
+        from local.stub_pull import start_pull_stub
 
         self.stub = start_stub(os.environ.get("ORDERHUB_STUB_PORT"))
+        self.pull_stub = start_pull_stub(
+            os.environ.get("ORDERHUB_PULL_STUB_PORT"), health=self.stub.health.control
+        )  # one `POST /_stub/health` (stub platform) fails or slows every platform's probes
+        self.notify_stub = start_notify_stub(os.environ.get("ORDERHUB_NOTIFY_STUB_PORT"))
 
         env = dict(os.environ)
         set_fake_aws_env(env, REGION)
@@ -164,6 +177,9 @@ class LocalStack:
                     "api_url": self.api_url,
                     "aws_url": self.aws_url,
                     "stub_url": self.stub.url,
+                    "pull_stub_url": self.pull_stub.url,
+                    "notify_stub_url": self.notify_stub.url,
+                    "sns_taps": self.sns_taps,
                     "event_taps": self.event_taps,
                     "children": [child.pid for child in self.children],
                     "environment": {k: env[k] for k in [*sorted(function_env), *AWS_VARIABLES]},
@@ -176,6 +192,7 @@ class LocalStack:
         import boto3
 
         from chalicelib.deps import Container, use_container
+        from local.notify_local import seed_notifications, tap_sns_topics
         from local.provision import function_environment, load_template, provision, tap_event_buses
         from local.seed import apply_seed, load_seed
 
@@ -184,11 +201,31 @@ class LocalStack:
         resources = provision(template, session.client, REGION)
         function_env = function_environment(template, resources, REGION)
         function_env["ORDERHUB_CHANNEL_API_URL"] = self.stub.url  # AWS: each platform's API
+        function_env.update(self.pull_stub.function_environment())  # pollers -> stub routers
+        function_env["ORDERHUB_BIGCOMMERCE_API_URL"] = self.stub.url  # its Orders API too
+        function_env["ORDERHUB_TIKTOK_API_URL"] = self.stub.url  # TikTok's order API
+        function_env["ORDERHUB_DOUYIN_API_URL"] = self.stub.url  # Douyin's order API
+        function_env["ORDERHUB_LINK_BASE_URL"] = self.api_url  # anomaly notices link here
+        # health probes: AWS calls each store's https://{shop_domain} / site_url instead
+        function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
+        function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
         self.event_taps = tap_event_buses(template, session.client, REGION)
         os.environ.update(function_env)
         deps = Container()
         use_container(deps)
-        apply_seed(load_seed(), deps.catalog_store, deps.orders, session.client("secretsmanager"))
+        apply_seed(
+            load_seed(),
+            deps.catalog_store,
+            deps.orders,
+            session.client("secretsmanager"),
+            deps.api_keys,
+        )
+        self.sns_taps = tap_sns_topics(template, session.client, REGION)
+        seed_notifications(
+            self.notify_stub.local_config(),
+            session.client("secretsmanager"),
+            session.client("ses"),
+        )
         self.queues = {
             r.attrs["QueueName"]: r for r in resources.values() if "QueueName" in r.attrs
         }
@@ -246,6 +283,10 @@ class LocalStack:
             thread.join(timeout=15)
         if self.stub is not None:
             self.stub.stop()
+        if self.pull_stub is not None:
+            self.pull_stub.stop()
+        if self.notify_stub is not None:
+            self.notify_stub.stop()
         for child in reversed(self.children):
             if child.poll() is None:
                 child.terminate()
@@ -266,6 +307,7 @@ OrderHub local stack is up (AWS emulated by moto; no account, no network).
   AWS emulator {aws}
   Channel stub {stub}/_stub/pushes   (stock pushed to channels by push_stock)
   Events       queue orderhub-inventory-tap   (LimitedSale / LimitedSaleLifted, local only)
+  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk; bin/orderhub notify test)
   Jobs         make job NAME=publish_queue_metrics   (or push_stock, audit_inventory, ...)
 Press Ctrl-C to stop.
 """
@@ -287,7 +329,15 @@ def main() -> int:
     code = 0
     try:
         stack.start()
-        print(BANNER.format(api=stack.api_url, aws=stack.aws_url, stub=stack.stub.url), flush=True)
+        print(
+            BANNER.format(
+                api=stack.api_url,
+                aws=stack.aws_url,
+                stub=stack.stub.url,
+                notify=stack.notify_stub.url,
+            ),
+            flush=True,
+        )
         code = stack.wait()
     except Exception as exc:
         log.error("local stack failed to start: %s", exc)

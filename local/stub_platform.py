@@ -9,6 +9,15 @@ in AWS each platform's real inventory API takes its place. For developers and te
 - `POST /_stub/fail {"status": 503, "count": N}`: answer the next N pushes with that status
   (count omitted or null: until reset; 0: stop failing). Refused pushes are not recorded.
 
+It also serves BigCommerce's v2 Orders API (`GET /stores/{hash}/v2/orders/{id}[/products]`,
+seeded with `POST /_stub/bigcommerce/orders`): see local/stub_bigcommerce.py. And TikTok Shop's
+Get Order Detail (`GET /order/202309/orders`) and Douyin's order.orderDetail (`POST
+/order/orderDetail`), signature-checked, seeded with `POST /_stub/{tiktok,douyin}/orders`:
+see local/stub_tiktok_douyin.py. The channel health probes' endpoints (Shopify's and
+WooCommerce's webhook lists, BigCommerce's hooks, TikTok's authorized shops, Douyin's
+order.searchList) and `POST /_stub/health` (make a platform's probes fail or slow): see
+local/stub_health.py.
+
 Standard library only (ThreadingHTTPServer), on loopback; runs as a thread of the stack.
 """
 
@@ -22,6 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from local.stub_bigcommerce import BigCommerceStub
+from local.stub_health import HealthStub
+from local.stub_tiktok_douyin import DouyinStub, TikTokStub
+
 DEFAULT_PORT = 8010
 
 log = logging.getLogger("orderhub.local.stub")
@@ -33,6 +46,9 @@ class _State:
         self.pushes: list[dict[str, Any]] = []
         self.fail_status = 503
         self.fail_left: int | None = 0  # None: fail until reset
+        self.bigcommerce = BigCommerceStub()
+        self.tiktok, self.douyin = TikTokStub(), DouyinStub()
+        self.health = HealthStub.from_seed()  # the health probes' endpoints and control
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -42,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug(format, *args)
 
     def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode("utf-8")
+        data = b"" if status == 204 else json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -55,7 +71,17 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(raw) if raw else {}
 
     def do_GET(self) -> None:
+        if self.server.state.health.serve(self, "GET"):  # health probes, local/stub_health.py
+            return
         url = urlsplit(self.path)
+        if url.path.startswith("/stores/"):  # BigCommerce's Orders API
+            token = self.headers.get("X-Auth-Token") or ""
+            self._answer(*self.server.state.bigcommerce.get(url.path, url.query, token))
+            return
+        if url.path.startswith("/order/"):  # TikTok Shop's order API
+            token = self.headers.get("x-tts-access-token") or ""
+            self._answer(*self.server.state.tiktok.get(url.path, url.query, token))
+            return
         if url.path != "/_stub/pushes":
             self._answer(404, {"error": "not_found", "message": f"no GET {url.path}"})
             return
@@ -66,8 +92,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(200, pushes)
 
     def do_POST(self) -> None:
+        if self.server.state.health.serve(self, "POST"):  # health probes, local/stub_health.py
+            return
         path = urlsplit(self.path).path
         state = self.server.state
+        if path.startswith("/order/"):  # Douyin's order API: signed over the raw body
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            self._answer(*state.douyin.call(path, urlsplit(self.path).query, raw))
+            return
         try:
             body = self._json_body()
         except ValueError:
@@ -85,6 +118,12 @@ class _Handler(BaseHTTPRequestHandler):
                 count = body.get("count")
                 state.fail_left = None if count is None else int(count)
             self._answer(200, {"status": "failing", "count": count})
+        elif path.startswith("/_stub/bigcommerce/"):
+            self._answer(*state.bigcommerce.post(path, body))
+        elif path.startswith("/_stub/tiktok/"):
+            self._answer(*state.tiktok.post(path, body))
+        elif path.startswith("/_stub/douyin/"):
+            self._answer(*state.douyin.post(path, body))
         elif len(parts) == 3 and parts[0] == "stock":
             self._push(unquote(parts[1]), unquote(parts[2]), body)
         else:
@@ -146,6 +185,26 @@ class StubPlatform:
     def pushes(self) -> list[dict[str, Any]]:
         with self._server.state.lock:
             return list(self._server.state.pushes)
+
+    @property
+    def bigcommerce(self) -> BigCommerceStub:
+        """The BigCommerce Orders API it serves: seed orders, make GETs fail, see requests."""
+        return self._server.state.bigcommerce
+
+    @property
+    def tiktok(self) -> TikTokStub:
+        """TikTok Shop's order API it serves (local/stub_tiktok_douyin.py)."""
+        return self._server.state.tiktok
+
+    @property
+    def health(self) -> HealthStub:
+        """The health probes' endpoints and their fail/slow control (local/stub_health.py)."""
+        return self._server.state.health
+
+    @property
+    def douyin(self) -> DouyinStub:
+        """Douyin's order API it serves (local/stub_tiktok_douyin.py)."""
+        return self._server.state.douyin
 
     def start(self) -> StubPlatform:
         self._thread.start()

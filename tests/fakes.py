@@ -18,7 +18,9 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
+from chalicelib.domain.notices import Notice
 from chalicelib.domain.ports import SkuPushState, Store, Warehouse
+from tests import anomaly_fakes
 
 
 class FakeOrderRepository:
@@ -134,19 +136,12 @@ class FakeOrderRepository:
         return (o for o in list(self.orders.values()) if o.held())
 
     def get_anomaly(self, rule: str, subject: str) -> Mapping[str, Any] | None:
-        return self.anomalies.get(f"{rule}#{subject}")
+        item = self.anomalies.get(f"{rule}#{subject}")
+        return None if item is None else anomaly_fakes.legacy_view(item)
 
     def open_anomaly(self, anomaly: Anomaly, now: datetime) -> None:
-        current = self.anomalies.get(anomaly.key)
-        self.anomalies[anomaly.key] = {
-            "rule": anomaly.rule,
-            "subject": anomaly.subject,
-            "priority": anomaly.priority.value,
-            "detail": anomaly.detail,
-            "status": current["status"] if current else "open",
-            "occurrences": (current["occurrences"] if current else 0) + 1,
-            "opened_at": current["opened_at"] if current else now.isoformat(),
-        }
+        # the lifecycle's fields too (tests/anomaly_fakes.py: FakeAnomalies shares the dict)
+        anomaly_fakes.upsert(self.anomalies, anomaly, now)
 
     def roll_back_part(self, event_key: str, reverse) -> None:
         with self._lock:
@@ -292,6 +287,20 @@ class FakeEventPublisher:
         if self.error is not None:
             raise self.error
         self.events.append((detail_type, dict(detail)))
+
+
+class FakeNotifier:
+    """Same contract as notify.RoutingNotifier (the `Notifier` port): records every notice;
+    `error` makes `notify` raise (every route failed)."""
+
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+        self.error: Exception | None = None
+
+    def notify(self, notice: Notice) -> None:
+        if self.error is not None:
+            raise self.error
+        self.notices.append(notice)
 
 
 class FixedClock:

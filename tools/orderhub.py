@@ -2,7 +2,10 @@
 `bin/orderhub conservation --date YYYY-MM-DD [--store platform/store]` and
 `bin/orderhub secrets rotate --store platform/store (--secret VALUE | --generate)
 [--grace-minutes 60]`, `bin/orderhub stores add --store platform/store --timezone ZONE
---credentials FILE [--name] [--rules JSON]` and `bin/orderhub stores list`.
+--credentials FILE [--name] [--rules JSON]`, `bin/orderhub stores list` and
+`bin/orderhub keys issue --owner NAME --role ROLE [--expires-in-days 90] | list` (tools/access.py),
+`bin/orderhub notify test [--priority P1] [--audience ops] | routes` (tools/notify.py).
+Replays, store changes, secret rotations and issued keys are written to the audit log.
 
 Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
 and ORDERHUB_ORDER_DLQ_URL (the functions' own settings; `conservation` needs the table names
@@ -18,13 +21,17 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.messaging import DeadLetterQueue
+from chalicelib.domain.audit import Action
 from chalicelib.domain.dlq import describe, selected
-from chalicelib.domain.privacy import mask_phone
+from chalicelib.domain.privacy import buyer_view
+from tools import access as keys_cli
+from tools import notify as notify_cli
 
 QUEUE_VAR, DLQ_VAR = "ORDERHUB_ORDER_QUEUE_URL", "ORDERHUB_ORDER_DLQ_URL"
 
@@ -72,11 +79,13 @@ def _masked(body: str) -> Any:
         message = json.loads(body)
     except ValueError:
         return body
-    buyer = (message.get("event") or {}).get("buyer") if isinstance(message, dict) else None
-    if isinstance(buyer, dict) and buyer.get("phone"):
-        buyer["phone"] = mask_phone(str(buyer["phone"]))
+    event = message.get("event") if isinstance(message, dict) else None
+    if isinstance(event, dict) and isinstance(event.get("buyer"), dict):
+        event["buyer"] = buyer_view(event["buyer"])  # masks only, never the sealed envelope
     if isinstance(message, dict) and "raw" in message:
         message["raw"] = f"<{len(str(message['raw']))} characters of the original payload>"
+    if isinstance(message, dict) and "raw_sealed" in message:
+        message["raw_sealed"] = "<the original payload, sealed>"
     return message
 
 
@@ -136,6 +145,12 @@ def _rotate(env: dict[str, str], store_ref: str, new: str | None, grace_minutes:
         return 2
     secrets.write(store.secret_name, rotated)
     until = rotated.get("rotation", {}).get("until")
+    keys_cli.record(  # never the secrets themselves
+        env,
+        Action.STORE_SECRET_ROTATE,
+        f"store/{platform}/{store_id}",
+        after={"secret_name": store.secret_name, "generated": generated, "previous_until": until},
+    )
     print(f"rotated the signing secret of {platform}/{store_id} ({store.secret_name})")
     print(f"the previous secret verifies until {until}" if until else "the previous secret is void")
     if generated:  # shown once: configure it on the sender's side now
@@ -189,7 +204,16 @@ def _add_store(env: dict[str, str], args: argparse.Namespace) -> int:
         client.create_secret(Name=store.secret_name, SecretString=value)
     except client.exceptions.ResourceExistsException:
         client.put_secret_value(SecretId=store.secret_name, SecretString=value)
-    Container(environ=env).catalog_store.put_store(store)
+    catalog = Container(environ=env).catalog_store
+    before = catalog.get_store(platform, store_id)
+    catalog.put_store(store)
+    keys_cli.record(  # the configuration only, never the credentials
+        env,
+        Action.STORE_SAVE,
+        f"store/{platform}/{store_id}",
+        before=asdict(before) if before else None,
+        after=asdict(store),
+    )
     print(f"store {platform}/{store_id} saved (secret {store.secret_name}, zone {store.timezone})")
     if platform in _platforms() and platform not in NON_WEBHOOK_PLATFORMS:
         print(f"its platform posts to: https://<api>/webhooks/{platform}/{store_id}")
@@ -278,7 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     amazon_actions = amazon.add_subparsers(dest="action", required=True)
     send = amazon_actions.add_parser("send", help="put a notification file on our queue")
     send.add_argument("file", help="an ORDER_CHANGE notification (JSON; '-': stdin)")
+    keys_cli.add_parser(sub)
+    notify_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.area == "notify":
+        return notify_cli.run(_environment(), args)
+    if args.area == "keys":
+        return keys_cli.run(_environment(), args)
     if args.area == "amazon":
         return _send_amazon(_environment(), args.file)
     if args.area == "stores":
@@ -289,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.area == "conservation":
         return _conservation(_environment(), args.date, args.store)
 
-    queue = _dlq(_environment())
+    env = _environment()
+    queue = _dlq(env)
     parked = [(describe(m), m) for m in queue.browse()]
     if args.action == "show":
         found = [(p, m) for p, m in parked if p.message_id == args.message_id]
@@ -313,6 +344,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         queue.replay(message)
         _progress(done, len(chosen))
     print(f"replayed {len(chosen)} messages onto the order queue")
+    keys_cli.record(
+        env,
+        Action.DLQ_REPLAY,
+        f"dlq/{env[DLQ_VAR].rsplit('/', 1)[-1]}",
+        after={
+            **keys_cli.replayed([p for p, _ in chosen]),
+            "since": args.since,
+            "store": args.store,
+        },
+    )
     return 0
 
 

@@ -22,10 +22,17 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+)
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.anomalies import time_key
+from chalicelib.domain.anomaly_rules import awaiting_shipment
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
 from chalicelib.domain.model import (
     Anomaly,
@@ -41,6 +48,7 @@ from chalicelib.domain.model import (
     StockLevel,
 )
 from chalicelib.domain.ports import SkuPushState, Store, StoreRules, Warehouse
+from chalicelib.domain.reconcile import order_amount, placed_day_of
 
 RESERVATION_PARTITION = "R"  # sparse index: only orders holding a reservation carry it
 HOLDING = "1"  # sparse index: only orders holding stock carry it
@@ -136,6 +144,29 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         holding = UnicodeAttribute(hash_key=True)
         order_key = UnicodeAttribute(range_key=True)
 
+    class AwaitingShipmentIndex(GlobalSecondaryIndex[Any]):
+        """Orders holding locked units, on the clock of the anomaly rule they may break
+        (`anomaly_rules.awaiting_shipment`): keys only, so the order's other updates write
+        nothing to it."""
+
+        class Meta:
+            index_name = "awaiting_shipment"
+            projection = KeysOnlyProjection()
+
+        awaiting = UnicodeAttribute(hash_key=True)  # paid | shipped
+        awaiting_since = UnicodeAttribute(range_key=True)  # anomalies.time_key
+
+    class PlacedDayIndex(GlobalSecondaryIndex[Any]):
+        """A store's orders of one Beijing day, by order id: the reconciliation's side
+        (domain/reconcile.py). Only what it compares is projected."""
+
+        class Meta:
+            index_name = "placed_day"
+            projection = IncludeProjection(["status", "amount", "currency", "booking"])
+
+        placed_day = UnicodeAttribute(hash_key=True)
+        order_id = UnicodeAttribute(range_key=True)
+
     class OrderItem(Model):
         class Meta:
             table_name = names.orders
@@ -165,6 +196,27 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         holding = UnicodeAttribute(null=True)
         reservations = ReservationIndex()
         open_orders = OpenOrdersIndex()
+        paid_at = UTCDateTimeAttribute(null=True)
+        awaiting = UnicodeAttribute(null=True)
+        awaiting_since = UnicodeAttribute(null=True)
+        awaiting_shipment = AwaitingShipmentIndex()
+        placed_at = UTCDateTimeAttribute(null=True)
+        placed_day = UnicodeAttribute(null=True)  # platform#store#YYYY-MM-DD (Beijing)
+        amount = UnicodeAttribute(null=True)  # Σ quantity x unit price, decimal text
+        by_placed_day = PlacedDayIndex()
+
+    class OrderRecordsIndex(GlobalSecondaryIndex[Any]):
+        """An order's event records (its events, WMS shipments, expiries) by processing time:
+        the order timeline's way in. Sparse (`order_ref` is set only on an order's records:
+        an index key cannot be empty, and adjustments name a stock item) and keys only, so
+        it costs one small index write per record."""
+
+        class Meta:
+            index_name = "by_order"
+            projection = KeysOnlyProjection()
+
+        order_ref = UnicodeAttribute(hash_key=True)
+        processed_at = UTCDateTimeAttribute(range_key=True)
 
     class EventItem(Model):
         """An event's record and its ledger entry: kept for good, so a redelivery is always
@@ -182,8 +234,25 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         cause = UnicodeAttribute(default="")
         processed_at = UTCDateTimeAttribute()
         movements = UnicodeAttribute(default="[]")  # JSON list of StockChange.to_dict()
+        order_ref = UnicodeAttribute(null=True)  # = order_key on an order's records only
+        by_order = OrderRecordsIndex()
+
+    class AnomalyStatusIndex(GlobalSecondaryIndex[Any]):
+        """Active anomalies by when the engine must next look at them, and resolved
+        episodes by resolution time (domain/anomalies.py). Resolved live records carry no
+        status, so they are not in it."""
+
+        class Meta:
+            index_name = "by_status"
+            projection = AllProjection()
+
+        status = UnicodeAttribute(hash_key=True)  # open | acknowledged | resolved
+        status_at = UnicodeAttribute(range_key=True)  # due time, or resolution time
 
     class AnomalyItem(Model):
+        """The live anomaly (`rule#subject`) or a resolved episode (`rule#subject@opened`);
+        the lifecycle is in adapters/anomalies.py."""
+
         class Meta:
             table_name = names.anomalies
             region = aws_region
@@ -193,11 +262,24 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         rule = UnicodeAttribute()
         subject = UnicodeAttribute()
         priority = UnicodeAttribute()
-        status = UnicodeAttribute()
+        status = UnicodeAttribute(null=True)  # removed at resolution: the next upsert reopens
         detail = UnicodeAttribute(default="")
-        opened_at = UTCDateTimeAttribute()
-        last_seen_at = UTCDateTimeAttribute()
-        occurrences = NumberAttribute(default=0)
+        opened_at = UTCDateTimeAttribute(null=True)
+        last_seen_at = UTCDateTimeAttribute(null=True)
+        occurrences = NumberAttribute(null=True)
+        status_at = UnicodeAttribute(null=True)
+        announced_at = UTCDateTimeAttribute(null=True)
+        escalation_level = NumberAttribute(null=True)
+        escalated_at = UTCDateTimeAttribute(null=True)
+        acknowledged_at = UTCDateTimeAttribute(null=True)
+        acknowledged_by = UnicodeAttribute(null=True)
+        acknowledge_note = UnicodeAttribute(null=True)
+        resolved_at = UTCDateTimeAttribute(null=True)
+        resolved_by = UnicodeAttribute(null=True)
+        resolution_note = UnicodeAttribute(null=True)
+        resolved_count = NumberAttribute(null=True)
+        episode_of = UnicodeAttribute(null=True)
+        by_status = AnomalyStatusIndex()
 
     class PendingIndex(GlobalSecondaryIndex[Any]):
         class Meta:
@@ -266,10 +348,13 @@ def _order_from_item(item: Any) -> Order:
         created_at=item.created_at,
         reserved_until=item.reserved_until,
         region=item.region or "",
+        placed_at=item.placed_at,
+        paid_at=item.paid_at,
     )
 
 
 def _item_from_order(models: Models, order: Order) -> Any:
+    waiting = awaiting_shipment(order)
     reserving = order.reserved_until is not None and any(h.reserved for h in order.holds)
     return models.orders(
         order.key,
@@ -293,7 +378,20 @@ def _item_from_order(models: Models, order: Order) -> Any:
         reservation_partition=RESERVATION_PARTITION if reserving else None,
         reserved_until_key=order.reserved_until.isoformat() if reserving else None,  # type: ignore[union-attr]
         holding=HOLDING if order.held() else None,
+        paid_at=order.paid_at,
+        awaiting=waiting[0] if waiting else None,
+        awaiting_since=time_key(waiting[1]) if waiting else None,
+        placed_at=order.placed_at,
+        placed_day=_placed_day(order),
+        amount=str(order_amount(order.lines)),
     )
+
+
+def _placed_day(order: Order) -> str | None:
+    """The reconciliation's index key, from the first event's time (or, for orders written
+    before that was kept, the first booking)."""
+    placed = order.placed_at or order.created_at
+    return placed_day_of(order.platform, order.store, placed) if placed else None
 
 
 def _level_from_item(item: Any) -> StockLevel:
@@ -450,10 +548,10 @@ class DynamoOrderRepository:
             "rule": item.rule,
             "subject": item.subject,
             "priority": item.priority,
-            "status": item.status,
+            "status": item.status or "resolved",
             "detail": item.detail,
-            "occurrences": int(item.occurrences),
-            "opened_at": item.opened_at.isoformat(),
+            "occurrences": int(item.occurrences or 0),
+            "opened_at": item.opened_at.isoformat() if item.opened_at else None,
         }
 
     def open_anomaly(self, anomaly: Anomaly, now: datetime) -> None:
@@ -492,6 +590,7 @@ class DynamoOrderRepository:
             cause=record.cause,
             processed_at=record.processed_at,
             movements=json.dumps([c.to_dict() for c in plan.stock_changes]),
+            order_ref=order_ref(record.order_key),
         )
         # pynamodb sends puts before updates, in the order added: reasons come back that way.
         roles = ["event"]
@@ -531,6 +630,12 @@ class DynamoOrderRepository:
                     roles.append(f"anomaly {anomaly.key}")
         except TransactWriteError as exc:
             raise _domain_error(exc, roles) from exc
+
+
+def order_ref(order_key: str) -> str | None:
+    """The `by_order` index key of a record: its order key, if it names an order (not empty,
+    as for an unreadable message, nor a stock item, as for an adjustment)."""
+    return order_key if order_key and not order_key.startswith("stock#") else None
 
 
 def _record_view(item: Any) -> dict[str, Any]:
@@ -584,7 +689,9 @@ def _push_flag(inv: Any) -> list[Any]:
 
 
 def _anomaly_upsert(model: Any, anomaly: Anomaly, now: datetime) -> list[Any]:
-    """Open once per (rule, subject); a repeat counts and refreshes, never reopens a duplicate."""
+    """Open once per (rule, subject); a repeat counts and refreshes, never reopens a duplicate.
+    Resolution removes `status`, `opened_at`, `occurrences` and `status_at` (the episode), so
+    the same upsert reopens a resolved anomaly as a new episode."""
     return [
         model.rule.set(anomaly.rule),
         model.subject.set(anomaly.subject),
@@ -594,6 +701,8 @@ def _anomaly_upsert(model: Any, anomaly: Anomaly, now: datetime) -> list[Any]:
         model.opened_at.set(model.opened_at | now),
         model.last_seen_at.set(now),
         model.occurrences.add(1),
+        # due at once (to be announced) when it opens or reopens; a repeat keeps its due time
+        model.status_at.set(model.status_at | time_key(now)),
     ]
 
 
@@ -777,7 +886,10 @@ class DynamoCatalog:
                 "secret_name": store.secret_name,
                 "timezone": store.timezone,
                 "name": store.name,
-                "rules": asdict(store.rules),
+                "rules": {  # tuples (the address blocklist) are stored as lists
+                    k: list(v) if isinstance(v, tuple) else v
+                    for k, v in asdict(store.rules).items()
+                },
             },
         )
 

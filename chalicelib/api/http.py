@@ -1,4 +1,4 @@
-"""HTTP concerns in one place: domain errors to statuses, JSON bodies, API-key middleware."""
+"""HTTP concerns in one place: domain errors to statuses, JSON bodies, the access middleware."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.api import access
 from chalicelib.deps import container
 from chalicelib.domain import errors
 from chalicelib.observability import logger
@@ -17,6 +18,8 @@ STATUS: dict[type[errors.OrderHubError], int] = {
     errors.InvalidSignature: 401,
     errors.StaleTimestamp: 401,
     errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.Conflict: 409,
     errors.UnknownPlatform: 404,
     errors.UnknownStore: 404,
     errors.NotFound: 404,
@@ -24,8 +27,6 @@ STATUS: dict[type[errors.OrderHubError], int] = {
     errors.StockConflict: 409,
     errors.TransientFailure: 503,
 }
-
-PUBLIC_PREFIXES = ("/webhooks/", "/health")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -66,16 +67,20 @@ def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def authenticate_request(event: Any, get_response: Callable[[Any], Any]) -> Any:
-    """Chalice http middleware: every route but webhooks and health needs `Bearer <api key>`."""
-    path = event.context.get("resourcePath", event.path) if event is not None else ""
-    if path.startswith(PUBLIC_PREFIXES):
+    """Chalice http middleware: every route declared public in `api/access.py` passes; every
+    other needs `Bearer <api key>` (401) of a role with the route's permission (403). A route
+    declaring nothing is denied (fail closed)."""
+    method, path = str(getattr(event, "method", "")), str(getattr(event, "path", ""))
+    if access.is_public(method, path):
         return get_response(event)
     deps = container()
     try:
         principal = deps.authenticator.authenticate(event.headers.get("authorization"), deps.now())
-    except errors.Unauthenticated as exc:
+        access.authorize(principal, method, path, getattr(event, "query_params", None))
+    except (errors.Unauthenticated, errors.Forbidden) as exc:
+        logger().info("request refused", extra={"error": exc.code, "route": f"{method} {path}"})
         return error_response(exc)
-    event.context["orderhub_principal"] = {
+    event.context[access.PRINCIPAL] = {
         "key_id": principal.key_id,
         "owner": principal.owner,
         "role": principal.role,

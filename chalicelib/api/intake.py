@@ -9,6 +9,7 @@ from datetime import datetime
 from chalicelib.deps import Container
 from chalicelib.domain.ingest import enqueue_events
 from chalicelib.domain.model import OrderEvent
+from chalicelib.domain.ports import StoreRules
 from chalicelib.observability import logger, metrics
 
 
@@ -40,10 +41,13 @@ def queue_and_record(
     received_at: datetime,
     ack_ms: int = 0,
 ) -> tuple[str, ...]:
-    """Queue `events` (each message carries the raw payload) and record their receipts;
-    returns the message ids. Raises if queuing fails: the caller must not confirm or
-    acknowledge the source then (it will redeliver)."""
-    message_ids = enqueue_events(events, raw, deps.queue)
+    """Queue `events` (each message carries the raw payload; both sealed, with the store's
+    rules for the address checks) and record their receipts; returns the message ids. Raises
+    if queuing (or sealing) fails: the caller must not confirm or acknowledge the source then
+    (it will redeliver)."""
+    configured = deps.catalog.get_store(platform, store)
+    rules = configured.rules if configured is not None else StoreRules()
+    message_ids = enqueue_events(events, raw, deps.queue, deps.personal_data, rules)
     record_receipts(
         deps, platform, store, received_at, ack_ms, [e.event_key for e in events], message_ids
     )

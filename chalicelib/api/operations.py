@@ -12,6 +12,7 @@ from chalicelib.deps import Container, container
 from chalicelib.domain.conservation import Balance, parse_day, report
 from chalicelib.domain.dlq import describe
 from chalicelib.domain.errors import InvalidPayload
+from chalicelib.domain.kpis import oversold_stock_items
 from chalicelib.domain.model import Anomaly, Priority
 from chalicelib.domain.processing import expire_reservation
 from chalicelib.domain.stock_ops import audit_stock, ledger_balances
@@ -73,9 +74,8 @@ def audit_inventory(event: Any) -> dict[str, Any]:
     opens a P0 anomaly per stock item."""
     deps = container()
     repo = deps.orders
-    drifts = audit_stock(
-        repo.all_stock(), ledger_balances(list(repo.ledger())), list(repo.open_orders())
-    )
+    levels = repo.all_stock()
+    drifts = audit_stock(levels, ledger_balances(list(repo.ledger())), list(repo.open_orders()))
     now = deps.now()
     by_item: dict[str, list[str]] = {}
     for d in drifts:
@@ -85,6 +85,9 @@ def audit_inventory(event: Any) -> dict[str, Any]:
     for subject, details in by_item.items():
         repo.open_anomaly(Anomaly("inventory_drift", subject, Priority.P0, "; ".join(details)), now)
     metrics().add_metric(name="InventoryDriftItems", unit="Count", value=len(by_item))
+    # the oversell guard (domain/kpis.py): negative `available` or drift; target 0
+    oversold = oversold_stock_items(levels, ((d.sku, d.warehouse) for d in drifts))
+    metrics().add_metric(name="OversoldStockItems", unit="Count", value=len(oversold))
     logger().info("inventory audit", extra={"drifting_items": len(by_item)})
     return {"drifting_items": len(by_item), "drifts": by_item}
 

@@ -28,9 +28,13 @@ from chalicelib.domain.delivery import (
     backoff_seconds,
     is_permanent,
 )
+from chalicelib.domain.details import complete_thin_event
 from chalicelib.domain.errors import AlreadyProcessed, UnknownStore
 from chalicelib.domain.model import BookingPlan, EventRecord, OrderEvent, Outcome
+from chalicelib.domain.personal_data import raw_of, seal_buyer, seal_event
+from chalicelib.domain.ports import StoreRules
 from chalicelib.domain.processing import ProcessResult, process_order_event
+from chalicelib.domain.sealed import Sealed
 from chalicelib.domain.skew import report_skew
 from chalicelib.observability import logger, metrics
 
@@ -48,12 +52,12 @@ FINAL_OUTCOMES = frozenset(
 bp = Blueprint(__name__)
 
 
-def read_message(body: str, deps: Container) -> tuple[OrderEvent, str]:
-    """The canonical event a queued message carries and its raw payload; InvalidMessage if
-    it cannot be read."""
+def read_message(body: str, deps: Container) -> tuple[OrderEvent, str | Sealed]:
+    """The canonical event a queued message carries and its raw payload (sealed; plain text
+    in a message queued before sealing existed); InvalidMessage if it cannot be read."""
     try:
         message = deps.loader.load(body)
-        return OrderEvent.from_dict(message["event"]), str(message.get("raw") or "")
+        return OrderEvent.from_dict(message["event"]), raw_of(message)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidMessage(f"unreadable order message: {type(exc).__name__}: {exc}") from exc
 
@@ -65,12 +69,17 @@ def read_event(body: str, deps: Container) -> OrderEvent:
 def handle_order_message(body: str, deps: Container) -> ProcessResult:
     """Load one queued message and book its event."""
     event, raw = read_message(body, deps)
+    store = deps.catalog.get_store(event.platform, event.store)
+    # Intake sealed the buyer and the payload; a message queued before sealing existed (or a
+    # replay of one) is sealed here, before anything of it is stored.
+    event, sealed_raw = seal_event(
+        event, raw, deps.personal_data, store.rules if store is not None else StoreRules()
+    )
     # Kept before booking, so every booked event's payload can be looked at; a failed write
     # fails the attempt like any other AWS failure (retried with backoff, then the DLQ).
-    deps.raw_archive.keep(raw_key(event), raw_document(event, raw))
+    deps.raw_archive.keep(raw_key(event), raw_document(event, sealed_raw))
     log = logger()
     log.set_correlation_id(event.correlation_id)
-    store = deps.catalog.get_store(event.platform, event.store)
     if store is None:
         raise UnknownStore(f"store {event.platform}/{event.store} is no longer configured")
     rules = store.rules
@@ -83,7 +92,13 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     def context() -> BookingContext:
         return BookingContext(deps.now(), deps.warehouses(), rules)
 
-    result = process_order_event(event, deps.orders, context, resolve)
+    # A thin event (ids only: BigCommerce) is fetched from its platform's API first; the
+    # skew check below keeps the notification's own time, not the order's modification time.
+    # The buyer the API returns is sealed before the booking can store it (one KMS call).
+    full = seal_buyer(
+        complete_thin_event(event, store, deps.order_details), deps.personal_data, rules
+    )
+    result = process_order_event(full, deps.orders, context, resolve)
     lag = (deps.now() - event.received_at).total_seconds()
     log.info(
         "order event processed",

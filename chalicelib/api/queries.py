@@ -10,7 +10,7 @@ from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import container
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.model import Order, StockLevel, order_key
-from chalicelib.domain.privacy import mask_phone
+from chalicelib.domain.privacy import buyer_view
 
 bp = Blueprint(__name__)
 
@@ -30,11 +30,8 @@ def order_view(order: Order) -> dict[str, Any]:
         "total": str(total),
         "lines": [line.to_dict() for line in order.lines],
         "holds": [hold.to_dict() for hold in order.holds],
-        "buyer": (
-            {"name": order.buyer.name, "phone": mask_phone(order.buyer.phone)}
-            if order.buyer
-            else None
-        ),
+        # masked only (stored beside the sealed plaintext): POST .../personal-data opens it
+        "buyer": buyer_view(order.buyer),
         "version": order.version,
         "last_event_key": order.last_event_key,
         "created_at": order.created_at.isoformat() if order.created_at else None,

@@ -37,6 +37,7 @@ def handle_webhook(platform: str, store: str) -> Any:
         deps.secrets,
         deps.queue,
         received_at,
+        vault=deps.personal_data,
     )
     ack_ms = round((time.monotonic() - started) * 1000)  # verify + queue: the sender's wait
     logger().set_correlation_id(accepted.delivery_id)

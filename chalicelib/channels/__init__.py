@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.channels.base import Credentials, Delivery
+from chalicelib.channels.bigcommerce import BigCommerceChannel
 from chalicelib.channels.douyin import DouyinChannel
 from chalicelib.channels.mall import MallChannel
 from chalicelib.channels.shopify import ShopifyChannel
@@ -62,6 +63,7 @@ CHANNELS: dict[str, Channel] = {
         WooCommerceChannel(),
         TikTokChannel(),
         DouyinChannel(),
+        BigCommerceChannel(),
     )
 }
 

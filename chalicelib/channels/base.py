@@ -95,6 +95,25 @@ def app_credentials(secret: Mapping[str, Any]) -> Credentials:
     return Credentials(secrets, app_key, str(secret.get("shop_id") or ""))
 
 
+def api_fields(
+    secret: Mapping[str, Any], names: tuple[str, ...]
+) -> tuple[dict[str, str], list[str]]:
+    """The named fields of a store's secret as text, for signing outbound API calls, and the
+    names of those missing. `app_secret` is the newest of `app_secrets` during a rotation's
+    overlap (outbound calls sign with the new one)."""
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for name in names:
+        if name == "app_secret":
+            value = (_listed(secret, "app_secrets", "app_secret") or ("",))[0]
+        else:
+            value = str(secret.get(name) or "")
+        values[name] = value.strip()
+        if not values[name]:
+            missing.append("app_secret (or app_secrets)" if name == "app_secret" else name)
+    return values, missing
+
+
 # ---- payload readers -------------------------------------------------------------------------
 
 
@@ -239,7 +258,9 @@ def joined(parts: Iterable[str], separator: str = ", ") -> str:
     return separator.join(part for part in parts if part)
 
 
-def buyer_or_none(name: str, phone: str, address: str) -> Buyer | None:
+def buyer_or_none(
+    name: str, phone: str, address: str, email: str = "", id_number: str = ""
+) -> Buyer | None:
     """The buyer when the platform sent anything about them, else None.
 
     Platforms differ: the own shop must send all three; Shopify and WooCommerce send what the
@@ -247,9 +268,9 @@ def buyer_or_none(name: str, phone: str, address: str) -> Buyer | None:
     TikTok Shop and Douyin webhooks carry no buyer at all (None); booking keeps the buyer an
     earlier event gave (`booking._order_state`), so a buyer-less event never erases one.
     """
-    if not (name or phone or address):
+    if not (name or phone or address or email or id_number):
         return None
-    return Buyer(name=name, phone=phone, address=address)
+    return Buyer(name=name, phone=phone, address=address, email=email, id_number=id_number)
 
 
 def accepted_reply(

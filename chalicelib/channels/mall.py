@@ -7,7 +7,11 @@
               "status": "unpaid" | "paid" | "shipped" | "cancelled" | "refunded",
               "updated_at": "<ISO-8601 with offset>", "currency": "CNY",
               "lines": [{"sku": str, "quantity": int, "unit_price": "12.50"}],
-              "buyer": {"name": str, "phone": str, "address": str, "region"?: str}}}
+              "buyer": {"name": str, "phone": str, "address": str, "region"?: str,
+                        "email"?: str, "id_number"?: str}}}
+
+The buyer's name, phone, address, email and ID number are personal data: sealed at intake
+(domain/personal_data.py) and shown masked.
 
 Every rule broken is reported with the field's path, so a shop developer can fix the sender.
 """
@@ -119,10 +123,18 @@ def parse_mall_payload(
         raise InvalidPayload(f"$.data.lines has {len(raw_lines)} lines; at most {MAX_LINES}")
     lines = tuple(_line(raw, f"$.data.lines[{i}]") for i, raw in enumerate(raw_lines))
     raw_buyer = _require(data, "buyer", "$.data", dict)
+    optional = {}
+    for key in ("email", "id_number"):
+        value = raw_buyer.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidPayload(f"$.data.buyer.{key} must be a string")
+        optional[key] = (value or "").strip()
     buyer = Buyer(
         name=_require(raw_buyer, "name", "$.data.buyer", str),
         phone=_require(raw_buyer, "phone", "$.data.buyer", str),
         address=_require(raw_buyer, "address", "$.data.buyer", str),
+        email=optional["email"],
+        id_number=optional["id_number"],
     )
     region = raw_buyer.get("region", "")
     if not isinstance(region, str):

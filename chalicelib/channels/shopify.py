@@ -54,7 +54,9 @@ Payload → canonical event
       `variant_id` as text (map it with the store's `sku_mapping: table`); gift cards and
       custom items with neither hold no stock and are dropped.
     - buyer: shipping address, else billing address, else the customer's default address;
-      None when the order has none (the booking then keeps any buyer it knew).
+      phone from that address, else the order's, else the customer's; email the order's
+      `email`, else `contact_email`, else the customer's. None when the order has none of
+      these (the booking then keeps any buyer it knew). Sealed at intake.
     - region: not derived (warehouse regions are the seller's own labels).
 """
 
@@ -147,10 +149,11 @@ def _buyer(order: Mapping[str, Any]) -> Buyer | None:
         or joined([text(customer, "first_name"), text(customer, "last_name")], " ")
     )
     phone = text(address, "phone") or text(order, "phone") or text(customer, "phone")
+    email = text(order, "email") or text(order, "contact_email") or text(customer, "email")
     where = joined(
         text(address, key) for key in ("address1", "address2", "city", "province", "zip", "country")
     )
-    return buyer_or_none(name, phone, where)
+    return buyer_or_none(name, phone, where, email=email)
 
 
 def parse_shopify_order(

@@ -48,7 +48,8 @@ Payload → canonical event
       rounded half-even to 4 places); when `subtotal` is absent, the line's `price` (a JSON
       number, read as Decimal: never through float).
     - buyer: name and address from `shipping`, else `billing`; phone from `shipping.phone`,
-      else `billing.phone`. None when all are empty.
+      else `billing.phone`; email from `billing.email`. None when all are empty. Sealed at
+      intake.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def _buyer(order: Mapping[str, Any]) -> Buyer | None:
         name(shipping) or name(billing),
         text(shipping, "phone") or text(billing, "phone"),
         where(shipping) or where(billing),
+        email=text(billing, "email"),
     )
 
 

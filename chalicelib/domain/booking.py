@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from chalicelib.domain.anomaly_rules import suspicious_address
 from chalicelib.domain.model import (
     FINAL_STATUSES,
     Anomaly,
@@ -166,6 +167,7 @@ def _order_state(event: OrderEvent, base: Order | None, now: datetime, **state: 
         "version": (base.version if base else 0) + 1,
         "last_event_key": event.event_key,
         "reason": "",
+        "paid_at": _paid_at(event, base),
     }
     fields.update(state)
     if base is not None:
@@ -175,8 +177,19 @@ def _order_state(event: OrderEvent, base: Order | None, now: datetime, **state: 
         store=event.store,
         order_id=event.order_id,
         created_at=now,
+        placed_at=event.updated_at,
         **fields,  # type: ignore[arg-type]
     )
+
+
+def _paid_at(event: OrderEvent, base: Order | None) -> datetime | None:
+    """When the order was paid (the platform's time of the first paid or later event): the
+    paid-but-not-picked clock starts there (domain/anomaly_rules.py)."""
+    if base is not None and base.paid_at is not None:
+        return base.paid_at
+    if event.status in (PlatformStatus.PAID, PlatformStatus.SHIPPED):
+        return event.updated_at
+    return None
 
 
 def complete_from(event: OrderEvent, order: Order | None) -> OrderEvent:
@@ -205,6 +218,12 @@ def plan_event(
         anomalies: tuple[Anomaly, ...] = (),
     ) -> BookingPlan:
         record = EventRecord(event.event_key, event.order_key, outcome, reason, now)
+        if new_order is not None:  # a new or changed shipping address is checked once
+            rules = ctx.rules
+            flagged = suspicious_address(
+                order, new_order, rules.forbid_po_box, rules.address_blocklist
+            )
+            anomalies = (*anomalies, flagged) if flagged else anomalies
         return BookingPlan(record, new_order, expected, changes, anomalies)
 
     if order is not None:

@@ -48,6 +48,18 @@ class NotFound(OrderHubError):
     code = "not_found"
 
 
+class Forbidden(OrderHubError):
+    """The caller is known but its role lacks the permission the action needs."""
+
+    code = "forbidden"
+
+
+class Conflict(OrderHubError):
+    """The request contradicts the current state of what it addresses (rotate a revoked key)."""
+
+    code = "conflict"
+
+
 class StockConflict(OrderHubError):
     """The request contradicts the stock or order as it stands (ship more than locked, count
     below what is committed)."""

@@ -11,7 +11,8 @@ from chalicelib.channels import CHANNELS
 from chalicelib.channels.base import Delivery
 from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
 from chalicelib.domain.model import OrderEvent
-from chalicelib.domain.ports import Catalog, EventQueue, SecretSource
+from chalicelib.domain.personal_data import PersonalDataVault, seal_event
+from chalicelib.domain.ports import Catalog, EventQueue, SecretSource, StoreRules
 from chalicelib.domain.rotation import effective_secret
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -35,11 +36,14 @@ def accept_webhook(
     secrets: SecretSource,
     queue: EventQueue,
     now: datetime,
+    *,
+    vault: PersonalDataVault,
 ) -> Accepted:
     """Verify, validate and queue a delivery. Bad input raises before anything is queued.
 
     The store's credentials are read by its channel (each platform names its secret fields);
-    the answer on success is the channel's too (`Accepted.status`, `Accepted.reply`).
+    the answer on success is the channel's too (`Accepted.status`, `Accepted.reply`). Each
+    queued message is sealed first (domain/personal_data.py): one KMS call per event.
     """
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(
@@ -60,18 +64,26 @@ def accept_webhook(
     credentials = channel.credentials(effective_secret(secrets.get_secret(store.secret_name), now))
     delivery_id = channel.verify(delivery, credentials, now)
     events = channel.parse(delivery, store, delivery_id)
-    message_ids = enqueue_events(events, body, queue)
+    message_ids = enqueue_events(events, body, queue, vault, store.rules)
     status, reply = channel.ack(delivery_id, events)
     return Accepted(delivery_id, tuple(e.event_key for e in events), message_ids, status, reply)
 
 
 def enqueue_events(
-    events: Sequence[OrderEvent], raw: bytes | str, queue: EventQueue
+    events: Sequence[OrderEvent],
+    raw: bytes | str,
+    queue: EventQueue,
+    vault: PersonalDataVault,
+    rules: StoreRules,
 ) -> tuple[str, ...]:
     """One message per event, each carrying the raw payload it came from (kept for
-    investigation; bytes in another encoding stay readable). Returns the message ids."""
+    investigation; bytes in another encoding stay readable). The event's buyer and the raw
+    payload are sealed under one data key for the event's order before anything is sent, so
+    no message (nor its S3 overflow) holds personal data in clear. Returns the message ids."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    return tuple(
-        queue.send({"event": event.to_dict(), "raw": text}, event.correlation_id)
-        for event in events
-    )
+    message_ids = []
+    for event in events:
+        sealed, sealed_raw = seal_event(event, text, vault, rules)
+        message = {"event": sealed.to_dict(), "raw_sealed": sealed_raw.to_dict()}
+        message_ids.append(queue.send(message, event.correlation_id))
+    return tuple(message_ids)

@@ -12,6 +12,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.sealed import Sealed, sealed_or_none
+
 
 class PlatformStatus(StrEnum):
     """What the platform says about the order."""
@@ -88,18 +90,49 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class Buyer:
-    """Personal data: never logged."""
+    """Personal data: never logged. Two forms (domain/personal_data.py):
+
+    - plain (`sealed` None): the fields as the platform sent them. Only in memory, between a
+      channel's parser and the sealing at intake (or in the processor, for fetched details);
+    - sealed: the fields hold masked views (domain/privacy.py: `138****5678`) and the
+      plaintext is only in `sealed`, encrypted under the order's KMS data key. The form that
+      is queued, stored and shown.
+    """
 
     name: str
     phone: str
     address: str
+    email: str = ""
+    id_number: str = ""
+    sealed: Sealed | None = None
+    # what the address checks (domain/anomaly_rules.py) found on the plaintext address before
+    # it was sealed, so booking can judge an address it can no longer read; None: not checked
+    address_findings: tuple[str, ...] | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "phone": self.phone, "address": self.address}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "phone": self.phone, "address": self.address}
+        if self.email:
+            data["email"] = self.email
+        if self.id_number:
+            data["id_number"] = self.id_number
+        if self.sealed is not None:
+            data["sealed"] = self.sealed.to_dict()
+        if self.address_findings is not None:
+            data["address_findings"] = list(self.address_findings)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Buyer:
-        return cls(data["name"], data["phone"], data["address"])
+        findings = data.get("address_findings")
+        return cls(
+            data["name"],
+            data["phone"],
+            data["address"],
+            email=data.get("email", ""),
+            id_number=data.get("id_number", ""),
+            sealed=sealed_or_none(data.get("sealed")),
+            address_findings=None if findings is None else tuple(str(f) for f in findings),
+        )
 
 
 @dataclass(frozen=True)
@@ -230,6 +263,10 @@ class Order:
     created_at: datetime | None = None
     reserved_until: datetime | None = None  # set while anything is reserved
     region: str = ""
+    paid_at: datetime | None = None  # the platform's time of the first paid (or later) event
+    # the platform's time of the first event OrderHub received: dates the order for the
+    # daily reconciliation (domain/reconcile.py); never changes
+    placed_at: datetime | None = None
 
     @property
     def key(self) -> str:

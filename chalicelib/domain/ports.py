@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.model import Anomaly, BookingPlan, Order, StockChange, StockLevel
+
+if TYPE_CHECKING:  # these modules import Principal from here
+    from chalicelib.domain.api_keys import ApiKey
+    from chalicelib.domain.audit import AuditEntry, AuditPage, AuditQuery
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,16 @@ class StoreRules:
     out_of_stock: str = "reject"  # or "backorder": accept without stock, a person follows up
     allow_split: bool = False  # may one order be filled from several warehouses
     sku_mapping: str = "identity"  # or "table": channel SKUs map through catalog items
+    # the suspicious-address rule (domain/anomaly_rules.py): PO boxes refused, and the store's
+    # own known-bad address patterns (case-insensitive substrings) on top of the defaults
+    forbid_po_box: bool = False
+    address_blocklist: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        blocklist = self.address_blocklist
+        if isinstance(blocklist, str) or not all(isinstance(p, str) for p in blocklist):
+            raise ValueError("address_blocklist must be a list of strings")
+        object.__setattr__(self, "address_blocklist", tuple(blocklist))  # stored as a list
         if self.out_of_stock not in ("reject", "backorder"):
             raise ValueError("out_of_stock must be 'reject' or 'backorder'")
         if self.sku_mapping not in ("identity", "table"):
@@ -201,3 +213,37 @@ class Trail(Protocol):
         ...
 
     def get(self, event_key: str) -> Mapping[str, Any] | None: ...
+
+
+class ApiKeyStore(Protocol):
+    """API keys (chalicelib/domain/api_keys.py): each key's record, listed by admins, and one
+    lookup item per live secret, which is what `Catalog.get_api_key(hash)` returns."""
+
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def save_key(self, key: ApiKey, retired: Sequence[str] = ()) -> None:
+        """Write the record and its secrets' lookup items (`key.lookups()`), and mark the
+        `retired` hashes' lookups refused, all or nothing. Version 1 creates the key; a later
+        version replaces the record only if it still holds version - 1 (else ConcurrentUpdate)."""
+        ...
+
+    def touch_key(self, key_id: str, at: datetime, not_since: datetime) -> bool:
+        """Set last_used_at = at unless it is already after `not_since`; best effort: never
+        raises, returns whether it wrote."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Append-only audit entries (chalicelib/domain/audit.py)."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store a new entry; raises AlreadyProcessed if one with its id exists (never
+        overwrites)."""
+        ...
+
+    def query(self, query: AuditQuery) -> AuditPage:
+        """Entries matching the query, newest first; raises InvalidPayload for a token that is
+        not this query's."""
+        ...

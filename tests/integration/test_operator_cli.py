@@ -49,7 +49,17 @@ def deliver(deps: Container, secret: str, at: datetime):
         def get_secret(self, name):
             return store.read(name)
 
-    return accept_webhook("mall", "s1", headers, raw, deps.catalog_store, Direct(), FakeQueue(), at)
+    return accept_webhook(
+        "mall",
+        "s1",
+        headers,
+        raw,
+        deps.catalog_store,
+        Direct(),
+        FakeQueue(),
+        at,
+        vault=deps.personal_data,
+    )
 
 
 def test_generated_rotation_is_stored_printed_once_and_overlaps(env, capsys):

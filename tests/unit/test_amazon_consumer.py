@@ -16,6 +16,7 @@ from chalicelib.domain.errors import TransientFailure
 from chalicelib.domain.model import Booking
 from chalicelib.domain.ports import Store
 from tests.conftest import fixture_json
+from tests.privacy_fakes import opened_message
 
 EXAMPLE = fixture_json("amazon/OrderChangeNotification_example0.json")
 SELLER = "A3TH9S8BH6GOGM"
@@ -67,7 +68,8 @@ def test_a_notification_is_queued_for_booking_with_its_receipt(client, amazon):
     ((message, correlation),) = amazon.queue.messages
     assert correlation == ORDER_KEY
     assert message["event"]["event_key"] == EVENT_KEY
-    assert json.loads(message["raw"]) == json.loads(notification())  # the notification as sent
+    raw = opened_message(message, amazon.personal_data)["raw"]  # sealed in the queue
+    assert json.loads(raw) == json.loads(notification())  # the notification as sent
     receipt = amazon.trail.get(EVENT_KEY)
     assert receipt["platform"] == "amazon" and receipt["store"] == SELLER
     # received = when the notification reached our queue (SQS SentTimestamp)

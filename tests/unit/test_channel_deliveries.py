@@ -20,6 +20,7 @@ from chalicelib.domain.ports import Store
 from chalicelib.domain.processing import process_order_event
 from tests.conftest import FIXTURES, fixture_json
 from tests.fakes import FakeCatalog, FakeOrderRepository, FakeQueue, FakeSecrets, with_stock
+from tests.privacy_fakes import fake_vault, opened_message
 
 STORE_ID = "shop-1"
 PLATFORM_SECRETS: dict[str, dict[str, Any]] = {
@@ -122,6 +123,7 @@ def badly_signed_delivery(platform: str) -> tuple[bytes, dict[str, str]]:
 class _World:
     def __init__(self) -> None:
         self.catalog, self.secrets, self.queue = FakeCatalog(), FakeSecrets(), FakeQueue()
+        self.vault = fake_vault()
 
 
 @pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)
@@ -131,11 +133,19 @@ def test_signed_delivery_of_each_platform_is_queued_as_its_order(platform):
     raw, headers = signed_delivery(platform)
     now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     accepted = accept_webhook(
-        platform, STORE_ID, headers, raw, world.catalog, world.secrets, world.queue, now
+        platform,
+        STORE_ID,
+        headers,
+        raw,
+        world.catalog,
+        world.secrets,
+        world.queue,
+        now,
+        vault=world.vault,
     )
     ((message, correlation),) = world.queue.messages
     assert message["event"]["order_id"] == ORDER_IDS[platform]
-    assert message["raw"] == raw.decode()
+    assert opened_message(message, world.vault)["raw"] == raw.decode()  # sealed in the queue
     assert correlation == f"{platform}#{STORE_ID}#{ORDER_IDS[platform]}"
     assert accepted.status == 200 and accepted.event_keys == (message["event"]["event_key"],)
 
@@ -148,7 +158,17 @@ def test_thin_events_move_no_stock_while_order_details_are_not_fetched(platform)
     add_platform_stores(world)
     raw, headers = signed_delivery(platform)
     now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-    accept_webhook(platform, STORE_ID, headers, raw, world.catalog, world.secrets, world.queue, now)
+    accept_webhook(
+        platform,
+        STORE_ID,
+        headers,
+        raw,
+        world.catalog,
+        world.secrets,
+        world.queue,
+        now,
+        vault=world.vault,
+    )
     ((message, _),) = world.queue.messages
     event = OrderEvent.from_dict(message["event"])
     assert event.complete is False and event.lines == ()

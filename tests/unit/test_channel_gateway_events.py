@@ -14,6 +14,7 @@ from app import app
 from chalicelib.deps import use_container
 from local.lambda_runtime import LocalLambdaContext
 from tests.conftest import fixture_json
+from tests.privacy_fakes import opened_message
 from tests.unit.test_channel_deliveries import (
     ORDER_IDS,
     STORE_ID,
@@ -68,7 +69,7 @@ def test_signed_delivery_passes_as_a_gateway_event(deps, platform, base64_body, 
     assert response["statusCode"] == 200, response["body"]
     ((message, _),) = deps.queue.messages
     assert message["event"]["order_id"] == ORDER_IDS[platform]
-    assert message["raw"] == raw.decode()
+    assert opened_message(message, deps.personal_data)["raw"] == raw.decode()
 
 
 @pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)

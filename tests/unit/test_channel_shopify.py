@@ -137,6 +137,7 @@ def test_canonical_test_order_normalizes_field_by_field():
         name="Steve Shipper",
         phone="555-555-SHIP",
         address="123 Shipping Street, Shippington, Kentucky, 40003, United States",
+        email="jon@example.com",
     )
     assert ev.region == "" and ev.complete is True
     assert ev.received_at == NOW
@@ -219,9 +220,22 @@ def test_buyer_falls_back_to_billing_then_customer_then_none():
     customer_only = order(shipping_address=None, billing_address=None)
     _, (ev,) = receive(as_body(customer_only), headers(as_body(customer_only)))
     assert ev.buyer == Buyer(
-        "John Smith", "123-123-1234", "123 Elm St., Ottawa, Ontario, K2H7A8, Canada"
+        "John Smith",
+        "123-123-1234",
+        "123 Elm St., Ottawa, Ontario, K2H7A8, Canada",
+        email="jon@example.com",
     )
-    nobody = order(shipping_address=None, billing_address=None, customer=None, phone=None)
+    no_email = order(customer=None, email=None, contact_email=None)
+    _, (ev,) = receive(as_body(no_email), headers(as_body(no_email)))
+    assert ev.buyer is not None and ev.buyer.email == ""
+    nobody = order(
+        shipping_address=None,
+        billing_address=None,
+        customer=None,
+        phone=None,
+        email=None,
+        contact_email=None,
+    )
     _, (ev,) = receive(as_body(nobody), headers(as_body(nobody)))
     assert ev.buyer is None
 

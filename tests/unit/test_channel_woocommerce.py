@@ -114,6 +114,7 @@ def test_order_example_normalizes_field_by_field():
         name="John Doe",
         phone="(555) 555-5555",
         address="969 Market, San Francisco, CA, 94103, US",
+        email="john.doe@example.com",
     )
     assert ev.platform_event_id == delivery_id
     assert ev.complete is True and ev.region == ""

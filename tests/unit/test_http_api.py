@@ -10,13 +10,18 @@ import pytest
 
 from chalicelib.adapters.messaging import MessageLoader
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
-from chalicelib.domain.auth import ApiKeyAuthenticator, hash_api_key
+from chalicelib.domain.api_keys import issue_key
+from chalicelib.domain.auth import ApiKeyAuthenticator
+from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ingest import MAX_BODY_BYTES
 from chalicelib.domain.ports import Store
+from tests.access_fakes import FakeApiKeys, FakeAuditLog
+from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
 from tests.builders import body, mall_payload
 from tests.fakes import (
     FakeCatalog,
     FakeEventPublisher,
+    FakeNotifier,
     FakeOrderRepository,
     FakeQueue,
     FakeRawArchive,
@@ -25,6 +30,9 @@ from tests.fakes import (
     FakeTrail,
     FixedClock,
 )
+from tests.ops_fakes import FakeKpiSources, FakeOpsStats
+from tests.privacy_fakes import FakeKms, fake_vault, opened_message
+from tests.timeline_fakes import FakeOrderHistory
 from tests.unit.test_channel_deliveries import (
     STORE_ID,
     WEBHOOK_PLATFORMS,
@@ -53,6 +61,12 @@ class FakeDeadLetters:
     def browse(self) -> list[dict]:
         return list(self.messages)
 
+    def depth(self) -> int:
+        return len(self.messages)
+
+    def sample_oldest_sent(self) -> int | None:
+        return None
+
 
 class FakeContainer:
     def __init__(self) -> None:
@@ -60,22 +74,45 @@ class FakeContainer:
         self.orders = FakeOrderRepository()
         self.catalog = self.catalog_store = FakeCatalog()
         self.catalog.put_store(Store("mall", "demo-shop", "secret/demo"))
-        self.catalog.put_api_key(hash_api_key(KEY), {"key_id": "k", "owner": "t", "role": "admin"})
+        self.api_keys = FakeApiKeys(self.catalog)
+        self.api_keys.save_key(issue_key("t", "admin", self.now(), secret=KEY, key_id="k").key)
+        self.audit_log = FakeAuditLog()
         self.secrets = FakeSecrets({"secret/demo": {"webhook_secret": SECRET}})
         self.queue = FakeQueue()
+        self.kms = FakeKms()
+        self.personal_data = fake_vault(self.kms)  # real AES-GCM sealing over a fake KMS
         self.raw_archive = FakeRawArchive()
         self.loader = MessageLoader(s3=None)
-        self.authenticator = ApiKeyAuthenticator(self.catalog)
+        self.authenticator = ApiKeyAuthenticator(self.catalog, usage=self.api_keys)
         self.queue_monitor = self
         self.channel_push = FakeStockPush()
         self.inventory_events = FakeEventPublisher()
         self.visibility = FakeVisibility()
         self.trail = FakeTrail()
         self.dead_letters = FakeDeadLetters()
-        self.settings = SimpleNamespace(retry_base_seconds=10, pending_alert_seconds=300)
+        self.order_history = FakeOrderHistory(
+            self.orders, self.trail, self.dead_letters, self.raw_archive
+        )
+        self.order_details = OrderDetailRouter({})  # no platform API: thin events stay thin
+        self.notifier = FakeNotifier()
+        self.ops_stats = FakeOpsStats()  # channel health, daily KPIs
+        self.health_probes: dict = {}  # no platform probed unless a test adds one
+        self.kpi_sources = FakeKpiSources()
+        self.anomalies = FakeAnomalies(self.orders.anomalies)  # shares the repo's records
+        self.shipment_watch = FakeShipmentWatch(self.orders)
+        self.after_sales = FakeAfterSales()
+        self.settings = SimpleNamespace(
+            retry_base_seconds=10,
+            pending_alert_seconds=300,
+            audit_retention_days=400,
+            link_base_url="",
+        )
 
     def depths(self):
-        return {"orders": {"visible": len(self.queue.messages), "in_flight": 0}}
+        return {
+            "orders": {"visible": len(self.queue.messages), "in_flight": 0},
+            "orders_dlq": {"visible": len(self.dead_letters.messages), "in_flight": 0},
+        }
 
     def warehouses(self):
         return {w.warehouse_id: w for w in self.catalog.list_warehouses()}
@@ -390,7 +427,8 @@ def test_signed_shopify_order_is_accepted_and_queued(client, deps):
         "events": [key],
     }
     ((message, correlation),) = deps.queue.messages
-    assert message["event"]["event_key"] == key and message["raw"] == raw.decode()
+    assert message["event"]["event_key"] == key
+    assert opened_message(message, deps.personal_data)["raw"] == raw.decode()
     assert message["event"]["currency"] == "USD" and len(message["event"]["lines"]) == 3
     assert correlation == "shopify#shop-1#820982911946154508"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from app import app
-from chalicelib.settings import _REQUIRED
+from chalicelib import settings
+from chalicelib.settings import _REQUIRED, NOTIFY_TOPIC_VARS
 from local.provision import Resolved, function_environment, load_template, resolve
 
 TEMPLATE = load_template()
@@ -37,8 +38,13 @@ def test_every_consumer_reports_partial_batch_failures():
 
 
 def test_functions_get_every_setting_the_app_reads():
+    """Every required variable, and otherwise only optional ones Settings reads."""
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert set(variables) == set(_REQUIRED.values())
+    optional = {
+        v for v in vars(settings).values() if isinstance(v, str) and v.startswith("ORDERHUB_")
+    } | set(NOTIFY_TOPIC_VARS.values())
+    assert set(_REQUIRED.values()) <= set(variables) <= set(_REQUIRED.values()) | optional
+    assert set(NOTIFY_TOPIC_VARS.values()) <= set(variables)
 
 
 def test_globals_resolve_against_created_resources():

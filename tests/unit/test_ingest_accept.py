@@ -13,10 +13,12 @@ from chalicelib.domain.ingest import MAX_BODY_BYTES, accept_webhook
 from chalicelib.domain.ports import Store
 from tests.builders import body, mall_payload
 from tests.fakes import FakeCatalog, FakeQueue, FakeSecrets
+from tests.privacy_fakes import fake_vault, opened_message
 from tests.unit.test_channel_deliveries import STORE_ID, add_platform_stores, sign
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+VAULT = fake_vault()
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def signed(raw: bytes, msg_id="msg_1", at=NOW):
 
 def accept(world, raw, headers, platform="mall", store="demo-shop"):
     catalog, secrets, queue = world
-    return accept_webhook(platform, store, headers, raw, catalog, secrets, queue, NOW)
+    return accept_webhook(platform, store, headers, raw, catalog, secrets, queue, NOW, vault=VAULT)
 
 
 def test_signed_delivery_is_queued_with_its_canonical_event(world):
@@ -44,7 +46,8 @@ def test_signed_delivery_is_queued_with_its_canonical_event(world):
     accepted = accept(world, raw, signed(raw))
     (message, correlation) = world[2].messages[0]
     assert accepted.event_keys == ("mall#demo-shop#msg_1",)
-    assert message["event"]["order_id"] == "o-1" and message["raw"] == raw.decode()
+    assert message["event"]["order_id"] == "o-1" and "raw" not in message  # sealed
+    assert opened_message(message, VAULT)["raw"] == raw.decode()
     assert correlation == "mall#demo-shop#o-1"
 
 
@@ -97,7 +100,15 @@ class Platforms:
 
     def accept(self, platform, raw, headers):
         return accept_webhook(
-            platform, STORE_ID, headers, raw, self.catalog, self.secrets, self.queue, NOW
+            platform,
+            STORE_ID,
+            headers,
+            raw,
+            self.catalog,
+            self.secrets,
+            self.queue,
+            NOW,
+            vault=VAULT,
         )
 
 

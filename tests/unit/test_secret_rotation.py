@@ -13,6 +13,7 @@ from chalicelib.domain.ports import Store
 from chalicelib.domain.rotation import effective_secret, new_webhook_secret, rotate
 from tests.builders import body, mall_payload
 from tests.fakes import FakeCatalog, FakeQueue, FakeSecrets
+from tests.privacy_fakes import fake_vault
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 OLD, NEW = "whsec_" + "b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQ=", new_webhook_secret()
@@ -80,7 +81,8 @@ def deliver(secrets: FakeSecrets, signed_with: str, at: datetime):
     }
     catalog = FakeCatalog()
     catalog.put_store(Store("mall", "s1", "secret/s1"))
-    return accept_webhook("mall", "s1", headers, raw, catalog, secrets, FakeQueue(), at)
+    queue, vault = FakeQueue(), fake_vault()
+    return accept_webhook("mall", "s1", headers, raw, catalog, secrets, queue, at, vault=vault)
 
 
 def test_webhooks_signed_with_either_secret_verify_during_the_window_then_only_the_new():

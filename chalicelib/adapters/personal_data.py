@@ -1,0 +1,119 @@
+"""The personal-data vault on AWS KMS: envelope encryption with AES-256-GCM data keys.
+
+`seal`: one `GenerateDataKey` (KeySpec AES_256, EncryptionContext `{"order_key": ...}`) per
+call; each field is encrypted with AES-256-GCM under the plaintext data key (a fresh 96-bit
+nonce per field, the order key and the field's name as associated data), and the data key as
+KMS wrapped it is kept beside the ciphertext (domain/sealed.py). The plaintext data key is
+used for that one call and dropped.
+
+`open`: one `Decrypt` of the wrapped key with the same encryption context, then AES-GCM. KMS
+refuses a context other than the one the key was generated with, and GCM refuses a field
+authenticated for another order or name: either way `SealBroken`. Other KMS failures
+(throttling, network, key disabled, access denied) are `VaultUnavailable`, transient.
+
+The IAM policy lets the functions call both only with an `order_key` encryption context
+(.chalice/policy.json, `PersonalDataKey`); the key is `alias/orderhub-pii` (infra/).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from chalicelib.domain.personal_data import SealBroken, VaultUnavailable
+from chalicelib.domain.sealed import Sealed
+
+CONTEXT_KEY = "order_key"
+NONCE_BYTES = 12
+# KMS answers that mean this envelope will never open for this order
+_BROKEN = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+
+
+def associated_data(order_key: str, field: str) -> bytes:
+    """What each field's GCM tag also authenticates: its order and its name."""
+    return f"orderhub/pii/v1|{order_key}|{field}".encode()
+
+
+class KmsEnvelopeVault:
+    """`PersonalDataVault` (domain/personal_data.py) over a boto3 KMS client."""
+
+    def __init__(
+        self, kms: Any, key_id: str, random_bytes: Callable[[int], bytes] = os.urandom
+    ) -> None:
+        self._kms = kms
+        self._key_id = key_id
+        self._random = random_bytes
+
+    def seal(self, order_key: str, fields: Mapping[str, str]) -> Sealed:
+        try:
+            response = self._kms.generate_data_key(
+                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={CONTEXT_KEY: order_key}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("generate a data key", exc) from exc
+        cipher = AESGCM(response["Plaintext"])
+        sealed = []
+        for name, value in fields.items():
+            nonce = self._random(NONCE_BYTES)
+            text = cipher.encrypt(nonce, value.encode("utf-8"), associated_data(order_key, name))
+            sealed.append((name, _b64(nonce + text)))
+        return Sealed(
+            order_key=order_key,
+            key_id=str(response["KeyId"]),
+            wrapped_key=_b64(response["CiphertextBlob"]),
+            fields=tuple(sorted(sealed)),
+        )
+
+    def open(self, sealed: Sealed, order_key: str) -> dict[str, str]:
+        try:
+            response = self._kms.decrypt(
+                CiphertextBlob=base64.b64decode(sealed.wrapped_key),
+                EncryptionContext={CONTEXT_KEY: order_key},
+                KeyId=sealed.key_id,
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _BROKEN:
+                raise SealBroken(
+                    f"the personal data sealed for {sealed.order_key} does not open for order "
+                    f"{order_key} (KMS: {code}): it belongs to another order or was altered"
+                ) from exc
+            raise _unavailable("unwrap a data key", exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable("unwrap a data key", exc) from exc
+        except ValueError as exc:  # the wrapped key is not base64
+            raise SealBroken(f"the sealed data of {order_key} is damaged: {exc}") from exc
+        cipher = AESGCM(response["Plaintext"])
+        opened = {}
+        for name, blob in sealed.fields:
+            try:
+                raw = base64.b64decode(blob)
+                plain = cipher.decrypt(
+                    raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data(order_key, name)
+                )
+            except (InvalidTag, ValueError) as exc:
+                raise SealBroken(
+                    f"the sealed field '{name}' does not open for order {order_key}: it belongs "
+                    "to another order or field, or was altered"
+                ) from exc
+            opened[name] = plain.decode("utf-8")
+        return opened
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unavailable(what: str, exc: Exception) -> VaultUnavailable:
+    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+    return VaultUnavailable(
+        f"could not {what} with the personal-data key ({code or type(exc).__name__}); "
+        "check that alias/orderhub-pii exists and is enabled and that the function may use "
+        "it, then retry"
+    )

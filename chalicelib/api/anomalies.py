@@ -1,0 +1,143 @@
+"""Anomalies: list, read, acknowledge, resolve (API key needed), and the 5-minute scan.
+
+The route permission (`read_anomalies`, `handle_anomalies`) is checked by the middleware;
+that the caller's role owns the anomaly's rule (or is admin) is the engine's check, as it
+depends on the rule (domain/anomalies.py). Keys contain `#`: send them URL-encoded (`%23`);
+every listed anomaly carries its encoded `path`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Blueprint
+
+from chalicelib.api.access import audit, principal_of
+from chalicelib.api.http import api_errors, json_response
+from chalicelib.deps import container
+from chalicelib.domain import anomalies as engine
+from chalicelib.domain.audit import Action
+from chalicelib.domain.errors import InvalidPayload, NotFound
+from chalicelib.observability import logger, metrics
+
+bp = Blueprint(__name__)
+
+
+def _note() -> str:
+    raw = bp.current_request.raw_body or b""
+    if not raw.strip():
+        return ""
+    try:
+        return engine.parse_note(json.loads(raw))
+    except ValueError as exc:
+        raise InvalidPayload(f"body is not valid JSON: {exc}") from None
+
+
+def _state(record: engine.AnomalyRecord) -> dict[str, Any]:
+    """An anomaly's lifecycle fields, for the audit's before/after (no personal data)."""
+    view = engine.anomaly_view(record)
+    return {k: view[k] for k in ("status", "escalation_level", "acknowledged", "resolved")}
+
+
+@bp.route("/anomalies", methods=["GET"])
+@api_errors
+def handle_list_anomalies() -> Any:
+    """`?status=open|acknowledged|resolved&priority=P0|P1|P2&rule=<name>&since=YYYY-MM-DD`;
+    without status, every open and acknowledged one."""
+    deps = container()
+    params: dict[str, str] = dict(bp.current_request.query_params or {})
+    found = engine.list_anomalies(deps.anomalies, params, deps.now())
+    return json_response(
+        {"anomalies": [engine.anomaly_view(r) for r in found], "count": len(found)}
+    )
+
+
+@bp.route("/anomalies/{key}", methods=["GET"])
+@api_errors
+def handle_get_anomaly(key: str) -> Any:
+    record = container().anomalies.get(unquote(key))
+    if record is None:
+        raise NotFound(f"no anomaly {unquote(key)!r}; list them with GET /anomalies")
+    return json_response(engine.anomaly_view(record))
+
+
+@bp.route("/anomalies/{key}/acknowledge", methods=["POST"])
+@api_errors
+def handle_acknowledge_anomaly(key: str) -> Any:
+    """Someone owns it: escalation now waits for the resolve deadline. Optional {"note"}."""
+    deps = container()
+    request = bp.current_request
+    before, after = engine.acknowledge(
+        deps.anomalies, unquote(key), principal_of(request), _note(), deps.now()
+    )
+    audit(
+        Action.ANOMALY_ACKNOWLEDGE,
+        f"anomaly/{before.key}",
+        before=_state(before),
+        after=_state(after),
+        request=request,
+    )
+    return json_response(engine.anomaly_view(after))
+
+
+@bp.route("/anomalies/{key}/resolve", methods=["POST"])
+@api_errors
+def handle_resolve_anomaly(key: str) -> Any:
+    """Close it (acknowledged or not); if it occurs again it reopens. Optional {"note"}."""
+    deps = container()
+    request = bp.current_request
+    before, episode = engine.resolve(
+        deps.anomalies, unquote(key), principal_of(request), _note(), deps.now()
+    )
+    notice = engine.resolution_notice(episode, deps.settings.link_base_url)
+    if notice is not None:
+        try:
+            deps.notifier.notify(notice)
+        except Exception:  # resolved all the same; the notice is what failed
+            logger().exception("resolution notice not sent", extra={"anomaly": before.key})
+            metrics().add_metric(name="AnomalyNoticesFailed", unit="Count", value=1)
+    audit(
+        Action.ANOMALY_RESOLVE,
+        f"anomaly/{before.key}",
+        before=_state(before),
+        after=_state(episode),
+        request=request,
+    )
+    return json_response(engine.anomaly_view(episode))
+
+
+@bp.schedule("rate(5 minutes)")
+def scan_anomalies(event: Any) -> dict[str, Any]:
+    """Evaluate the time-based rules through their indexes, announce what opened, escalate
+    what passed its SLA (domain/anomalies.py)."""
+    deps = container()
+    found, failed = engine.evaluate_time_rules(
+        deps.shipment_watch,
+        deps.after_sales,
+        lambda: {
+            name: depth
+            for name, depth in deps.queue_monitor.depths().items()
+            if name.endswith("_dlq")
+        },
+        deps.now(),
+    )
+    report = engine.scan(
+        deps.anomalies, deps.notifier, deps.now, found, deps.settings.link_base_url
+    )
+    collected = metrics()
+    for name, keys in (
+        ("AnomaliesOpened", report.opened),
+        ("AnomaliesAnnounced", report.announced),
+        ("AnomaliesEscalated", report.escalated),
+        ("AnomalyNoticesFailed", report.notify_failed),
+        ("AnomalyRulesFailed", failed),
+    ):
+        collected.add_metric(name=name, unit="Count", value=len(keys))
+    summary = {**report.to_dict(), "rules_failed": failed}
+    if failed or report.notify_failed:
+        logger().warning("anomaly scan incomplete", extra=summary)
+    else:
+        logger().info("anomaly scan", extra=summary)
+    return summary

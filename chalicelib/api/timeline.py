@@ -1,0 +1,56 @@
+"""GET /orders/{platform}/{store}/{order_id}/timeline: the one-click order view.
+
+Everything OrderHub knows about one order, in time order (chalicelib/domain/timeline.py),
+with the order itself masked exactly as GET /orders shows it. `?include=raw&reason=...` adds
+the platforms' raw payloads: the route's `read_timeline` is not enough for that, the caller
+also needs `decrypt` (declared in `api/access.py`, QUERY_PERMISSIONS), and the read is
+audited with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.access import audit
+from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.queries import order_view
+from chalicelib.deps import container
+from chalicelib.domain.audit import Action
+from chalicelib.domain.model import order_key
+from chalicelib.domain.timeline import order_timeline, parse_include
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/orders/{platform}/{store}/{order_id}/timeline", methods=["GET"])
+@api_errors
+def handle_get_order_timeline(platform: str, store: str, order_id: str) -> Any:
+    request = bp.current_request
+    include_raw, reason = parse_include(request.query_params)
+    deps = container()
+    key = order_key(platform, store, order_id)
+    order = deps.orders.get_order(key)
+    timeline = order_timeline(
+        key,
+        order,
+        deps.order_history,
+        include_raw=include_raw,
+        vault=deps.personal_data if include_raw else None,
+    )
+    if include_raw:
+        payloads = sorted(
+            str(e.details["event_key"])
+            for e in timeline.entries
+            if "payload" in (e.details.get("raw") or {})
+        )
+        audit(
+            Action.ORDER_RAW_READ,
+            f"order/{key}",
+            after={"reason": reason, "raw_payloads_of": payloads},
+            request=request,
+        )
+    return json_response(
+        {"order": order_view(order) if order is not None else None, **timeline.to_dict()}
+    )
