@@ -48,6 +48,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,7 +163,7 @@ def bigcommerce_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     )
 
 
-class _Probe:
+class _Probe(ABC):
     """What the HTTP probes share: reading the secret, the call, the common answers."""
 
     platform = ""
@@ -201,8 +202,9 @@ class _Probe:
                 f"{self.platform} API unreachable: {type(why).__name__ if not str(why) else why}"
             )
 
+    @abstractmethod
     def _probe(self, store: Store, secret: Mapping[str, Any]) -> Observation:
-        raise NotImplementedError
+        """This platform's check: one authenticated call, read into an observation."""
 
     def _get(self, url: str, headers: Mapping[str, str]) -> HttpAnswer:
         request = urllib.request.Request(

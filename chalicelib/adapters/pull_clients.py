@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,7 +134,7 @@ class TaobaoTmc:
         return answer.text, answer.payload
 
 
-class IncrementalOrders:
+class IncrementalOrders(ABC):
     """Incremental order pages of one store of a platform that lists orders by update time
     (`polling.IncrementalSource`): Pinduoduo and JD, each through its request builder and
     page parser (`PinduoduoOrders`, `JdOrders`)."""
@@ -155,11 +156,13 @@ class IncrementalOrders:
     platform = ""
     page_size = 0
 
+    @abstractmethod
     def _request(self, window: Window, number: int) -> Mapping[str, str]:
-        raise NotImplementedError
+        """The signed request parameters of page `number` of `window`."""
 
+    @abstractmethod
     def _parse(self, answer: Answer) -> Page:
-        raise NotImplementedError
+        """The page an answer holds."""
 
     def _page(self, window: Window, number: int) -> Page:
         answer = self._transport.post(self._url, self._request(window, number), self.platform)
