@@ -49,8 +49,12 @@ package: $(STAMP)
 cfn-lint: package
 	$(BIN)/cfn-lint build/package/sam.json
 
+# Two workers on CI's two cores; a file's tests stay together on one worker (the e2e files
+# share their worker's stack and run in order).
+PYTEST_WORKERS ?= auto
+
 pytest: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

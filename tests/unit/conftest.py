@@ -27,3 +27,14 @@ def deps() -> Iterator[FakeContainer]:
 def client() -> Iterator[Client]:
     with Client(app) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left_over() -> Iterator[None]:
+    """Tests that call handlers' code directly add metrics outside any invocation; they must
+    not leak into the next test's captured EMF output, whatever order the tests run in."""
+    from chalicelib.observability import metrics
+
+    metrics().clear_metrics()
+    yield
+    metrics().clear_metrics()

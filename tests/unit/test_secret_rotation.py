@@ -16,7 +16,7 @@ from tests.fakes import FakeCatalog, FakeQueue, FakeSecrets
 from tests.privacy_fakes import fake_vault
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-OLD, NEW = "whsec_" + "b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQ=", new_webhook_secret()
+OLD, NEW = "whsec_b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQ=", "whsec_bmV3LW5ldy1uZXctbmV3LW5ldy1uZXc="
 
 
 def test_rotation_keeps_the_old_secret_for_the_grace_window_only():
@@ -94,3 +94,11 @@ def test_webhooks_signed_with_either_secret_verify_during_the_window_then_only_t
     assert deliver(secrets, NEW, after).event_keys
     with pytest.raises(InvalidSignature):
         deliver(secrets, OLD, after)
+
+
+def test_generated_secrets_are_standard_webhooks_keys_of_32_random_bytes():
+    import base64
+
+    first, second = new_webhook_secret(), new_webhook_secret()
+    assert first.startswith("whsec_") and first != second
+    assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
