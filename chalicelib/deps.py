@@ -14,7 +14,8 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
-from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch, NoAfterSalesFeed
+from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
+from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
@@ -228,9 +229,11 @@ class Container:
         return DynamoShipmentWatch(self.models)
 
     @cached_property
-    def after_sales(self) -> NoAfterSalesFeed:
-        """No channel delivers after-sales requests yet (see anomaly_rules)."""
-        return NoAfterSalesFeed()
+    def after_sales(self) -> DynamoAfterSales:
+        """Buyers' after-sales requests (`orderhub-after-sales`): recorded from the webhooks
+        of TikTok Shop, Douyin and Shopify; the anomaly scan's feed and the chase rate's count."""
+        s = self.settings
+        return DynamoAfterSales(build_after_sales_model(s.after_sales_table, s.region))
 
     @cached_property
     def notifier(self) -> RoutingNotifier:
@@ -321,10 +324,11 @@ class Container:
 
     @cached_property
     def kpi_sources(self) -> DynamoKpiSources:
-        """What the daily KPIs count: orders' `placed_day`, anomalies' `rule_opened`."""
+        """What the daily KPIs count: orders' `placed_day`, anomalies' `rule_opened`,
+        after-sales requests' `opened_day`."""
         s = self.settings
         openings = build_anomaly_openings_model(s.anomalies_table, s.region)
-        return DynamoKpiSources(self.models.orders, openings)
+        return DynamoKpiSources(self.models.orders, openings, self.after_sales)
 
     def warehouses(self) -> dict[str, Warehouse]:
         return {w.warehouse_id: w for w in self.catalog.list_warehouses()}

@@ -75,6 +75,9 @@ LINK_BASE_URL = "ORDERHUB_LINK_BASE_URL"
 # own `https://{shop_domain}` / `site_url`; locally the stub platform)
 OPS_STATS_TABLE = "ORDERHUB_OPS_STATS_TABLE"
 DEFAULT_OPS_STATS_TABLE = "orderhub-ops-stats"
+# optional: buyers' after-sales requests (chalicelib/domain/after_sales.py)
+AFTER_SALES_TABLE = "ORDERHUB_AFTER_SALES_TABLE"
+DEFAULT_AFTER_SALES_TABLE = "orderhub-after-sales"
 SHOPIFY_API_URL = "ORDERHUB_SHOPIFY_API_URL"
 SHOPIFY_API_VERSION = "ORDERHUB_SHOPIFY_API_VERSION"
 DEFAULT_SHOPIFY_API_VERSION = "2025-07"
@@ -115,6 +118,7 @@ class Settings:
     report_signer_secret: str = ""
     link_base_url: str = ""  # anomaly notices link to `{link_base_url}/orders/...`
     ops_stats_table: str = DEFAULT_OPS_STATS_TABLE  # channel health, daily KPI counters
+    after_sales_table: str = DEFAULT_AFTER_SALES_TABLE  # after-sales requests
     shopify_api_url: str = ""  # health probe base; unset: https://{shop_domain}
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     woocommerce_api_url: str = ""  # health probe base; unset: the store's site_url
@@ -176,6 +180,7 @@ class Settings:
             report_signer_secret=environ.get(REPORT_SIGNER_SECRET, ""),
             link_base_url=environ.get(LINK_BASE_URL, ""),
             ops_stats_table=environ.get(OPS_STATS_TABLE) or DEFAULT_OPS_STATS_TABLE,
+            after_sales_table=environ.get(AFTER_SALES_TABLE) or DEFAULT_AFTER_SALES_TABLE,
             shopify_api_url=environ.get(SHOPIFY_API_URL, ""),
             shopify_api_version=environ.get(SHOPIFY_API_VERSION) or DEFAULT_SHOPIFY_API_VERSION,
             woocommerce_api_url=environ.get(WOOCOMMERCE_API_URL, ""),

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.after_sales import REQUESTED, AfterSalesEvent
 from chalicelib.domain.anomalies import ACKNOWLEDGED, ACTIVE, OPEN, RESOLVED, AnomalyRecord
 from chalicelib.domain.anomaly_rules import Waiting, awaiting_shipment
 from chalicelib.domain.errors import Conflict
@@ -205,10 +206,26 @@ class FakeShipmentWatch:
 
 
 class FakeAfterSales:
-    """`anomalies.AfterSalesFeed`: requests a test plants, answered or not."""
+    """`anomalies.AfterSalesFeed` and `after_sales.AfterSalesLog`: requests a test plants
+    (or the webhook path records), answered or not, keyed by subject (the order key)."""
 
     def __init__(self) -> None:
         self.requests: dict[str, tuple[datetime, bool]] = {}
+        self.recorded: list[AfterSalesEvent] = []
+
+    def record(self, event: AfterSalesEvent) -> bool:
+        self.recorded.append(event)
+        subject = event.order_key or event.request_key
+        known = self.requests.get(subject)
+        if event.kind == REQUESTED:
+            if known is not None:
+                return False
+            self.requests[subject] = (event.at, False)
+            return True
+        if known is not None and known[1]:
+            return False
+        self.requests[subject] = (known[0] if known else event.at, True)
+        return True
 
     def request(self, subject: str, at: datetime, answered: bool = False) -> None:
         self.requests[subject] = (at, answered)

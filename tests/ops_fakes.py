@@ -86,12 +86,16 @@ class FakeKpiSources:
     def __init__(self) -> None:
         self.placed: dict[tuple[str, str, date], int] = {}
         self.openings: list[tuple[str, datetime]] = []
+        self.after_sales: dict[date, int] = {}
 
     def orders_placed(self, platform: str, store: str, day: date) -> int:
         return self.placed.get((platform, store, day), 0)
 
     def anomalies_opened(self, rule: str, start: datetime, end: datetime) -> int:
         return sum(1 for r, at in self.openings if r == rule and start <= at < end)
+
+    def after_sales_opened(self, day: date) -> int:
+        return self.after_sales.get(day, 0)
 
 
 class FakeProbe:

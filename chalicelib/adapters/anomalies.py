@@ -262,10 +262,3 @@ class DynamoShipmentWatch:
             stage, orders.awaiting_since <= time_key(before), limit=limit
         )
         return [Waiting(i.order_key, parse_time_key(i.awaiting_since)) for i in items]
-
-
-class NoAfterSalesFeed:
-    """`anomalies.AfterSalesFeed` until a channel delivers after-sales requests: none."""
-
-    def unanswered(self, before: datetime, limit: int = 500) -> list[Waiting]:
-        return []

@@ -12,7 +12,8 @@ One small table, `orderhub-ops-stats` (hash `pk`, range `sk`, TTL `expires_at`):
 `DynamoKpiSources` reads what the indicators count through indexes other tables already
 keep: the orders table's `placed_day` (orders placed per store and Beijing day, Select
 COUNT) and the anomalies table's keys-only `rule_opened` (`rule`, `opened_at`: anomaly
-episodes opened in a time range, per rule). Models are built at run time (no environment
+episodes opened in a time range, per rule) and the after-sales table's `opened_day` (requests
+opened per Beijing day). Models are built at run time (no environment
 read on import).
 """
 
@@ -200,9 +201,10 @@ def build_anomaly_openings_model(
 class DynamoKpiSources:
     """What the daily KPIs count, read through indexes (Select COUNT: nothing is fetched)."""
 
-    def __init__(self, orders_model: Any, openings_model: Any) -> None:
+    def __init__(self, orders_model: Any, openings_model: Any, after_sales: Any) -> None:
         self._orders = orders_model
         self._openings = openings_model
+        self._after_sales = after_sales  # adapters/after_sales.py DynamoAfterSales
 
     def orders_placed(self, platform: str, store: str, day: date) -> int:
         return int(self._orders.by_placed_day.count(placed_day_key(platform, store, day)))
@@ -212,3 +214,7 @@ class DynamoKpiSources:
         m = self._openings
         last = end.astimezone(UTC) - timedelta(microseconds=1)
         return int(m.by_rule_opened.count(rule, m.opened_at.between(start.astimezone(UTC), last)))
+
+    def after_sales_opened(self, day: date) -> int:
+        """After-sales requests first seen on Beijing `day` (`opened_day` index)."""
+        return int(self._after_sales.opened_on(day))

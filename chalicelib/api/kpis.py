@@ -1,10 +1,10 @@
 """The daily service indicators (chalicelib/domain/kpis.py defines each one).
 
 `publish_daily_kpis` (00:20 Beijing) counts the Beijing day that just ended through indexes
-(orders placed per store, anomaly episodes opened per rule), stores the result in
-`orderhub-ops-stats` (`KPIS`/day) and emits the rates as EMF metrics for the alarms and the
-dashboard; `GET /ops/kpis?date=` serves what was stored. Sync latency needs no job: the
-processor emits `WebhookToBookedSeconds` per event.
+(orders placed per store, anomaly episodes opened per rule, after-sales requests opened),
+stores the result in `orderhub-ops-stats` (`KPIS`/day) and emits the rates as EMF metrics
+for the alarms and the dashboard; `GET /ops/kpis?date=` serves what was stored. Sync latency
+needs no job: the processor emits `WebhookToBookedSeconds` per event.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def count_kpis(deps: Container, day: date) -> DailyKpis:
     )
     start, end = day_bounds(day)
     opened = {rule: sources.anomalies_opened(rule, start, end) for rule in RULES}
-    return daily_kpis(day, new_orders, opened)
+    return daily_kpis(day, new_orders, opened, chased_orders=sources.after_sales_opened(day))
 
 
 def publish_kpis(deps: Container, day: date) -> dict[str, Any]:
@@ -51,8 +51,8 @@ def publish_kpis(deps: Container, day: date) -> dict[str, Any]:
 
 @bp.schedule("cron(20 16 * * ? *)")  # 00:20 Beijing: the Beijing day that just ended
 def publish_daily_kpis(event: Any) -> dict[str, Any]:
-    """Yesterday's new orders, oversell rate, anomaly ratio and (once a source exists)
-    customer chase rate: stored and emitted as metrics."""
+    """Yesterday's new orders, oversell rate, anomaly ratio and customer chase rate: stored
+    and emitted as metrics."""
     deps = container()
     return publish_kpis(deps, previous_kpi_day(deps.now()))
 

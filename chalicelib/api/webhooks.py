@@ -38,6 +38,7 @@ def handle_webhook(platform: str, store: str) -> Any:
         deps.queue,
         received_at,
         vault=deps.personal_data,
+        after_sales=deps.after_sales,
     )
     ack_ms = round((time.monotonic() - started) * 1000)  # verify + queue: the sender's wait
     logger().set_correlation_id(accepted.delivery_id)
@@ -48,7 +49,12 @@ def handle_webhook(platform: str, store: str) -> Any:
     )
     logger().info(
         "webhook accepted",
-        extra={"platform": platform, "store": store, "events": len(accepted.event_keys)},
+        extra={
+            "platform": platform,
+            "store": store,
+            "events": len(accepted.event_keys),
+            "after_sales": list(accepted.after_sales),
+        },
     )
     metrics().add_metric(name="WebhooksAccepted", unit="Count", value=1)
     # The body and status each platform expects on success (its channel's `ack`): 202 for

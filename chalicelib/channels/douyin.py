@@ -26,7 +26,8 @@ Tags
     Acknowledged without queuing: 0 (verification) and every other tag — 104 logistics
     change, 105 address change, 108 amount change, 2xx after-sale/refund messages (a refund
     before shipment also closes the order, which arrives as 106; refunds after shipment
-    return goods through receipts), product and other messages.
+    return goods through receipts; tags 200-205 are also recorded as after-sales requests,
+    not queued: channels/after_sales.py), product and other messages.
 
 Payload → canonical event (a thin event: `complete=False`)
     `data` (JSON text, or an object) gives `p_id` (the shop order id, 19 digits: kept as

@@ -36,7 +36,9 @@ Topics
     Queued: orders/create, orders/updated, orders/paid, orders/cancelled, orders/fulfilled,
     orders/partially_fulfilled (all send the whole order). Every other topic (products/*,
     customers/*, orders/delete with its id-only body, orders/edited with its edit summary,
-    app/uninstalled, ...) is verified, answered 200 and queued nothing.
+    app/uninstalled, ...) is verified, answered 200 and queued nothing; `returns/request`,
+    `returns/approve`, `returns/decline` and `refunds/create` are also recorded as
+    after-sales requests (channels/after_sales.py).
 
 Payload → canonical event
     - order id: `id` as text (64-bit, exact); time: `updated_at` (ISO-8601 with offset) → UTC.

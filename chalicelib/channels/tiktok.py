@@ -16,7 +16,8 @@ Dedupe and replays
 Types
     Queued: type 1 (order status change). Acknowledged without queuing: every other type
     (2 reverse/return status, 3 recipient address, 4 package, 5 product audit, 6 seller
-    deauthorization, ...): none of them changes what an order holds by itself.
+    deauthorization, ...): none of them changes what an order holds by itself. Type 2 is
+    also recorded as an after-sales request (channels/after_sales.py), not queued.
 
 Payload → canonical event (a thin event: `complete=False`)
     The message carries only `order_id`, `order_status` and `update_time` (Unix seconds →

@@ -145,7 +145,8 @@ class ShipmentWatch(Protocol):
 
 
 class AfterSalesFeed(Protocol):
-    """Buyers' after-sales requests not yet answered (no channel delivers them yet)."""
+    """Buyers' after-sales requests not yet answered (adapters/after_sales.py): the order
+    key as subject, the request's time as `since`."""
 
     def unanswered(self, before: datetime, limit: int = 500) -> list[Waiting]: ...
 

@@ -134,7 +134,8 @@ RULES: Mapping[str, AnomalyRule] = {
             Sla(_h(2), _h(24)),
             "a buyer's after-sales request unanswered for 24 h",
             E.SCAN,
-            "the AfterSalesFeed port (no channel delivers after-sales requests yet)",
+            "after-sales table's sparse index `unanswered` (TikTok Shop, Douyin, Shopify "
+            "requests; domain/after_sales.py)",
             trigger_after=_h(24),
         ),
         AnomalyRule(

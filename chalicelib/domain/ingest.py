@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.channels import CHANNELS
+from chalicelib.channels.after_sales import parse_after_sales
 from chalicelib.channels.base import Delivery
+from chalicelib.domain.after_sales import AfterSalesLog, record_after_sales
 from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.personal_data import PersonalDataVault, seal_event
@@ -25,6 +27,7 @@ class Accepted:
     message_ids: tuple[str, ...]
     status: int = 202  # the success answer the platform expects (the channel's `ack`)
     reply: Mapping[str, Any] = field(default_factory=dict)
+    after_sales: tuple[str, ...] = ()  # after-sales requests this delivery changed
 
 
 def accept_webhook(
@@ -38,12 +41,16 @@ def accept_webhook(
     now: datetime,
     *,
     vault: PersonalDataVault,
+    after_sales: AfterSalesLog | None = None,
 ) -> Accepted:
     """Verify, validate and queue a delivery. Bad input raises before anything is queued.
 
     The store's credentials are read by its channel (each platform names its secret fields);
     the answer on success is the channel's too (`Accepted.status`, `Accepted.reply`). Each
     queued message is sealed first (domain/personal_data.py): one KMS call per event.
+    After-sales messages (channels/after_sales.py) are recorded in `after_sales` directly,
+    one conditional write each, not queued; a failed write fails the delivery (5xx) so the
+    platform sends it again.
     """
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(
@@ -64,9 +71,13 @@ def accept_webhook(
     credentials = channel.credentials(effective_secret(secrets.get_secret(store.secret_name), now))
     delivery_id = channel.verify(delivery, credentials, now)
     events = channel.parse(delivery, store, delivery_id)
+    requests = parse_after_sales(platform, delivery, store) if after_sales is not None else []
+    changed = record_after_sales(requests, after_sales) if after_sales is not None else ()
     message_ids = enqueue_events(events, body, queue, vault, store.rules)
     status, reply = channel.ack(delivery_id, events)
-    return Accepted(delivery_id, tuple(e.event_key for e in events), message_ids, status, reply)
+    return Accepted(
+        delivery_id, tuple(e.event_key for e in events), message_ids, status, reply, changed
+    )
 
 
 def enqueue_events(

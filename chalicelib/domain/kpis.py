@@ -28,12 +28,15 @@ Days are Beijing days (00:00-24:00 Asia/Shanghai), as in the reconciliation repo
   Query per rule of the rules table (domain/anomaly_rules.py). A resolved episode keeps its
   `opened_at` in its own record, so an anomaly resolved and reopened counts twice, repeats of
   an open one (`occurrences`) never. Every rule and priority counts.
-- **Customer chase rate** (`CustomerChaseRate`, %) = 100 × orders a customer chased that
-  day (an after-sales request, a delivery reminder "催发货", a complaint, as the platform
-  reports it) ÷ new orders. OrderHub ingests no platform's after-sales or chase events yet
-  (`CHASE_SOURCES` is empty; the anomaly engine's after-sales feed is empty too), so the rate
-  is not emitted rather than emitted as a false 0: its alarm shows INSUFFICIENT_DATA until a
-  source exists.
+- **Customer chase rate** (`CustomerChaseRate`, %) = 100 × after-sales requests opened that
+  day ÷ new orders. A "chase" is a buyer-initiated after-sales request as the platform pushes
+  it (domain/after_sales.py, channels/after_sales.py): TikTok Shop reverse orders (webhook
+  type 2), Douyin refund messages (tags 200-205), Shopify returns and refunds
+  (`CHASE_SOURCES`). Counted through the after-sales table's `opened_day` index (the Beijing
+  day a request was first seen), once per request. Not counted: the platforms' urge-shipment
+  ("催发货") and complaint messages (OrderHub receives none), and after-sales on the other
+  platforms (pull platforms, own shop, WooCommerce, BigCommerce, Amazon), whose orders still
+  count in the denominator, so the rate is a lower bound.
 
 Rates are not emitted for a day without new orders (undefined, not 0).
 """
@@ -50,8 +53,8 @@ from chalicelib.domain.model import StockLevel
 
 KPI_ZONE = ZoneInfo("Asia/Shanghai")  # the business day, as the reconciliation's
 OVERSELL_RULES = ("out_of_stock", "backorder")
-# Platforms whose after-sales / chase events OrderHub ingests and counts (none yet).
-CHASE_SOURCES: tuple[str, ...] = ()
+# Platforms whose after-sales requests OrderHub ingests and counts (channels/after_sales.py).
+CHASE_SOURCES: tuple[str, ...] = ("tiktok", "douyin", "shopify")
 TARGETS = {  # the issue's targets; the alarms' thresholds (infra/resources.json)
     "sync_latency_p50_seconds": 60.0,
     "oversell_rate_pct": 0.0,
@@ -94,7 +97,7 @@ class DailyKpis:
     day: str  # YYYY-MM-DD, Beijing
     new_orders: int
     anomalies_by_rule: Mapping[str, int] = field(default_factory=dict)
-    chased_orders: int | None = None  # None: no chase source is ingested
+    chased_orders: int | None = None  # after-sales requests opened; None: no source ingested
 
     @property
     def anomalies_opened(self) -> int:
@@ -146,8 +149,12 @@ class DailyKpis:
 
 
 def daily_kpis(
-    day: date, new_orders: int, anomalies_by_rule: Mapping[str, int], chased_orders: int = 0
+    day: date,
+    new_orders: int,
+    anomalies_by_rule: Mapping[str, int],
+    chased_orders: int | None = None,
 ) -> DailyKpis:
+    """`chased_orders`: after-sales requests opened that day (None: not counted)."""
     return DailyKpis(
         day=day.isoformat(),
         new_orders=new_orders,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 
+from chalicelib.channels.after_sales import AFTER_SALES_PARSERS
 from chalicelib.domain.kpis import (
     CHASE_SOURCES,
     TARGETS,
@@ -58,12 +59,19 @@ def test_a_day_without_orders_has_no_rates_rather_than_zero():
     assert kpis.metrics() == {}
 
 
-def test_the_chase_rate_is_not_emitted_while_no_chase_events_are_ingested():
-    assert CHASE_SOURCES == ()  # when one is added, this test and the README change with it
-    kpis = daily_kpis(date(2026, 11, 25), 100, {}, chased_orders=7)
-    assert kpis.chased_orders is None and kpis.customer_chase_rate is None
-    assert "CustomerChaseRate" not in kpis.metrics()
-    assert "no platform" in kpis.to_dict()["customer_chase_source"]
+def test_the_chase_rate_is_after_sales_requests_over_new_orders():
+    # the platforms whose after-sales requests are ingested (channels/after_sales.py)
+    assert CHASE_SOURCES == ("tiktok", "douyin", "shopify")
+    assert set(CHASE_SOURCES) == set(AFTER_SALES_PARSERS)
+    kpis = daily_kpis(date(2026, 11, 25), 400, {}, chased_orders=7)
+    assert kpis.chased_orders == 7 and kpis.customer_chase_rate == 1.75  # 100 x 7 / 400
+    assert kpis.metrics()["CustomerChaseRate"] == 1.75
+    assert kpis.to_dict()["customer_chase_source"] == "tiktok, douyin, shopify"
+    assert (
+        daily_kpis(date(2026, 11, 25), 400, {}, chased_orders=0).metrics()["CustomerChaseRate"]
+        == 0.0
+    )  # measured: a real 0
+    assert daily_kpis(date(2026, 11, 25), 0, {}, chased_orders=3).metrics() == {}
 
 
 def test_targets_are_the_issues():
@@ -103,17 +111,19 @@ def test_the_daily_job_counts_through_the_indexes_stores_and_emits(client, deps,
         ("channel_health", end - timedelta(microseconds=1)),
         ("out_of_stock", end),  # the next day's
     ]
+    deps.kpi_sources.after_sales[day] = 3  # after-sales requests opened that Beijing day
+    deps.kpi_sources.after_sales[day - timedelta(days=1)] = 50  # not that day
     capsys.readouterr()
     result = run_job(client, "publish_daily_kpis")
     assert result["day"] == "2026-11-25" and result["new_orders"] == 200
     assert result["anomalies_by_rule"] == {"channel_health": 1, "out_of_stock": 1, "unknown_sku": 1}
     assert result["oversell_rate_pct"] == 0.5 and result["anomaly_ratio_pct"] == 1.5
-    assert result["customer_chase_rate_pct"] is None
+    assert result["chased_orders"] == 3 and result["customer_chase_rate_pct"] == 1.5
     assert deps.ops_stats.saved_kpis["2026-11-25"]["new_orders"] == 200
     documents = emf(capsys.readouterr().out)
     assert [v for _, v in metric_values(documents, "OversellRate")] == [0.5]
     assert [v for _, v in metric_values(documents, "AnomalyRatio")] == [1.5]
-    assert metric_values(documents, "CustomerChaseRate") == []
+    assert [v for _, v in metric_values(documents, "CustomerChaseRate")] == [1.5]
     assert [v for _, v in metric_values(documents, "NewOrders")] == [200.0]
     (dims, _), *_ = metric_values(documents, "OversellRate")
     assert dims == {"service": "orderhub"}
