@@ -31,11 +31,12 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.domain.notify_formats import WECOM_MAX_BYTES, dingtalk_sign
+from local.stub_server import BackgroundServer, JsonHandler, start_on_port
 
 DEFAULT_PORT = 8012
 DINGTALK_WINDOW_MS = 3600 * 1000  # DingTalk: the timestamp within an hour of its clock
@@ -57,23 +58,8 @@ class _State:
         self.failing: dict[str, dict[str, Any]] = {}  # robot -> {errcode|status, left}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug(format, *args)
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _raw(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -218,21 +204,13 @@ class _Server(ThreadingHTTPServer):
         self.state = _State()
 
 
-class StubNotify:
+class StubNotify(BackgroundServer):
     """The robots' stub, served from a background thread; port 0 picks a free one."""
 
-    def __init__(self, port: int = DEFAULT_PORT) -> None:
-        self._server = _Server(("127.0.0.1", port))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="stub-notify",
-            daemon=True,
-        )
+    _server: _Server
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+    def __init__(self, port: int = DEFAULT_PORT) -> None:
+        super().__init__(_Server(("127.0.0.1", port)), "stub-notify")
 
     def captured(self, robot: str | None = None) -> list[dict[str, Any]]:
         with self._server.state.lock:
@@ -279,24 +257,8 @@ class StubNotify:
             ],
         }
 
-    def start(self) -> StubNotify:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
-
 
 def start_notify_stub(port_setting: str | None) -> StubNotify:
     """On ORDERHUB_NOTIFY_STUB_PORT if given (taken: an error); else 8012, or a free port when
-    8012 is taken (a second stack must not fail for it)."""
-    if port_setting:
-        return StubNotify(port=int(port_setting)).start()
-    try:
-        return StubNotify(port=DEFAULT_PORT).start()
-    except OSError:
-        stub = StubNotify(port=0).start()
-        log.warning("port %s is taken: the notification stub listens on %s", DEFAULT_PORT, stub.url)
-        return stub
+    8012 is taken."""
+    return start_on_port(port_setting, DEFAULT_PORT, StubNotify, "the notification stub")

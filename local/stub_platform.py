@@ -23,16 +23,16 @@ Standard library only (ThreadingHTTPServer), on loopback; runs as a thread of th
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.stub_bigcommerce import BigCommerceStub
 from local.stub_health import HealthStub
+from local.stub_server import BackgroundServer, JsonHandler, start_on_port
 from local.stub_tiktok_douyin import DouyinStub, TikTokStub
 
 DEFAULT_PORT = 8010
@@ -51,24 +51,8 @@ class _State:
         self.health = HealthStub.from_seed()  # the health probes' endpoints and control
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug(format, *args)
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = b"" if status == 204 else json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _json_body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        return json.loads(raw) if raw else {}
 
     def do_GET(self) -> None:
         if self.server.state.health.serve(self, "GET"):  # health probes, local/stub_health.py
@@ -166,21 +150,13 @@ class _Server(ThreadingHTTPServer):
         self.state = _State()
 
 
-class StubPlatform:
+class StubPlatform(BackgroundServer):
     """The stub, served from a background thread; port 0 picks a free one."""
 
-    def __init__(self, port: int = DEFAULT_PORT) -> None:
-        self._server = _Server(("127.0.0.1", port))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},  # how long stop() may wait
-            name="stub-platform",
-            daemon=True,
-        )
+    _server: _Server
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+    def __init__(self, port: int = DEFAULT_PORT) -> None:
+        super().__init__(_Server(("127.0.0.1", port)), "stub-platform")
 
     def pushes(self) -> list[dict[str, Any]]:
         with self._server.state.lock:
@@ -206,27 +182,8 @@ class StubPlatform:
         """Douyin's order API it serves (local/stub_tiktok_douyin.py)."""
         return self._server.state.douyin
 
-    def start(self) -> StubPlatform:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
 
 def start_stub(port_setting: str | None) -> StubPlatform:
     """Start on ORDERHUB_STUB_PORT if given (taken: an error); else on 8010, or on a free port
-    when 8010 is taken (a second stack, e.g. the benchmark's own, must not fail for it)."""
-    if port_setting:
-        return StubPlatform(port=int(port_setting)).start()
-    try:
-        return StubPlatform(port=DEFAULT_PORT).start()
-    except OSError:
-        stub = StubPlatform(port=0).start()
-        log.warning("port %s is taken: the stub platform listens on %s", DEFAULT_PORT, stub.url)
-        return stub
+    when 8010 is taken."""
+    return start_on_port(port_setting, DEFAULT_PORT, StubPlatform, "the stub platform")

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +57,7 @@ from chalicelib.channels.jd import sign_jd
 from chalicelib.channels.pinduoduo import sign_pdd
 from chalicelib.channels.taobao import SIGN_METHODS, sign_top
 from local.stub_health import HealthControl
+from local.stub_server import BackgroundServer, JsonHandler, start_on_port
 
 DEFAULT_PORT = 8011
 TAOBAO_PATH = "/taobao/router/rest"
@@ -392,23 +393,9 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug(format, *args)
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body, ensure_ascii=False, default=_json_default).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    json_default = staticmethod(_json_default)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path).path.strip("/").split("/")
@@ -425,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        raw = self._body()
+        raw = self._raw()
         if path in ROUTERS:
             self._route(path, raw)
             return
@@ -517,8 +504,10 @@ class _Server(ThreadingHTTPServer):
         self.health = health or HealthControl()  # outages told to the stub platform's control
 
 
-class PullStub:
+class PullStub(BackgroundServer):
     """The three routers, served from a background thread; port 0 picks a free one."""
+
+    _server: _Server
 
     def __init__(
         self,
@@ -526,17 +515,7 @@ class PullStub:
         port: int = DEFAULT_PORT,
         health: HealthControl | None = None,
     ) -> None:
-        self._server = _Server(("127.0.0.1", port), credentials, health)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="stub-pull-platforms",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        super().__init__(_Server(("127.0.0.1", port), credentials, health), "stub-pull-platforms")
 
     def function_environment(self, settle_seconds: int = 2) -> dict[str, str]:
         """The functions' settings that point the pollers here. Locally the windows stay only
@@ -547,15 +526,6 @@ class PullStub:
             "ORDERHUB_JD_API_URL": f"{self.url}{JD_PATH}",
             "ORDERHUB_PULL_SETTLE_SECONDS": str(settle_seconds),
         }
-
-    def start(self) -> PullStub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
 
 
 def seeded_credentials(stores: Iterable[Mapping[str, Any]]) -> dict[str, list[StubCredentials]]:
@@ -582,11 +552,9 @@ def start_pull_stub(
     simulated outages (the stub platform's `POST /_stub/health`)."""
     stores = json.loads(seed_path.read_text(encoding="utf-8")).get("stores", [])
     credentials = seeded_credentials(stores)
-    if port_setting:
-        return PullStub(credentials, port=int(port_setting), health=health).start()
-    try:
-        return PullStub(credentials, port=DEFAULT_PORT, health=health).start()
-    except OSError:
-        stub = PullStub(credentials, port=0, health=health).start()
-        log.warning("port %s is taken: the pull stubs listen on %s", DEFAULT_PORT, stub.url)
-        return stub
+    return start_on_port(
+        port_setting,
+        DEFAULT_PORT,
+        lambda port: PullStub(credentials, port=port, health=health),
+        "the pull stubs",
+    )
