@@ -388,6 +388,26 @@ WEBHOOK_HEADERS: dict[str, tuple[Schema, str]] = {
     "app-id": (STRING, "Douyin: the app id"),
 }
 
+
+def _anomaly_step(summary: str, answer: str, note_example: str) -> Operation:
+    """Acknowledge and resolve: the same request (an optional note) and refusals."""
+    return Operation(
+        summary,
+        "anomalies",
+        {200: Reply(answer, ref("Anomaly"), ANOMALY_EXAMPLE)},
+        {
+            400: "the note is not valid",
+            403: "the caller's role does not own the anomaly's rule",
+            404: "no such anomaly",
+            409: "already resolved, or changed meanwhile",
+        },
+        body=NOTE_BODY,
+        body_required=False,
+        body_example={"note": note_example},
+        path_params={"key": (STRING, "`rule#subject`, URL-encoded (`#` as `%23`)")},
+    )
+
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/webhooks/{platform}/{store}"): Operation(
         "Receive a platform's order webhook",
@@ -818,35 +838,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {404: "no such anomaly"},
         path_params={"key": (STRING, "`rule#subject`, URL-encoded (`#` as `%23`)")},
     ),
-    ("POST", "/anomalies/{key}/acknowledge"): Operation(
+    ("POST", "/anomalies/{key}/acknowledge"): _anomaly_step(
         "Acknowledge an anomaly (its rule's owner role, or admin)",
-        "anomalies",
-        {200: Reply("the anomaly, acknowledged", ref("Anomaly"), ANOMALY_EXAMPLE)},
-        {
-            400: "the note is not valid",
-            403: "the caller's role does not own the anomaly's rule",
-            404: "no such anomaly",
-            409: "already resolved, or changed meanwhile",
-        },
-        body=NOTE_BODY,
-        body_required=False,
-        body_example={"note": "picking it up"},
-        path_params={"key": (STRING, "`rule#subject`, URL-encoded (`#` as `%23`)")},
+        "the anomaly, acknowledged",
+        "picking it up",
     ),
-    ("POST", "/anomalies/{key}/resolve"): Operation(
+    ("POST", "/anomalies/{key}/resolve"): _anomaly_step(
         "Resolve an anomaly (its rule's owner role, or admin); it reopens if it recurs",
-        "anomalies",
-        {200: Reply("the resolved episode", ref("Anomaly"), ANOMALY_EXAMPLE)},
-        {
-            400: "the note is not valid",
-            403: "the caller's role does not own the anomaly's rule",
-            404: "no such anomaly",
-            409: "already resolved, or changed meanwhile",
-        },
-        body=NOTE_BODY,
-        body_required=False,
-        body_example={"note": "restocked"},
-        path_params={"key": (STRING, "`rule#subject`, URL-encoded (`#` as `%23`)")},
+        "the resolved episode",
+        "restocked",
     ),
     ("GET", "/reports"): Operation(
         "Fresh links to a day's report files",
