@@ -1,4 +1,5 @@
-"""Shared test setup: where the shared fixtures live, and sockets closed to unit tests."""
+"""Shared test setup: where the fixtures live (tests/fixtures, provenance in its SOURCES.md), and sockets
+closed to unit tests."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def fixture_json(relative: str) -> Any:
     path = FIXTURES / relative
     if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: the shared fixtures must sit beside the repository (../shared)"
-        )
+        raise FileNotFoundError(f"{path} is missing: fixtures live in tests/fixtures (see SOURCES.md)")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -51,7 +51,7 @@ Payload -> canonical event
       applies to the lines OrderHub already holds for the order, and an order OrderHub has not
       seen is held for attention instead of being booked from one item.
 
-Validation follows the schema (../shared/fixtures/amazon/OrderChangeNotification.schema.json)
+Validation follows the schema (tests/fixtures/amazon/OrderChangeNotification.schema.json)
 for every field OrderHub reads: absent, null or mistyped -> InvalidPayload naming its path
 (`$.Payload.OrderChangeNotification.AmazonOrderId is required`). Schema fields OrderHub does
 not read are not enforced: refusing a notification over them would lose the order change.

@@ -5,7 +5,7 @@
   message = app_key + raw body + app_secret).
 
 References: minibear2021/doudian core.py callback() (MD5); the HMAC variant as a third-party
-client implements it (../shared/fixtures/doudian/signature_vector_derived.json: a derived
+client implements it (tests/fixtures/doudian/signature_vector_derived.json: a derived
 vector, to be checked against op.jinritemai.com when we have access). MD5 is the platform's
 choice, not ours: it is what the sender computes.
 """

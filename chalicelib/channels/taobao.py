@@ -24,7 +24,7 @@ Answers
     `tmc_messages_consume_response.messages.tmc_message[]` (TOP's JSON wraps lists in an
     object named after the element; a bare list is read too): `id` (64-bit: kept as text),
     `topic`, `content` (JSON text), `pub_time`, `user_id`, `user_nick` (field list:
-    bububa/opentaobao model/tmc/TmcMessage.go; ../shared/fixtures/taobao_tmc). Trade messages
+    bububa/opentaobao model/tmc/TmcMessage.go; tests/fixtures/taobao_tmc). Trade messages
     (`taobao_trade_*` topics) carry little (`tid`, `payment`, nicks...), so the trade is
     fetched: `trade_fullinfo_get_response.trade`. Messages of other topics (refunds, items)
     are confirmed and queue nothing: a refund that closes the trade arrives as a trade

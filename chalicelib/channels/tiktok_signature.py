@@ -2,7 +2,7 @@
 HMAC-SHA256(key = app_secret, message = app_key + raw body). No "Bearer", no timestamp.
 
 Reference: EcomPHP/tiktokshop-php src/Webhook.php verify(); the vector in
-../shared/fixtures/tiktok_shop/signature_vector_derived.json.
+tests/fixtures/tiktok_shop/signature_vector_derived.json.
 """
 
 from __future__ import annotations

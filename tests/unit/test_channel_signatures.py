@@ -1,4 +1,4 @@
-"""Each signature scheme against its vector in ../shared/fixtures: the vector verifies, and one
+"""Each signature scheme against its vector in tests/fixtures: the vector verifies, and one
 changed byte of body, secret or app key does not."""
 
 from __future__ import annotations
