@@ -152,10 +152,11 @@ class LocalStack:
         os.environ.update(function_env)
 
         self._start_workers()
-        chalice = str(Path(sys.executable).parent / "chalice")
         api = self._spawn(
             [
-                chalice,
+                sys.executable,
+                "-m",
+                "local.api_server",  # `chalice local`, with the template's gateway responses
                 "local",
                 "--stage",
                 "local",
@@ -206,6 +207,8 @@ class LocalStack:
         function_env["ORDERHUB_TIKTOK_API_URL"] = self.stub.url  # TikTok's order API
         function_env["ORDERHUB_DOUYIN_API_URL"] = self.stub.url  # Douyin's order API
         function_env["ORDERHUB_LINK_BASE_URL"] = self.api_url  # anomaly notices link here
+        function_env["ORDERHUB_LOG_FORMAT"] = "text"  # one readable line per record
+        function_env["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF JSON in the terminal
         # health probes: AWS calls each store's https://{shop_domain} / site_url instead
         function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
         function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
