@@ -39,14 +39,14 @@ QUEUE_VAR, DLQ_VAR = "ORDERHUB_ORDER_QUEUE_URL", "ORDERHUB_ORDER_DLQ_URL"
 def _environment() -> dict[str, str]:
     if os.environ.get(QUEUE_VAR) and os.environ.get(DLQ_VAR):
         return dict(os.environ)
-    from local.stack import state_path
+    from local.control import running_state
 
-    state = state_path()
-    if not state.exists():
+    state = running_state()
+    if state is None:
         raise SystemExit(
             f"set {QUEUE_VAR} and {DLQ_VAR} (AWS), or start the local stack with `make run`"
         )
-    return {**os.environ, **json.loads(state.read_text())["environment"]}
+    return {**os.environ, **state["environment"]}
 
 
 def _dlq(env: dict[str, str]) -> DeadLetterQueue:
@@ -304,7 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("file", help="an ORDER_CHANGE notification (JSON; '-': stdin)")
     keys_cli.add_parser(sub)
     notify_cli.add_parser(sub)
+    sub.add_parser(
+        "env",
+        help='the running local stack\'s URLs and a dev key per role, as exports: eval "$(...)"',
+    )
     args = parser.parse_args(argv)
+    if args.area == "env":
+        from local.control import main as control
+
+        return control(["env"])
     if args.area == "notify":
         return notify_cli.run(_environment(), args)
     if args.area == "keys":
