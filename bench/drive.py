@@ -33,8 +33,6 @@ from typing import Any
 
 import requests
 
-from chalicelib.adapters.messaging import DeadLetterQueue
-
 # run as a script (python bench/drive.py): make `import bench` / `chalicelib` / `local` resolve
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -65,6 +63,7 @@ from bench.report import (
     reset_counts,
     summary,
 )
+from chalicelib.adapters.messaging import DeadLetterQueue
 
 # --------------------------------------------------------------------------- modes
 

@@ -177,7 +177,7 @@ def plan_load(
 
 
 def payload(delivery: Delivery, created_at: datetime) -> bytes:
-    """The body per README's own-shop contract; updated_at grows along the order's events."""
+    """The body per the own-shop contract (docs/platforms.md); updated_at grows per event."""
     updated = (created_at + timedelta(seconds=delivery.updated_offset)).isoformat()
     return json.dumps(
         {

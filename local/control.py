@@ -113,6 +113,41 @@ def stop(timeout: float = 40.0) -> int:
     return 1
 
 
+def tap(queue: str, wait_seconds: int = 2) -> int:
+    """Print (and take off) what a local tap queue holds: `orderhub-inventory-tap` (the event
+    bus's LimitedSale events), `orderhub-alerts-p0-tap` (the SNS topics' messages), ..."""
+    import boto3
+
+    state = require_running()
+    env = state["environment"]
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["aws_url"],
+        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+    )
+    taps = {**state.get("event_taps", {}), **state.get("sns_taps", {})}
+    urls = {url.rsplit("/", 1)[-1]: url for url in taps.values()}
+    if queue not in urls:
+        print(f"no tap queue '{queue}'; the taps are: {', '.join(sorted(urls))}", file=sys.stderr)
+        return 2
+    shown = 0
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=urls[queue], MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        ).get("Messages", [])
+        if not got:
+            break
+        for message in got:
+            print(message["Body"])
+            sqs.delete_message(QueueUrl=urls[queue], ReceiptHandle=message["ReceiptHandle"])
+            shown += 1
+        wait_seconds = 0
+    print(f"{shown} message(s) from {queue}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv == ["status"]:
         return status()
@@ -121,7 +156,9 @@ def main(argv: list[str]) -> int:
     if argv == ["env"]:
         print("\n".join(env_lines(require_running())))
         return 0
-    print("usage: python -m local.control status | stop | env", file=sys.stderr)
+    if len(argv) == 2 and argv[0] == "tap":
+        return tap(argv[1])
+    print("usage: python -m local.control status | stop | env | tap QUEUE", file=sys.stderr)
     return 2
 
 
