@@ -35,7 +35,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    try:  # Linux: an exited child its parent has not reaped yet is a zombie, not a stack
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def running_state(path: Path | None = None) -> dict[str, Any] | None:
@@ -105,7 +108,7 @@ def stop(timeout: float = 40.0) -> int:
     os.kill(pid, signal.SIGTERM)  # the stack stops every part, as on Ctrl-C
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not _alive(pid) or not state_path().exists():  # the stack removes it last
             print("OrderHub local stack stopped.")
             return 0
         time.sleep(0.2)
