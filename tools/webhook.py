@@ -1,7 +1,8 @@
 """`bin/orderhub send-order --store mall/demo-shop --order A-2001 --sku TEA-LONGJING-250G:2`: post
 one own-shop order as the shop would, signed per Standard Webhooks with the store's secret from
-Secrets Manager, and print OrderHub's answer. For trying things on the local stack (or a test
-store in AWS); a real shop signs its own deliveries.
+Secrets Manager, print OrderHub's answer, and (unless --no-wait) wait until the event is
+processed and print its outcome. For trying things on the local stack (or a test store in AWS);
+a real shop signs its own deliveries.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import os
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,8 @@ def add_parser(sub: Any) -> None:
     send.add_argument("--phone", default="13812345678", help="the buyer's phone")
     send.add_argument("--address", default="1 Nanjing Road, Shanghai")
     send.add_argument("--api-url", help="default: ORDERHUB_API, or the running local stack's")
+    send.add_argument("--no-wait", action="store_true", help="do not wait for the booking")
+    send.add_argument("--wait-seconds", type=float, default=60.0, help="how long to wait")
 
 
 def order_body(args: argparse.Namespace, at: datetime) -> bytes:
@@ -59,7 +63,8 @@ def run(env: dict[str, str], args: argparse.Namespace, api_url: str) -> int:
     if platform != "mall" or not store:
         raise SystemExit("--store must be mall/<store id>: only own-shop orders are signed here")
     os.environ.update(env)
-    secret = Container(environ=env).secrets.get_secret(secret_name(platform, store))
+    deps = Container(environ=env)
+    secret = deps.secrets.get_secret(secret_name(platform, store))
     signing = secret.get("webhook_secret") or secret["webhook_secrets"][0]
     now = datetime.now(UTC)
     body = order_body(args, now)
@@ -76,4 +81,21 @@ def run(env: dict[str, str], args: argparse.Namespace, api_url: str) -> int:
         timeout=30,
     )
     print(f"{response.status_code} {response.text}")
-    return 0 if response.ok else 1
+    if not response.ok:
+        return 1
+    if args.no_wait:
+        return 0
+    return wait_for_outcomes(deps, response.json().get("events", []), args.wait_seconds)
+
+
+def wait_for_outcomes(deps: Any, event_keys: list[str], seconds: float) -> int:
+    """Print each queued event's outcome once it is processed; 1 if one is not in time."""
+    deadline = time.monotonic() + seconds
+    for key in event_keys:
+        while (found := deps.orders.get_event_outcome(key)) is None:
+            if time.monotonic() > deadline:
+                print(f"{key}: not processed within {seconds:g} s (still queued?)")
+                return 1
+            time.sleep(0.25)
+        print(f"{key}: {found.get('outcome', '?')} {found.get('reason', '')}".rstrip())
+    return 0

@@ -36,7 +36,11 @@ NOT_RUN = re.compile(
 LONG_SCRIPT = re.compile(
     r"^(\s*)(\.venv/bin/python (?:-m bench\.\w+|bench/\w+\.py)[^#\n]*)(#[^\n]*)?", re.M
 )
-CURL_STRICT = 'curl() { command curl --fail-with-body "$@"; }'
+# a 4xx/5xx fails the example, unless the example asks for curl's own --fail already
+CURL_STRICT = (
+    'curl() { case " $* " in *" --fail "*|*" -f "*|*" --fail-with-body "*) command curl "$@";; '
+    '*) command curl --fail-with-body "$@";; esac; }'
+)
 CURL_LENIENT = 'curl() { command curl "$@"; }'
 
 
