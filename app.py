@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api import (
     admin,
+    alarm_relay,
     amazon,
     anomalies,
     channel_health,
@@ -43,5 +44,6 @@ for blueprint in (
     timeline.bp,
     openapi.bp,
     personal_data.bp,
+    alarm_relay.bp,
 ):
     app.register_blueprint(blueprint)
