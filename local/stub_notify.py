@@ -279,7 +279,8 @@ class StubNotify(BackgroundServer):
                     "mention_on": ["P0"],
                 },
                 "ops-mail": {"type": "email", "to": list(email_to)},
-                "ops-sms": {"type": "sms", "to": list(SMS_NUMBERS)},
+                # a dev budget roomy enough for a session of tests; AWS's default is 5 an hour
+                "ops-sms": {"type": "sms", "to": list(SMS_NUMBERS), "limit": 100},
                 "finance-mail": {"type": "email", "to": ["finance@example.com"]},
             },
             "routes": [
