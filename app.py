@@ -8,6 +8,7 @@ from chalicelib.api import (
     amazon,
     anomalies,
     channel_health,
+    indicator_reports,
     kpis,
     openapi,
     operations,
@@ -45,5 +46,6 @@ for blueprint in (
     openapi.bp,
     personal_data.bp,
     alarm_relay.bp,
+    indicator_reports.bp,
 ):
     app.register_blueprint(blueprint)
