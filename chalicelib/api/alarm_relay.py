@@ -19,7 +19,13 @@ from chalice import Blueprint
 
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import container
-from chalicelib.domain.alarms import banner_alarm, banners, parse_alarm_message, relay_alarm
+from chalicelib.domain.alarms import (
+    AlarmMessageInvalid,
+    banner_alarm,
+    banners,
+    parse_alarm_message,
+    relay_alarm,
+)
 from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)
@@ -44,7 +50,12 @@ def relay_alarms(event: dict[str, Any], context: Any) -> dict[str, Any]:
     relayed = []
     for record in event.get("Records") or []:
         sns = record.get("Sns") or {}
-        change = parse_alarm_message(str(sns.get("Message") or ""))
+        try:
+            change = parse_alarm_message(str(sns.get("Message") or ""))
+        except AlarmMessageInvalid as exc:  # a retry cannot fix it: say so and go on
+            logger().error("unreadable alarm message", extra={"reason": str(exc)})
+            metrics().add_metric(name="AlarmMessagesUnreadable", unit="Count", value=1)
+            continue
         if change is None:
             continue  # an OrderHub notice published to the topic: its routes had it already
         priority = topic_priority(str(sns.get("TopicArn") or ""), dict(settings.notify_topics))

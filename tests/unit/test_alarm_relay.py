@@ -220,3 +220,14 @@ def test_the_relay_function_and_the_banner_route(deps):
         assert [b["alarm"] for b in response.json_body["banners"]] == [
             "orderhub-oversell-rate-above-0"
         ]
+
+
+def test_an_unreadable_alarm_message_is_logged_and_skipped_not_retried(deps):
+    broken = json.dumps({"AlarmName": "orderhub-processor-errors", "NewStateValue": "ALARM"})
+    good = message("orderhub-processor-errors", "ALARM", T0)
+    event = sns_event(broken, TOPIC.format("p1"))
+    event["Records"] += sns_event(good, TOPIC.format("p1"))["Records"]
+    with Client(app) as client:
+        answer = client.lambda_.invoke("relay_alarms", event)
+    assert [r["outcome"] for r in answer.payload["relayed"]] == ["announced"]
+    assert [n.priority for n in deps.notifier.notices] == ["P1"]
