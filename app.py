@@ -6,9 +6,11 @@ from chalice import Chalice
 
 from chalicelib.api import (
     admin,
+    alarm_relay,
     amazon,
     anomalies,
     channel_health,
+    indicator_reports,
     kpis,
     openapi,
     operations,
@@ -51,5 +53,7 @@ for blueprint in (
     timeline.bp,
     openapi.bp,
     personal_data.bp,
+    alarm_relay.bp,
+    indicator_reports.bp,
 ):
     app.register_blueprint(blueprint)

@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
 from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
+from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
 from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
@@ -240,8 +241,27 @@ class Container:
         """Notices to SNS, WeCom/DingTalk robots and SES, routed by `orderhub/notifications`."""
         s = self.settings
         return build_notifier(
-            self.secrets, s.notifications_secret, s.notify_topics, self._client, self.now
+            self.secrets,
+            s.notifications_secret,
+            s.notify_topics,
+            self._client,
+            self.now,
+            budget=self.sms_budget,
         )
+
+    @cached_property
+    def sms_budget(self) -> DynamoSmsBudget:
+        """Texts per SMS channel and window, shared by every function (`orderhub-ops-stats`)."""
+        return DynamoSmsBudget(lambda: self.dynamodb, self.settings.ops_stats_table)
+
+    @cached_property
+    def alarm_states(self) -> DynamoAlarmStates:
+        """The last announced state of each CloudWatch alarm (`orderhub-ops-stats`)."""
+        return DynamoAlarmStates(lambda: self.dynamodb, self.settings.ops_stats_table)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")
 
     @cached_property
     def report_presigner(self) -> Any:

@@ -107,6 +107,7 @@ class LocalStack:
         self.sns_taps: dict[str, str] = {}
         self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
+        self.lambda_subscriptions: list[Any] = []
         self.stopping = threading.Event()
 
     def _spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -115,6 +116,7 @@ class LocalStack:
         return child
 
     def start(self) -> None:
+        from local.alarm_actions import SMS_SINK_VARIABLE
         from local.emulator import set_fake_aws_env
         from local.stub_notify import start_notify_stub
         from local.stub_platform import start_stub
@@ -129,6 +131,7 @@ class LocalStack:
         env = dict(os.environ)
         set_fake_aws_env(env, REGION)
         env["AWS_ENDPOINT_URL"] = self.aws_url
+        env[SMS_SINK_VARIABLE] = f"{self.notify_stub.url}/_stub/sms"  # the emulator's texts
         env["PYTHONUNBUFFERED"] = "1"
 
         emulator = self._spawn(
@@ -232,6 +235,8 @@ class LocalStack:
         self.queues = {
             r.attrs["QueueName"]: r for r in resources.values() if "QueueName" in r.attrs
         }
+        # functions subscribed to topics (AWS::SNS::Subscription, protocol lambda)
+        self.lambda_subscriptions = [r for r in resources.values() if "Function" in r.attrs]
         return function_env
 
     def _start_workers(self) -> None:
@@ -266,6 +271,28 @@ class LocalStack:
         self.scheduler = Scheduler(jobs, REGION)
         self.scheduler.start()
         self.threads.append(self.scheduler)
+        self._start_sns_deliveries(sqs)
+
+    def _start_sns_deliveries(self, sqs: Any) -> None:
+        """SNS invoking the functions subscribed to topics (local/worker.py SnsLambdaPoller)."""
+        from chalice.utils import to_cfn_resource_name
+
+        from app import app
+        from local.worker import SnsLambdaPoller
+
+        by_logical_name = {to_cfn_resource_name(name): name for name in app.handler_map}
+        for subscription in self.lambda_subscriptions:
+            name = by_logical_name[subscription.attrs["Function"]]
+            poller = SnsLambdaPoller(
+                sqs,
+                subscription.attrs["QueueUrl"],
+                subscription.ref,
+                name,
+                app.handler_map[name],
+                REGION,
+            )
+            poller.start()
+            self.threads.append(poller)
 
     def wait(self) -> int:
         """Block until asked to stop (0) or until a part dies (1)."""

@@ -40,6 +40,7 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("GET", "/ops/conservation"): P.READ_OPS,
     ("GET", "/ops/channel-health"): P.READ_OPS,
     ("GET", "/ops/kpis"): P.READ_OPS,
+    ("GET", "/ops/banners"): P.READ_ANOMALIES,  # every role: the console shows them to all
     ("POST", "/admin/api-keys"): P.MANAGE_KEYS,
     ("GET", "/admin/api-keys"): P.MANAGE_KEYS,
     ("POST", "/admin/api-keys/{key_id}/rotate"): P.MANAGE_KEYS,

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.http import api_errors, json_response, own_base_url
 from chalicelib.deps import container
 from chalicelib.domain import anomalies as engine
 from chalicelib.domain.audit import Action
@@ -91,7 +91,8 @@ def handle_resolve_anomaly(key: str) -> Any:
     before, episode = engine.resolve(
         deps.anomalies, unquote(key), principal_of(request), _note(), deps.now()
     )
-    notice = engine.resolution_notice(episode, deps.settings.link_base_url)
+    base = own_base_url(request, deps.settings.link_base_url)
+    notice = engine.resolution_notice(episode, base)
     if notice is not None:
         try:
             deps.notifier.notify(notice)

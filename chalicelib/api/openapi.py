@@ -727,6 +727,46 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {400: "date is not YYYY-MM-DD", 404: "no indicators for that day yet"},
         query={"date": DATE_QUERY},
     ),
+    ("GET", "/ops/banners"): Operation(
+        "Banners for the console: metric-table alarms now in ALARM (the oversell rate)",
+        "operations",
+        {
+            200: Reply(
+                "the active banners, oldest first (none: an empty list)",
+                obj(
+                    {
+                        "banners": {
+                            "type": "array",
+                            "items": obj(
+                                {
+                                    "alarm": STRING,
+                                    "priority": STRING,
+                                    "title": STRING,
+                                    "message": STRING,
+                                    "reason": STRING,
+                                    "since": TIME,
+                                    "link": STRING,
+                                }
+                            ),
+                        }
+                    }
+                ),
+                {
+                    "banners": [
+                        {
+                            "alarm": "orderhub-oversell-rate-above-0",
+                            "priority": "P0",
+                            "title": "P0 ALARM: orderhub-oversell-rate-above-0",
+                            "message": "Yesterday (Beijing day) some orders were oversold.",
+                            "reason": "Threshold Crossed: 1 datapoint [0.5] > 0.0",
+                            "since": "2026-11-26T16:20:00+00:00",
+                            "link": "https://api.example.com/console#/anomalies",
+                        }
+                    ]
+                },
+            )
+        },
+    ),
     ("POST", "/admin/api-keys"): Operation(
         "Issue an API key (shown once)",
         "access",

@@ -189,9 +189,10 @@ RULES: Mapping[str, AnomalyRule] = {
             P2,
             "ops",
             Sla(_h(24), _h(72)),
-            "a store's event time more than 5 min ahead of, or 7 days behind, its receipt",
+            "a store's send time more than 5 min from our receipt, either way (no send time: "
+            "an event time over 5 min ahead)",
             E.PROCESSOR,
-            "the event's time against its receipt",
+            "the platform's send time (or the event's time) against its receipt",
             subject="store",
         ),
         AnomalyRule(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.personal_data import PersonalDataVault, seal_event
 from chalicelib.domain.ports import Catalog, EventQueue, SecretSource, StoreRules
 from chalicelib.domain.rotation import effective_secret
+from chalicelib.domain.skew import sender_time
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -71,6 +72,9 @@ def accept_webhook(
     credentials = channel.credentials(effective_secret(secrets.get_secret(store.secret_name), now))
     delivery_id = channel.verify(delivery, credentials, now)
     events = channel.parse(delivery, store, delivery_id)
+    sent_at = sender_time(delivery.headers)  # what clock skew is measured on (domain/skew.py)
+    if sent_at is not None:
+        events = [e if e.sent_at else replace(e, sent_at=sent_at) for e in events]
     requests = parse_after_sales(platform, delivery, store) if after_sales is not None else []
     changed = record_after_sales(requests, after_sales) if after_sales is not None else ()
     message_ids = enqueue_events(events, body, queue, vault, store.rules)

@@ -16,6 +16,7 @@ from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ingest import MAX_BODY_BYTES
 from chalicelib.domain.ports import Store
 from tests.access_fakes import FakeApiKeys, FakeAuditLog
+from tests.alarm_fakes import FakeAlarmStates
 from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
 from tests.builders import body, mall_payload
 from tests.fakes import (
@@ -101,6 +102,7 @@ class FakeContainer:
         self.anomalies = FakeAnomalies(self.orders.anomalies)  # shares the repo's records
         self.shipment_watch = FakeShipmentWatch(self.orders)
         self.after_sales = FakeAfterSales()
+        self.alarm_states = FakeAlarmStates()  # the alarm relay's announced states (banners)
         self.settings = SimpleNamespace(
             retry_base_seconds=10,
             pending_alert_seconds=300,
