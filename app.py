@@ -10,6 +10,7 @@ from chalicelib.api import (
     kpis,
     openapi,
     operations,
+    order_notes,
     personal_data,
     pollers,
     processor,
@@ -18,6 +19,7 @@ from chalicelib.api import (
     stock,
     stock_push,
     timeline,
+    tracking,
     webhooks,
 )
 from chalicelib.api.http import authenticate_request
@@ -43,5 +45,7 @@ for blueprint in (
     timeline.bp,
     openapi.bp,
     personal_data.bp,
+    order_notes.bp,
+    tracking.bp,
 ):
     app.register_blueprint(blueprint)

@@ -12,7 +12,8 @@ from chalice import Blueprint
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import Container, container
 from chalicelib.domain.daily_reports import ReportRun, run_inventory_report, run_reconciliation
-from chalicelib.domain.monthly_review import previous_month, run_monthly_review
+from chalicelib.domain.monthly_review import month_start, previous_month, run_monthly_review
+from chalicelib.domain.order_notes import previous_month_label, review_note_lines
 from chalicelib.domain.reconcile import previous_day
 from chalicelib.domain.reports import parse_kind, parse_report_date
 from chalicelib.observability import logger, metrics
@@ -76,7 +77,12 @@ def monthly_review(event: Any) -> dict[str, Any]:
     re-runs that month."""
     deps = container()
     month = _date_asked(event) or previous_month(deps.now())
-    run = run_monthly_review(month, deps.anomalies, deps.reports, deps.notifier, deps.now)
+    earlier = review_note_lines(
+        deps.order_activity.review_notes(previous_month_label(month_start(month)))
+    )
+    run = run_monthly_review(
+        month, deps.anomalies, deps.reports, deps.notifier, deps.now, earlier_actions=earlier
+    )
     return _log(run)
 
 

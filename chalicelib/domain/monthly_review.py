@@ -15,8 +15,8 @@ now for one still open; an escalated episode breached by definition.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
@@ -205,8 +205,12 @@ def run_monthly_review(
     reports: ReportStore,
     notifier: Notifier,
     now: Callable[[], datetime],
+    earlier_actions: Sequence[str] = (),
 ) -> ReportRun:
-    """Last month's review into `reports/monthly/<YYYY-MM-01>/`, then a notice to finance."""
+    """Last month's review into `reports/monthly/<YYYY-MM-01>/`, then a notice to finance.
+    `earlier_actions`: the lines recording the month before's root causes and actions
+    (domain/order_notes.py `review_note_lines`), shown on the summary page after the
+    numbers."""
     month = month_start(month)
     start, end = month_window(month)
     moment = now()
@@ -221,6 +225,8 @@ def run_monthly_review(
         draft.add(review_cells(month, rank, entry))
         run.rows += 1
     summary = review_summary(month, ranked)
+    if earlier_actions:
+        summary = replace(summary, lines=(*summary.lines, *earlier_actions))
     run.details = [dict(zip(REVIEW_COLUMNS, row, strict=True)) for row in summary.rows]
     run.published = draft.publish(summary)
     announce_report(run, summary, notifier, moment)
