@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api import (
     admin,
+    after_sales_pollers,
     amazon,
     anomalies,
     channel_health,
@@ -47,5 +48,6 @@ for blueprint in (
     personal_data.bp,
     order_notes.bp,
     tracking.bp,
+    after_sales_pollers.bp,
 ):
     app.register_blueprint(blueprint)
