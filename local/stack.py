@@ -104,6 +104,7 @@ class LocalStack:
         self.stub: Any = None
         self.pull_stub: Any = None  # local/stub_pull.py: Taobao, Pinduoduo and JD routers
         self.notify_stub: Any = None  # local/stub_notify.py: WeCom and DingTalk robots
+        self.tracking_stub: Any = None  # local/stub_tracking.py: 快递100 and AfterShip
         self.sns_taps: dict[str, str] = {}
         self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
@@ -119,12 +120,16 @@ class LocalStack:
         from local.stub_notify import start_notify_stub
         from local.stub_platform import start_stub
         from local.stub_pull import start_pull_stub
+        from local.stub_tracking import start_tracking_stub
 
         self.stub = start_stub(os.environ.get("ORDERHUB_STUB_PORT"))
         self.pull_stub = start_pull_stub(
             os.environ.get("ORDERHUB_PULL_STUB_PORT"), health=self.stub.health.control
         )  # one `POST /_stub/health` (stub platform) fails or slows every platform's probes
         self.notify_stub = start_notify_stub(os.environ.get("ORDERHUB_NOTIFY_STUB_PORT"))
+        self.tracking_stub = start_tracking_stub(
+            os.environ.get("ORDERHUB_TRACKING_STUB_PORT"), self.api_url
+        )
 
         env = dict(os.environ)
         set_fake_aws_env(env, REGION)
@@ -179,6 +184,7 @@ class LocalStack:
                     "stub_url": self.stub.url,
                     "pull_stub_url": self.pull_stub.url,
                     "notify_stub_url": self.notify_stub.url,
+                    "tracking_stub_url": self.tracking_stub.url,
                     "sns_taps": self.sns_taps,
                     "event_taps": self.event_taps,
                     "children": [child.pid for child in self.children],
@@ -195,6 +201,7 @@ class LocalStack:
         from local.notify_local import seed_notifications, tap_sns_topics
         from local.provision import function_environment, load_template, provision, tap_event_buses
         from local.seed import apply_seed, load_seed
+        from local.stub_tracking import seed_tracking_secrets
 
         session = boto3.session.Session(region_name=REGION)
         template = load_template()
@@ -209,6 +216,7 @@ class LocalStack:
         # health probes: AWS calls each store's https://{shop_domain} / site_url instead
         function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
         function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
+        function_env.update(self.tracking_stub.function_environment())  # 快递100, AfterShip
         self.event_taps = tap_event_buses(template, session.client, REGION)
         os.environ.update(function_env)
         deps = Container()
@@ -221,6 +229,7 @@ class LocalStack:
             deps.api_keys,
         )
         self.sns_taps = tap_sns_topics(template, session.client, REGION)
+        seed_tracking_secrets(session.client("secretsmanager"))
         seed_notifications(
             self.notify_stub.local_config(),
             session.client("secretsmanager"),
@@ -287,6 +296,8 @@ class LocalStack:
             self.pull_stub.stop()
         if self.notify_stub is not None:
             self.notify_stub.stop()
+        if self.tracking_stub is not None:
+            self.tracking_stub.stop()
         for child in reversed(self.children):
             if child.poll() is None:
                 child.terminate()

@@ -192,6 +192,7 @@ SCHEMAS: dict[str, Schema] = {
                     "note",
                     "pick_list",
                     "track",
+                    "after_sales",
                 ],
             },
             "summary": STRING,

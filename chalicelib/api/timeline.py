@@ -22,6 +22,7 @@ from chalicelib.domain.model import order_key
 from chalicelib.domain.timeline import order_timeline, parse_include
 from chalicelib.domain.timeline_activity import (
     activity_entries,
+    after_sales_entries,
     track_entries,
     track_view,
     with_entries,
@@ -49,7 +50,9 @@ def handle_get_order_timeline(platform: str, store: str, order_id: str) -> Any:
     tracks = deps.tracks.for_order(key)
     timeline = with_entries(
         timeline,
-        activity_entries(deps.order_activity.entries(key)) + track_entries(tracks),
+        activity_entries(deps.order_activity.entries(key))
+        + track_entries(tracks)
+        + after_sales_entries(deps.after_sales.for_order(key)),
     )
     if include_raw:
         payloads = sorted(

@@ -5,7 +5,9 @@ Entry kinds (the timeline lists every kind generically: kind, time, summary, det
 - `note`: a note by customer service or ops (author, role; the text scrubbed when written);
 - `pick_list`: the warehouse printed a pick list naming the order;
 - `track`: the parcel was handed to a tracking aggregator (its subscription), and each of the
-  carrier's checkpoints, at the carrier's time.
+  carrier's checkpoints, at the carrier's time;
+- `after_sales`: a buyer's after-sales request (refund, return, cancellation) opened, and
+  answered, from any platform (domain/after_sales.py).
 """
 
 from __future__ import annotations
@@ -44,6 +46,37 @@ def activity_entries(rows: Iterable[Mapping[str, Any]]) -> list[Entry]:
                     "pick_list",
                     f"pick list {row.get('pick_list_id')} printed{where}",
                     {"pick_list_id": row.get("pick_list_id"), "warehouse": row.get("warehouse")},
+                )
+            )
+    return entries
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def after_sales_entries(rows: Iterable[Mapping[str, Any]]) -> list[Entry]:
+    entries = []
+    for row in rows:
+        request = str(row.get("request_key") or "").split("#", 2)[-1]
+        base = {"request_key": row.get("request_key"), "detail": row.get("detail") or ""}
+        if row.get("requested_at"):
+            waiting = " (waiting for an answer)" if row.get("waiting") else ""
+            entries.append(
+                Entry(
+                    _stamp(str(row["requested_at"])),
+                    "after_sales",
+                    f"after-sales request {request} opened by the buyer{waiting}",
+                    {**base, "event": "requested"},
+                )
+            )
+        if row.get("answered_at"):
+            entries.append(
+                Entry(
+                    _stamp(str(row["answered_at"])),
+                    "after_sales",
+                    f"after-sales request {request} answered ({row.get('detail') or 'seller'})",
+                    {**base, "event": "answered"},
                 )
             )
     return entries

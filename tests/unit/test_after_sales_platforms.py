@@ -303,3 +303,24 @@ def test_malformed_own_shop_refunds_are_refused_naming_the_field(client, deps):
     response = post_mall(client, deps, raw, "w-bad")
     assert response.status_code == 400
     assert "refund_id" in response.json_body["message"]
+
+
+def test_the_request_and_its_answer_are_in_the_orders_timeline(client, deps):
+    from tests.builders import body, mall_payload
+    from tests.unit.test_order_timeline import process_queued, role_key
+
+    raw = body(mall_payload(status="paid"))
+    assert post_mall(client, deps, raw, "w-order").status_code == 202
+    process_queued(client, deps)
+    post_mall(client, deps, mall_refund("refund.requested"), "w-req")
+    answered = mall_refund("refund.rejected", at="2026-11-25T18:00:00+08:00")
+    post_mall(client, deps, answered, "w-ans")
+    headers = {"Authorization": f"Bearer {role_key(deps, 'cs')}"}
+    view = client.http.get("/orders/mall/demo-shop/o-1/timeline", headers=headers).json_body
+    found = [
+        (e["details"]["event"], e["at"]) for e in view["entries"] if e["kind"] == "after_sales"
+    ]
+    assert found == [
+        ("requested", "2026-11-25T08:00:00+00:00"),
+        ("answered", "2026-11-25T10:00:00+00:00"),
+    ]
