@@ -139,7 +139,12 @@ class AfterShipClient:
             headers=self._headers(),
             method="GET",
         )
-        answer = _call(self._open, request, "aftership query")
+        try:
+            answer = _call(self._open, request, "aftership query")
+        except TrackingUnavailable as exc:
+            if "HTTP 404" in str(exc):
+                return None  # AfterShip does not know the parcel (yet)
+            raise
         tracking = (answer.get("data") or {}).get("tracking") if isinstance(answer, dict) else None
         if not isinstance(tracking, dict):
             return None

@@ -147,10 +147,14 @@ def record_rejection(
 
 def reject_message(record: SQSRecord, exc: Exception, deps: Container) -> str:
     """Record a permanent failure with its reason, once; the message is then deleted."""
+    track = read_track_message(record.body, deps)
     try:
-        event = read_event(record.body, deps)
-        key, order = event.event_key, event.order_key
-    except InvalidMessage:
+        if track is not None:  # a carrier-track update: its own key closes its trail
+            key, order = str(track["event_key"]), ""
+        else:
+            event = read_event(record.body, deps)
+            key, order = event.event_key, event.order_key
+    except (InvalidMessage, KeyError):
         key, order = f"invalid#{record.message_id}", ""
     reason = getattr(exc, "message", str(exc))
     record_rejection(deps, key, order, reason)

@@ -360,3 +360,20 @@ def test_review_notes_are_shown_in_the_next_months_report(client, deps):
         "- logistics_stalled: cause: YTO hub backlog; courier [phone] unreachable; "
         "action: switch Guangzhou orders to SF (ops)",
     )
+
+
+def test_an_unreadable_track_message_is_rejected_under_its_own_key(client, deps):
+    from chalicelib.domain.dlq import describe
+
+    message = {"track": {"provider": "kuaidi100"}, "event_key": "track#kuaidi100#x#1"}
+    deps.queue.messages.append((message, "x"))
+    process_queued(client, deps)
+    attempts = deps.trail.items["track#kuaidi100#x#1"]["attempts"]
+    assert [a["outcome"] for a in attempts] == ["rejected_invalid"]
+    assert "track#kuaidi100#x#1" in deps.orders.events
+    parked = describe({"MessageId": "m", "Body": json.dumps(message)})
+    assert (parked.platform, parked.store, parked.event_key) == (
+        "tracking",
+        "kuaidi100",
+        "track#kuaidi100#x#1",
+    )
