@@ -152,3 +152,16 @@ def test_outbound_confirmation_tracking_field_is_checked():
 )
 def test_scrub_personal_data_masks_contacts_and_keeps_ids(text, expected):
     assert scrub_personal_data(text) == expected
+
+
+def test_kuaidi100_documented_push_example_reads_as_a_moving_track():
+    param = (FIXTURES / "kuaidi100/push_param_doc_example.json").read_text(encoding="utf-8")
+    update = parse_kuaidi100(param, NOW)
+    assert (update.carrier, update.number, update.state) == ("yuantong", "V030344422", IN_TRANSIT)
+    # Beijing wall-clock text, newest first in the push: oldest first here, in UTC
+    assert [(c.at.isoformat(), c.text) for c in update.checkpoints] == [
+        ("2012-08-27T15:22:42+00:00", "上海分拨中心/下车扫描 "),
+        ("2012-08-28T08:33:19+00:00", "上海分拨中心/装件入车扫描 "),
+    ]
+    body = urlencode({"sign": sign_kuaidi100(param, "s"), "param": param}).encode()
+    assert verify_kuaidi100(body, ["s"]) == param  # the param is verified exactly as sent
