@@ -128,7 +128,7 @@ def refine_with_activity(
         failed = [*failed, f"pick lists: {type(exc).__name__}: {exc}"]
     try:
         after = stall_after(deps.settings.track_stall_hours)
-        stalled = tracks_stalled(deps.tracks.silent(now - after), now, after)
+        stalled = tracks_stalled(deps.tracks.silent(now - after, limit=5000), now, after)
     except Exception as exc:
         failed = [*failed, f"carrier tracks: {type(exc).__name__}: {exc}"]
     return with_activity_signals(found, picked, stalled), failed
