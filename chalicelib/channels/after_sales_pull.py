@@ -8,7 +8,9 @@ Pinduoduo: `pdd.refund.list.increment.get` (售后列表增量查询), business 
     after_sales_status, after_sales_type, created_time, updated_time, ...}]}`, times as
     Beijing text or Unix seconds. Status: 2 买家申请退款待商家处理, 3 退货退款待商家处理,
     14 换货补寄待商家处理, 21 待商家同意维修 → requested (waiting for the seller, since
-    `created_time`); every other status → answered (at `updated_time`).
+    `created_time`); every other status → answered (at `updated_time`). The documented answer
+    example is tests/fixtures/pinduoduo/refund_increment_get_example.json. JD's shapes come
+    from its API reference as we read it; no documented sample was found to test against.
 JD: `jingdong.pop.afs.soa.refundapply.queryPageList` (退款审核单列表), `360buy_param_json`
     `{checkTimeStart, checkTimeEnd}` or `{applyTimeStart, applyTimeEnd}` (Beijing text),
     `pageIndex`, `pageSize`; answer `jingdong_pop_afs_soa_refundapply_queryPageList_responce:

@@ -324,3 +324,15 @@ def test_the_request_and_its_answer_are_in_the_orders_timeline(client, deps):
         ("requested", "2026-11-25T08:00:00+00:00"),
         ("answered", "2026-11-25T10:00:00+00:00"),
     ]
+
+
+def test_pinduoduo_documented_answer_reads_as_an_answered_request():
+    page = parse_pdd_after_sales(fixture_json("pinduoduo/refund_increment_get_example.json"), PDD)
+    [event] = page.events
+    assert (event.request_id, event.order_id, event.kind, page.total) == (
+        "301851299",
+        "180410-416081954561509",
+        ANSWERED,  # 10 退款成功
+        1,
+    )
+    assert event.at == datetime(2018, 4, 10, 9, 18, 3, tzinfo=UTC)  # 17:18:03 Beijing
