@@ -9,14 +9,17 @@ Pinduoduo: `pdd.refund.list.increment.get` (售后列表增量查询), business 
     Beijing text or Unix seconds. Status: 2 买家申请退款待商家处理, 3 退货退款待商家处理,
     14 换货补寄待商家处理, 21 待商家同意维修 → requested (waiting for the seller, since
     `created_time`); every other status → answered (at `updated_time`). The documented answer
-    example is tests/fixtures/pinduoduo/refund_increment_get_example.json. JD's shapes come
-    from its API reference as we read it; no documented sample was found to test against.
+    example is tests/fixtures/pinduoduo/refund_increment_get_example.json. JD's names (the
+    response key, `queryResult.{success, totalCount, result}`, `id`, `orderId`, `status`,
+    `applyTime`, `checkTime`, the apply/check time ranges, `pageIndex`, `pageSize`) match what
+    public JOS clients send and read; no documented answer sample was found to copy.
 JD: `jingdong.pop.afs.soa.refundapply.queryPageList` (退款审核单列表), `360buy_param_json`
     `{checkTimeStart, checkTimeEnd}` or `{applyTimeStart, applyTimeEnd}` (Beijing text),
     `pageIndex`, `pageSize`; answer `jingdong_pop_afs_soa_refundapply_queryPageList_responce:
     {queryResult: {success, totalCount, result: [{id, orderId, status, applyTime,
     checkTime}]}}`. Status 0 未审核 → requested (since `applyTime`); 1 审核通过, 2 审核不通过,
-    3 京东财务审核通过, 4 京东财务审核不通过, 5 人工审核通过 → answered (at `checkTime`).
+    3 京东财务审核通过, 4 京东财务审核不通过, 5 人工审核通过, and the later interception /
+    forced-close codes (6-9) → answered (at `checkTime`).
     Each window is asked twice: by apply time (new requests) and by check time (answers).
 
 Dedupe keys: `{platform}#{store}#as:{id}:{status}`: the same row read twice records once.
