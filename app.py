@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib.api import (
     admin,
+    after_sales_pollers,
     alarm_relay,
     amazon,
     anomalies,
@@ -14,6 +15,7 @@ from chalicelib.api import (
     kpis,
     openapi,
     operations,
+    order_notes,
     personal_data,
     pollers,
     processor,
@@ -22,6 +24,7 @@ from chalicelib.api import (
     stock,
     stock_push,
     timeline,
+    tracking,
     webhooks,
 )
 from chalicelib.api.http import authenticate_request, chalice_errors
@@ -55,5 +58,8 @@ for blueprint in (
     personal_data.bp,
     alarm_relay.bp,
     indicator_reports.bp,
+    order_notes.bp,
+    tracking.bp,
+    after_sales_pollers.bp,
 ):
     app.register_blueprint(blueprint)

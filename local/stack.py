@@ -104,6 +104,7 @@ class LocalStack:
         self.stub: Any = None
         self.pull_stub: Any = None  # local/stub_pull.py: Taobao, Pinduoduo and JD routers
         self.notify_stub: Any = None  # local/stub_notify.py: WeCom and DingTalk robots
+        self.tracking_stub: Any = None  # local/stub_tracking.py: 快递100 and AfterShip
         self.sns_taps: dict[str, str] = {}
         self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
@@ -121,12 +122,16 @@ class LocalStack:
         from local.stub_notify import start_notify_stub
         from local.stub_platform import start_stub
         from local.stub_pull import start_pull_stub
+        from local.stub_tracking import start_tracking_stub
 
         self.stub = start_stub(os.environ.get("ORDERHUB_STUB_PORT"))
         self.pull_stub = start_pull_stub(
             os.environ.get("ORDERHUB_PULL_STUB_PORT"), health=self.stub.health.control
         )  # one `POST /_stub/health` (stub platform) fails or slows every platform's probes
         self.notify_stub = start_notify_stub(os.environ.get("ORDERHUB_NOTIFY_STUB_PORT"))
+        self.tracking_stub = start_tracking_stub(
+            os.environ.get("ORDERHUB_TRACKING_STUB_PORT"), self.api_url
+        )
 
         env = dict(os.environ)
         set_fake_aws_env(env, REGION)
@@ -183,6 +188,7 @@ class LocalStack:
                     "stub_url": self.stub.url,
                     "pull_stub_url": self.pull_stub.url,
                     "notify_stub_url": self.notify_stub.url,
+                    "tracking_stub_url": self.tracking_stub.url,
                     "sns_taps": self.sns_taps,
                     "event_taps": self.event_taps,
                     "children": [child.pid for child in self.children],
@@ -199,6 +205,7 @@ class LocalStack:
         from local.notify_local import seed_notifications, tap_sns_topics
         from local.provision import function_environment, load_template, provision, tap_event_buses
         from local.seed import apply_seed, load_seed
+        from local.stub_tracking import seed_tracking_secrets
 
         session = boto3.session.Session(region_name=REGION)
         template = load_template()
@@ -215,6 +222,7 @@ class LocalStack:
         # health probes: AWS calls each store's https://{shop_domain} / site_url instead
         function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
         function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
+        function_env.update(self.tracking_stub.function_environment())  # 快递100, AfterShip
         self.event_taps = tap_event_buses(template, session.client, REGION)
         os.environ.update(function_env)
         deps = Container()
@@ -227,6 +235,7 @@ class LocalStack:
             deps.api_keys,
         )
         self.sns_taps = tap_sns_topics(template, session.client, REGION)
+        seed_tracking_secrets(session.client("secretsmanager"))
         seed_notifications(
             self.notify_stub.local_config(),
             session.client("secretsmanager"),
@@ -317,6 +326,8 @@ class LocalStack:
             self.pull_stub.stop()
         if self.notify_stub is not None:
             self.notify_stub.stop()
+        if self.tracking_stub is not None:
+            self.tracking_stub.stop()
         for child in reversed(self.children):
             if child.poll() is None:
                 child.terminate()
@@ -337,7 +348,8 @@ OrderHub local stack is up (AWS emulated by moto; no account, no network).
   AWS emulator {aws}
   Channel stub {stub}/_stub/pushes   (stock pushes; ORDERHUB_STUB_PORT)
   Pull stub    {pull}/_stub/taobao/orders   (Taobao/Pinduoduo/JD routers; ORDERHUB_PULL_STUB_PORT)
-  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk; ORDERHUB_NOTIFY_STUB_PORT)
+  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk, _stub/sms; ..._NOTIFY_STUB_PORT)
+  Tracking     {tracking}/_stub/tracking/push   (快递100/AfterShip; ORDERHUB_TRACKING_STUB_PORT)
   Events       queue orderhub-inventory-tap   (LimitedSale / LimitedSaleLifted, local only)
   Jobs         make job NAME=publish_queue_metrics   (or push_stock, audit_inventory, ...)
   Elsewhere    make status, make demo, make stop   (they find this stack in {state})
@@ -368,6 +380,7 @@ def main() -> int:
                 stub=stack.stub.url,
                 pull=stack.pull_stub.url,
                 notify=stack.notify_stub.url,
+                tracking=stack.tracking_stub.url,
                 state=state_path(),
             ),
             flush=True,

@@ -27,6 +27,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/webhooks/{platform}/{store}"): "platform signature",
     ("GET", "/health"): "none",
     ("GET", "/openapi.json"): "none; it describes routes and schemas, never data",
+    ("POST", "/tracking/{provider}/callback"): "tracking provider signature",
 }
 
 ROUTES: dict[tuple[str, str], Permission] = {
@@ -51,6 +52,10 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/anomalies/{key}/acknowledge"): P.HANDLE_ANOMALIES,  # and the rule's owner role
     ("POST", "/anomalies/{key}/resolve"): P.HANDLE_ANOMALIES,  # and the rule's owner role
     ("GET", "/reports"): P.READ_REPORTS,
+    ("POST", "/orders/{platform}/{store}/{order_id}/notes"): P.WRITE_NOTES,
+    ("POST", "/wms/pick-lists"): P.CONFIRM_SHIPMENTS,
+    ("POST", "/reports/monthly-review/{month}/notes"): P.WRITE_NOTES,
+    ("GET", "/reports/monthly-review/{month}/notes"): P.READ_REPORTS,
 }
 
 # A query parameter value that needs a permission beyond its route's, checked by the same

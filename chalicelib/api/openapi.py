@@ -189,6 +189,10 @@ SCHEMAS: dict[str, Schema] = {
                     "allocation",
                     "anomaly",
                     "notification",
+                    "note",
+                    "pick_list",
+                    "track",
+                    "after_sales",
                 ],
             },
             "summary": STRING,
@@ -957,6 +961,18 @@ SECURITY_SCHEMES: dict[str, Schema] = {
         "description": "Douyin: hex MD5(app key + body + app secret), or HMAC-SHA256 per "
         "`sign-method`; with `app-id`.",
     },
+    "kuaidi100Sign": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sign",
+        "description": "快递100 push: form field `sign` = upper-case hex MD5(param + salt).",
+    },
+    "aftershipHmac": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "aftership-hmac-sha256",
+        "description": "AfterShip: base64 HMAC-SHA256 of the raw body with the webhook secret.",
+    },
 }
 
 COMMON_ERRORS = {
@@ -1082,6 +1098,9 @@ def operation_object(method: str, path: str, op: Operation) -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
+    from chalicelib.api.openapi_activity import ACTIVITY_OPERATIONS  # it imports this module
+
+    OPERATIONS.update(ACTIVITY_OPERATIONS)
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), op in OPERATIONS.items():
         paths.setdefault(path, {})[method.lower()] = operation_object(method, path, op)

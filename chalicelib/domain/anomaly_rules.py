@@ -101,9 +101,10 @@ RULES: Mapping[str, AnomalyRule] = {
             P0,
             "warehouse",
             Sla(_m(30), _h(4)),
-            "paid, stock locked, nothing shipped 6 h after payment",
+            "paid, stock locked, no pick list printed and nothing shipped 6 h after payment",
             E.SCAN,
-            "orders GSI `awaiting_shipment` (awaiting = paid, since = paid time)",
+            "orders GSI `awaiting_shipment` (awaiting = paid, since = paid time), less the "
+            "orders a WMS pick list named (order-activity table, `POST /wms/pick-lists`)",
             trigger_after=_h(6),
         ),
         AnomalyRule(
@@ -111,10 +112,12 @@ RULES: Mapping[str, AnomalyRule] = {
             P1,
             "cs",
             Sla(_h(4), _h(24)),
-            "the platform shows the order shipped, no update from it for 48 h, and the "
-            "warehouse has not confirmed the goods left (units still locked)",
+            "the parcel's carrier track has had no checkpoint for 48 h "
+            "(ORDERHUB_TRACK_STALL_HOURS) while not delivered; or the platform shows the order "
+            "shipped, no update for 48 h, and the warehouse has not confirmed the goods left",
             E.SCAN,
-            "orders GSI `awaiting_shipment` (awaiting = shipped, since = platform's last update)",
+            "tracks table's sparse index `moving` (快递100 / AfterShip pushes, polled as a "
+            "backup); orders GSI `awaiting_shipment` (awaiting = shipped)",
             trigger_after=_h(48),
         ),
         AnomalyRule(
@@ -134,8 +137,8 @@ RULES: Mapping[str, AnomalyRule] = {
             Sla(_h(2), _h(24)),
             "a buyer's after-sales request unanswered for 24 h",
             E.SCAN,
-            "after-sales table's sparse index `unanswered` (TikTok Shop, Douyin, Shopify "
-            "requests; domain/after_sales.py)",
+            "after-sales table's sparse index `unanswered` (every platform's requests; "
+            "domain/after_sales.py)",
             trigger_after=_h(24),
         ),
         AnomalyRule(

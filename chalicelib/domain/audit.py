@@ -41,6 +41,9 @@ class Action:
     ANOMALY_RESOLVE = "anomaly.resolve"
     ORDER_RAW_READ = "order.raw_read"  # the timeline's raw payloads (buyer data in clear)
     PERSONAL_DATA_DECRYPT = "personal_data.decrypt"  # a buyer's data shown in clear, with why
+    ORDER_NOTE = "order.note"  # a note added to an order (its text is in the order's activity)
+    WMS_PICK_LIST = "wms.pick_list"  # the WMS printed a pick list naming orders
+    REVIEW_NOTE = "review.note"  # a monthly review's root cause and action for an anomaly type
     # to come with their endpoints (issue 7): order.void, order.edit_address, orders.export
 
 

@@ -36,6 +36,14 @@ def describe(message: Mapping[str, Any]) -> ParkedMessage:
         body = json.loads(message.get("Body", ""))
         if isinstance(body, dict) and isinstance(body.get("event"), dict):
             event = body["event"]
+        elif isinstance(body, dict) and isinstance(body.get("track"), dict):  # a carrier track
+            track = body["track"]
+            event = {
+                "platform": "tracking",
+                "store": track.get("provider", ""),
+                "order_id": f"{track.get('carrier', '')} {track.get('number', '')}",
+                "event_key": body.get("event_key", ""),
+            }
     except ValueError:
         pass
     return ParkedMessage(

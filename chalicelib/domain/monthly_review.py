@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
@@ -209,9 +209,13 @@ def run_monthly_review(
     notifier: Notifier,
     now: Callable[[], datetime],
     extra_lines: Sequence[str] = (),
+    earlier_actions: Sequence[str] = (),
 ) -> ReportRun:
     """Last month's review into `reports/monthly/<YYYY-MM-01>/`, then a notice to finance;
-    `extra_lines` join its summary (the customer chase rate, domain/indicator_reports.py)."""
+    `extra_lines` join its summary (the customer chase rate, domain/indicator_reports.py);
+    `earlier_actions`: the lines recording the month before's root causes and actions
+    (domain/order_notes.py `review_note_lines`), shown on the summary page after the
+    numbers."""
     month = month_start(month)
     start, end = month_window(month)
     moment = now()
@@ -226,6 +230,8 @@ def run_monthly_review(
         draft.add(review_cells(month, rank, entry))
         run.rows += 1
     summary = review_summary(month, ranked, extra_lines)
+    if earlier_actions:
+        summary = replace(summary, lines=(*summary.lines, *earlier_actions))
     run.details = [dict(zip(REVIEW_COLUMNS, row, strict=True)) for row in summary.rows]
     run.published = draft.publish(summary)
     announce_report(run, summary, notifier, moment)

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     READ_TIMELINE = "read_timeline"
     READ_ANOMALIES = "read_anomalies"
     HANDLE_ANOMALIES = "handle_anomalies"
+    WRITE_NOTES = "write_notes"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -61,6 +62,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.HANDLE_ANOMALIES: (
         "acknowledge and resolve anomalies of the rules the role owns (admin: every rule)"
     ),
+    Permission.WRITE_NOTES: (
+        "add notes to an order, and root causes and actions to the monthly review"
+    ),
 }
 # every role reads anomalies and handles those of the rules it owns; which rules a role owns
 # is data (domain/anomaly_rules.py), so that check is the anomaly engine's (domain/anomalies.py)
@@ -78,11 +82,20 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.READ_OPS,
             P.REPLAY_DLQ,
             P.READ_TIMELINE,
+            P.WRITE_NOTES,
             *ANOMALIES,
         }
     ),
     "cs": frozenset(
-        {P.READ_ORDERS, P.READ_INVENTORY, P.EDIT_ADDRESS, P.DECRYPT, P.READ_TIMELINE, *ANOMALIES}
+        {
+            P.READ_ORDERS,
+            P.READ_INVENTORY,
+            P.EDIT_ADDRESS,
+            P.DECRYPT,
+            P.READ_TIMELINE,
+            P.WRITE_NOTES,
+            *ANOMALIES,
+        }
     ),
     "finance": frozenset({P.READ_ORDERS, P.READ_PAYMENTS, P.READ_REPORTS, *ANOMALIES}),
     "warehouse": frozenset(
