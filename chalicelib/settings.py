@@ -82,6 +82,16 @@ SHOPIFY_API_URL = "ORDERHUB_SHOPIFY_API_URL"
 SHOPIFY_API_VERSION = "ORDERHUB_SHOPIFY_API_VERSION"
 DEFAULT_SHOPIFY_API_VERSION = "2025-07"
 WOOCOMMERCE_API_URL = "ORDERHUB_WOOCOMMERCE_API_URL"
+# optional: stock pushes through each platform's API (docs/channel-apis.md): the listing map
+# table, the queue of stock nudges (a change leaves within seconds; unset: the minute sweeper
+# only), Amazon SP-API's and its login's URLs (local: the stub platform)
+LISTINGS_TABLE = "ORDERHUB_LISTINGS_TABLE"
+DEFAULT_LISTINGS_TABLE = "orderhub-listings"
+STOCK_NUDGE_QUEUE_URL = "ORDERHUB_STOCK_NUDGE_QUEUE_URL"
+AMAZON_API_URL = "ORDERHUB_AMAZON_API_URL"
+DEFAULT_AMAZON_API_URL = "https://sellingpartnerapi-na.amazon.com"
+AMAZON_LWA_URL = "ORDERHUB_AMAZON_LWA_URL"
+DEFAULT_AMAZON_LWA_URL = "https://api.amazon.com/auth/o2/token"
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,10 @@ class Settings:
     shopify_api_url: str = ""  # health probe base; unset: https://{shop_domain}
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     woocommerce_api_url: str = ""  # health probe base; unset: the store's site_url
+    listings_table: str = DEFAULT_LISTINGS_TABLE  # the listing map (stock pushes)
+    stock_nudge_queue_url: str = ""  # unset: stock changes wait for the minute sweeper
+    amazon_api_url: str = DEFAULT_AMAZON_API_URL
+    amazon_lwa_url: str = DEFAULT_AMAZON_LWA_URL
 
     @property
     def report_bucket(self) -> str:
@@ -184,5 +198,9 @@ class Settings:
             shopify_api_url=environ.get(SHOPIFY_API_URL, ""),
             shopify_api_version=environ.get(SHOPIFY_API_VERSION) or DEFAULT_SHOPIFY_API_VERSION,
             woocommerce_api_url=environ.get(WOOCOMMERCE_API_URL, ""),
+            listings_table=environ.get(LISTINGS_TABLE) or DEFAULT_LISTINGS_TABLE,
+            stock_nudge_queue_url=environ.get(STOCK_NUDGE_QUEUE_URL, ""),
+            amazon_api_url=environ.get(AMAZON_API_URL) or DEFAULT_AMAZON_API_URL,
+            amazon_lwa_url=environ.get(AMAZON_LWA_URL) or DEFAULT_AMAZON_LWA_URL,
             **values,
         )
