@@ -111,7 +111,7 @@ class AmazonStock(PlatformStock):
 
     def _headers(self, credentials: Mapping[str, str]) -> dict[str, str]:
         return {
-            TOKEN_HEADER: credentials["access_token"],
+            TOKEN_HEADER: credentials.get("access_token", ""),  # set by the adapter (LWA)
             "Content-Type": "application/json",
             "Accept": "application/json",
         }

@@ -69,7 +69,8 @@ def envelope_error(payload: Any, fix: str) -> OrderHubError | None:
     if code == "0":
         return None
     said = f"code {code}: {payload.get('message') or ''}"
-    if code.startswith(("105", "360")):
+    words = said.lower()
+    if code.startswith(("105", "360")) or "sign" in words or "token" in words:
         return ChannelRejected(f"TikTok Shop refused OrderHub's authorization ({said}). Fix: {fix}")
     return ChannelUnavailable(f"TikTok Shop refused the call ({said})")
 

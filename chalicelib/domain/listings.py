@@ -146,6 +146,11 @@ def refresh_listings(
             except OrderHubError as exc:
                 summary.errors.append(f"{store.platform}/{store.store_id} {sku}: {exc.message}")
                 continue
+            except Exception as exc:  # one store's trouble must not stop the others
+                summary.errors.append(
+                    f"{store.platform}/{store.store_id} {sku}: {type(exc).__name__}: {exc}"
+                )
+                break
             at = now()
             if found is None:
                 listing_map.put(Listing(store.platform, store.store_id, sku, {}, at, "not listed"))
