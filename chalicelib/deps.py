@@ -19,6 +19,7 @@ from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
+from chalicelib.adapters.day_lists import day_list_sources
 from chalicelib.adapters.dynamo import (
     DynamoCatalog,
     DynamoOrderRepository,
@@ -64,6 +65,7 @@ from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.channel_health import HealthProbe
 from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ports import Warehouse
+from chalicelib.domain.reconcile import StatementSource
 from chalicelib.domain.stock_push import EVENT_SOURCE
 from chalicelib.domain.timeutil import utc_now
 from chalicelib.settings import Settings
@@ -318,9 +320,10 @@ class Container:
     @cached_property
     def statements(self) -> StatementRouter:
         """The platforms' side of the reconciliation: statement files, else platform APIs."""
-        apis = {
+        apis: dict[str, StatementSource] = {
             "jd": JdStatement(self.settings.jd_api_url, self.pull_transport, self.secrets, self.now)
         }
+        apis.update(day_list_sources(self.platform_stock, self.now))  # each platform's order list
         return StatementRouter(S3StatementFiles(self.report_objects), apis)
 
     @cached_property

@@ -246,7 +246,7 @@ class LocalStack:
         mapped = refresh_listing_map(None, None)
         if mapped["errors"] or mapped["unmapped"]:
             log.warning("listing maps incomplete: %s", mapped)
-        seed_day_lists(seed["stores"], self.stub.url, self.pull_stub.url, datetime.now(UTC))
+        seed_day_lists(seed["stores"], self.stub.url, datetime.now(UTC))
 
     def _start_workers(self) -> None:
         import boto3

@@ -170,6 +170,11 @@ class InventoryStub(BigCommerceAmazonApis):
     def failing(self) -> int | None:
         return self._failing()
 
+    def douyin_day(self, app_key: str, params: dict[str, Any]) -> dict[str, Any]:
+        from local.stub_inventory_signed import douyin_day
+
+        return douyin_day(self, app_key, params)
+
     def control(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any] | None:
         if path == "/_stub/day-orders":
             store = self.stores.get((str(body.get("platform")), str(body.get("store"))))

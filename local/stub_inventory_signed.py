@@ -44,7 +44,6 @@ def signed_routes(stub: InventoryStub) -> list[tuple[str, str, Route]]:
         ("POST", r"^/sku/syncStock$", douyin.call),
         ("POST", r"^/product/listV2$", douyin.call),
         ("POST", r"^/sku/list$", douyin.call),
-        ("POST", r"^/order/searchList$", douyin.call),
     ]
 
 
@@ -263,21 +262,31 @@ class _Douyin:
                     if ids["product_id"] == str(params.get("product_id"))
                 ]
                 return ok(items)
-            start = datetime.fromtimestamp(int(params["create_time_start"]), UTC)
-            end = datetime.fromtimestamp(int(params["create_time_end"]), UTC)
-            rows = stub.day(store, start, end)
-            page, size = int(params.get("page") or 0), int(params.get("size") or 100)
-            status = {"unpaid": 1, "paid": 2, "shipped": 3, "cancelled": 4, "refunded": 4}
-            rows_out: list[dict[str, Any]] = [
-                {
-                    "order_id": str(o["id"]),
-                    "order_status": status[o["status"]],
-                    "pay_amount": round(float(o["amount"]) * 100),
-                    "create_time": int(o["created"].timestamp()),
-                }
-                for o in rows[page * size : (page + 1) * size]
-            ]
-            return ok({"shop_order_list": rows_out, "total": len(rows), "page": page, "size": size})
+            return ok({"shop_order_list": [], "page": 0, "size": 0, "total": 0})
+
+
+def douyin_day(stub: InventoryStub, app_key: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`order.searchList`'s data for a Douyin store's day list (the health stub checks the
+    signature and serves the call: local/stub_health.py); empty for the health probe."""
+    store = stub.find("douyin", app_key=app_key)
+    if store is None or "create_time_start" not in params:
+        return {"shop_order_list": [], "page": 0, "size": 1, "total": 0}
+    with stub.lock:
+        start = datetime.fromtimestamp(int(params["create_time_start"]), UTC)
+        end = datetime.fromtimestamp(int(params["create_time_end"]), UTC)
+        rows = stub.day(store, start, end)
+        page, size = int(params.get("page") or 0), int(params.get("size") or 100)
+        status = {"unpaid": 1, "paid": 2, "shipped": 3, "cancelled": 4, "refunded": 4}
+        rows_out: list[dict[str, Any]] = [
+            {
+                "order_id": str(o["id"]),
+                "order_status": status[o["status"]],
+                "pay_amount": round(float(o["amount"]) * 100),
+                "create_time": int(o["created"].timestamp()),
+            }
+            for o in rows[page * size : (page + 1) * size]
+        ]
+        return {"shop_order_list": rows_out, "total": len(rows), "page": page, "size": size}
 
 
 # ---- the pull stub's routers ------------------------------------------------------------------

@@ -54,6 +54,7 @@ class _State:
         self.health = HealthStub.from_seed()  # the health probes' endpoints and control
         # each platform's inventory, catalog and order-list APIs (local/stub_inventory.py)
         self.inventory = InventoryStub.from_seed(self.record, self.take_failure)
+        self.health.douyin_day = self.inventory.douyin_day  # type: ignore[attr-defined]
 
     def record(self, push: dict[str, Any]) -> None:
         with self.lock:

@@ -185,6 +185,12 @@ class PlatformStockPush:
             return None
         return Listing(store.platform, store.store_id, sku, ids, self._now(), note)
 
+    def session(self, store: Store) -> tuple[dict[str, str], Callable[[ApiCall], ApiAnswer]]:
+        """The store's credentials and a sender with its rate limit, auth and retries: for the
+        platform's other calls (the day's order list)."""
+        credentials = self._credentials(store)
+        return credentials, lambda call: self._send(store, credentials, call)
+
     # ---- internals ----------------------------------------------------------------------
 
     def _where(self, store: Store) -> str:

@@ -236,16 +236,6 @@ RULES: Mapping[str, AnomalyRule] = {
             subject="sku#platform#store",
         ),
         AnomalyRule(
-            "listing_unmapped",
-            P2,
-            "ops",
-            Sla(_h(24), _h(72)),
-            "a store's platform lists no listing for a SKU, so it is not told its stock",
-            E.STOCK_PUSH,
-            "the platform's catalog search by seller SKU (push_stock, refresh_listings)",
-            subject="sku#platform#store",
-        ),
-        AnomalyRule(
             "api_key_expiring",
             P2,
             "admin",

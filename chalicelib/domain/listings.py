@@ -21,7 +21,7 @@ from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable, OrderH
 from chalicelib.domain.model import Anomaly, Priority
 from chalicelib.domain.ports import Store
 
-UNMAPPED_RULE = "listing_unmapped"
+UNMAPPED_RULE = "stock_push_rejected"  # the rule of a channel that cannot take the SKU
 RECHECK_UNMAPPED = timedelta(hours=1)  # an unmapped SKU is looked up again after this
 
 
@@ -55,7 +55,7 @@ class Listing:
 class ListingUnmapped(ChannelRejected):
     """The platform lists no listing for the SKU in this store: nothing to push to."""
 
-    code = "listing_unmapped"
+    code = "listing_unmapped"  # opens the store's P2 `stock_push_rejected` anomaly
 
 
 class ListingMap(Protocol):

@@ -40,8 +40,7 @@ from chalicelib.domain.ports import (
 )
 
 EVENT_SOURCE = "orderhub.inventory"
-REJECTED_RULE = "stock_push_rejected"
-UNMAPPED_CODE = "listing_unmapped"  # ListingUnmapped.code: opens that rule instead
+REJECTED_RULE = "stock_push_rejected"  # refused for good, or no listing in the store
 
 
 class Transition(StrEnum):
@@ -254,9 +253,15 @@ def _settle(
         error = outcomes.get((push.platform, push.store_id, sku))
         if isinstance(error, ChannelRejected):
             summary.rejected.append(f"{where}: {error.message}")
-            rule = UNMAPPED_CODE if error.code == UNMAPPED_CODE else REJECTED_RULE
+            # a refusal, or no listing for the SKU in that store (ListingUnmapped): one P2
+            # anomaly per SKU and store, naming the fix; nothing is retried until it changes
             outbox.open_anomaly(
-                Anomaly(rule, f"{sku}#{push.platform}#{push.store_id}", Priority.P2, error.message),
+                Anomaly(
+                    REJECTED_RULE,
+                    f"{sku}#{push.platform}#{push.store_id}",
+                    Priority.P2,
+                    error.message,
+                ),
                 now(),
             )
             continue
