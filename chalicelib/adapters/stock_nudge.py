@@ -1,18 +1,21 @@
 """A stock change leaves for the channels within seconds: after a commit that moved some
 SKUs' `available` (and so flagged them in the push outbox), one SQS message names them on
-`orderhub-stock-nudges`; `handle_stock_nudges` (api/stock_nudges.py) pushes exactly those.
+`orderhub-stock-nudges.fifo`; `handle_stock_nudges` (api/stock_push.py) pushes exactly those.
 
 The nudge is sent after the transaction, not in it: a crash in between (or SQS refusing)
 loses only the nudge, never the flag, and the minute sweeper (`push_stock`) pushes the SKU.
 Coalescing per SKU comes from the outbox: the flag is one per item however many changes
 committed, a nudge whose SKU was pushed meanwhile finds no flag and pushes nothing, and the
-handler merges the SKUs of the nudges it receives in one batch.
+handler merges the SKUs of the nudges it receives in one batch. The queue is FIFO with the
+SKU as message group, so two nudges of one SKU are never handled at the same time (two runs
+could otherwise both announce the same limited-sale transition); SKUs run in parallel.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,8 +34,20 @@ class SqsStockNudger:
         names = sorted(set(skus))
         if not names:
             return
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps({"skus": [sku]}),
+                "MessageGroupId": sku,  # one SKU's pushes never run side by side
+                "MessageDeduplicationId": uuid.uuid4().hex,  # every change nudges
+            }
+            for i, sku in enumerate(names)
+        ]
         try:
-            self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps({"skus": names}))
+            for start in range(0, len(entries), 10):
+                self._sqs.send_message_batch(
+                    QueueUrl=self._url, Entries=entries[start : start + 10]
+                )
         except Exception:  # the sweeper pushes it within a minute: never fail the commit
             log.warning("stock nudge for %s not sent; the minute sweeper will push", names)
 

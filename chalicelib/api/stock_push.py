@@ -58,7 +58,7 @@ def _time_left(context: Any) -> Callable[[], bool]:
     return lambda: remaining() > TIME_RESERVE_MS
 
 
-NUDGE_QUEUE = "orderhub-stock-nudges"
+NUDGE_QUEUE = "orderhub-stock-nudges.fifo"  # FIFO: one SKU's nudges one at a time
 
 
 @bp.on_sqs_message(queue=NUDGE_QUEUE, batch_size=10)
