@@ -50,6 +50,8 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/anomalies/{key}/acknowledge"): P.HANDLE_ANOMALIES,  # and the rule's owner role
     ("POST", "/anomalies/{key}/resolve"): P.HANDLE_ANOMALIES,  # and the rule's owner role
     ("GET", "/reports"): P.READ_REPORTS,
+    ("GET", "/channels/{platform}/{store}/listings"): P.READ_INVENTORY,
+    ("POST", "/channels/{platform}/{store}/listings/refresh"): P.READ_OPS,
 }
 
 # A query parameter value that needs a permission beyond its route's, checked by the same

@@ -9,7 +9,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.adapters.stock_nudge import nudged_skus
+from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import container
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.listings import refresh_listings as refresh_listings_run
 from chalicelib.domain.stock_push import push_stock_changes
 from chalicelib.observability import logger, metrics
@@ -117,3 +119,31 @@ def refresh_listing_map(
     )
     metrics().add_metric(name="ListingsUnmapped", unit="Count", value=len(summary.unmapped))
     return summary.to_dict()
+
+
+def _store_or_404(platform: str, store_id: str) -> None:
+    if container().catalog.get_store(platform, store_id) is None:
+        raise NotFound(f"no store '{store_id}' on platform '{platform}' in the catalog")
+    if platform not in container().platform_stock:
+        raise NotFound(
+            f"platform '{platform}' has no listing map: its stock goes to the generic endpoint"
+        )
+
+
+@bp.route("/channels/{platform}/{store}/listings", methods=["GET"])
+@api_errors
+def handle_list_listings(platform: str, store: str) -> Any:
+    """The store's listing map: where each SKU is listed, or why it is not."""
+    _store_or_404(platform, store)
+    found = sorted(container().listings.for_store(platform, store), key=lambda x: x.sku)
+    return json_response(
+        {"platform": platform, "store": store, "listings": [x.to_dict() for x in found]}
+    )
+
+
+@bp.route("/channels/{platform}/{store}/listings/refresh", methods=["POST"])
+@api_errors
+def handle_refresh_listings(platform: str, store: str) -> Any:
+    """Look every SKU up in the store's catalog now (after fixing a listing's SKU)."""
+    _store_or_404(platform, store)
+    return json_response(refresh_listing_map(platform, store))
