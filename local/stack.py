@@ -253,8 +253,13 @@ class LocalStack:
         from chalice.app import ScheduledEventConfig, SQSEventConfig
 
         from app import app
+        from chalicelib.observability import logger, metrics
         from local.scheduler import Job, Schedule, Scheduler
         from local.worker import SqsPoller
+
+        # Powertools' Logger is not safe to create from several threads at once: create it
+        # (and Metrics) here, before the pollers' first invocations race to
+        logger(), metrics()
 
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         jobs = []
