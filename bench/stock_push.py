@@ -82,7 +82,7 @@ def run(state_file: Path, rounds: int, timeout: float) -> dict[str, Any]:
     run_id = int(time.time())
     for n in range(rounds):
         requests.post(f"{stub}/_stub/reset", json={}, timeout=10)
-        receipt = {
+        receipt: dict[str, Any] = {
             "adjustment_id": f"bench-push-{run_id}-{n}",
             "warehouse": "wh-shanghai",
             "kind": "receipt",

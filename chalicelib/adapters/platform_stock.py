@@ -252,10 +252,15 @@ class PlatformStockPush:
 
     def _send(self, store: Store, credentials: dict[str, str], call: ApiCall) -> ApiAnswer:
         """One call with the store's rate, its hints, and retries of what may pass later."""
-        if self.api.needs_token and "lwa" not in call.api:
+        if not self.api.needs_token or "lwa" in call.api:
+            return self._exchange(store, credentials, call)
+        self._token(store, credentials)
+        answer = self._exchange(store, credentials, self._refresh_auth(call, credentials))
+        if answer.status in (401, 403):  # the token expired or was revoked early: once more
+            self._tokens.pop(f"{store.platform}/{store.store_id}", None)
             self._token(store, credentials)
-            call = self._refresh_auth(call, credentials)
-        return self._exchange(store, credentials, call)
+            answer = self._exchange(store, credentials, self._refresh_auth(call, credentials))
+        return answer
 
     def _refresh_auth(self, call: ApiCall, credentials: Mapping[str, str]) -> ApiCall:
         headers = dict(call.headers)

@@ -19,6 +19,7 @@ Errors come in `error_response` and are classified by each platform's module.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -103,6 +104,26 @@ class _RouterStock(PlatformStock):
 
     def _error(self, raw: Any) -> OrderHubError:  # pragma: no cover - per platform
         raise NotImplementedError
+
+    def throttled(self, answer: ApiAnswer) -> bool:
+        """The router's call quota refused the call (an `error_response` inside a 200):
+        Taobao code 7 `App Call Limited` (sub_code `accesscontrol.limited-by-*`), or a
+        refusal whose words say the limit (频繁, 限流, limit)."""
+        payload = answer.json()
+        error = payload.get("error_response") if isinstance(payload, Mapping) else None
+        if not isinstance(error, Mapping):
+            return False
+        words = " ".join(str(v) for v in error.values())
+        return str(error.get("code")) == "7" or any(
+            w in words.lower() for w in ("limited-by", "limit exceeded", "频繁", "限流")
+        )
+
+    def pause_after(self, answer: ApiAnswer) -> float:
+        """How long the quota's ban lasts ("This ban will last for N more seconds"), else 1 s."""
+        if not self.throttled(answer):
+            return 0.0
+        found = re.search(r"(\d+)\s*(?:more\s+)?seconds?", answer.said(500))
+        return float(found.group(1)) if found else 1.0
 
     def _answer(self, answer: ApiAnswer, key: str) -> Mapping[str, Any]:
         payload = _payload(answer, self.name, self.fix())

@@ -314,3 +314,50 @@ def test_refresh_maps_what_is_listed_reports_what_is_not_and_survives_a_failing_
     assert len(summary.errors) == 2 and summary.stores == 2
     assert listings.get("shopify", "s1", "TEA").ids == {"id": "1"}
     assert listings.get("shopify", "s1", "CUP").mapped is False
+
+
+def test_amazon_fetches_a_new_token_once_when_its_token_is_refused():
+    secret = {"lwa_client_id": "c", "lwa_client_secret": "s", "refresh_token": "r"}
+    summary = {"sku": "TEA", "summaries": [{"productType": "HOME"}]}
+    denied = {
+        "errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]
+    }
+    adapter, net, _ = world(
+        AmazonStock("https://lwa.example/token"),
+        secret,
+        [
+            (200, {"access_token": "Atza|old", "expires_in": 3600}),
+            (200, summary),
+            (403, denied),
+            (200, {"access_token": "Atza|new", "expires_in": 3600}),
+            (200, {"sku": "TEA", "status": "ACCEPTED", "issues": []}),
+        ],
+    )
+    adapter.push("amazon", "s1", "TEA", 2)
+    assert net.requests[-1].get_header("X-amz-access-token") == "Atza|new"
+
+
+def test_taobao_call_quota_is_waited_out_for_as_long_as_the_ban_says():
+    from chalicelib.channels.router_stock import TaobaoStock
+
+    limited = {
+        "error_response": {
+            "code": 7,
+            "msg": "App Call Limited",
+            "sub_code": "accesscontrol.limited-by-app-access-count",
+            "sub_msg": "This ban will last for 1 more seconds",
+        }
+    }
+    found = {
+        "skus_custom_get_response": {
+            "skus": {"sku": [{"sku_id": 5, "num_iid": 6, "outer_id": "TEA"}]}
+        }
+    }
+    done = {"item_quantity_update_response": {"item": {"num_iid": 6}}}
+    adapter, net, sleeps = world(
+        TaobaoStock(),
+        {"app_key": "k", "app_secret": "s", "session": "x"},
+        [(200, found), (200, limited), (200, done)],
+    )
+    adapter.push("taobao", "s1", "TEA", 4)
+    assert 1.0 in sleeps and len(net.requests) == 3
