@@ -281,9 +281,18 @@ def _settle(
             "pushed": [_channel(p) for p in delivered],
             "not_yet_pushed": [_channel(p) for p in failed],
         }
-        publisher.publish(plan.transition.value, detail)  # raises: all stays pending
-        outbox.record_limited_sale(sku, plan.limited)
-        summary.events.append({"sku": sku, "type": plan.transition.value})
+        claim = getattr(outbox, "claim_limited_sale", None)
+        if not callable(claim):  # record after publishing: a failure leaves it to announce
+            publisher.publish(plan.transition.value, detail)  # raises: all stays pending
+            outbox.record_limited_sale(sku, plan.limited)
+            summary.events.append({"sku": sku, "type": plan.transition.value})
+        elif claim(sku, plan.limited):  # this run won: two overlapping runs announce once
+            try:
+                publisher.publish(plan.transition.value, detail)
+            except Exception:
+                outbox.record_limited_sale(sku, not plan.limited)  # announce it next run
+                raise
+            summary.events.append({"sku": sku, "type": plan.transition.value})
     if failed:
         return False
     seen = {wh: v for wh, v in state.versions.items() if wh in state.pending}

@@ -336,8 +336,6 @@ def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
         assert stack.wait_for_order(f"E2E-LS-{i}")["booking"] == "reserved"
     assert stack.get(f"/inventory/{GIFT}").json()["total"]["available"] == 2
     # the bookings' nudges try (and fail) first; the sweeper run then finds the SKU pending
-    # (a sweeper run overlapping a nudge of the same SKU may announce a transition twice:
-    # docs/channel-apis.md)
     nudges_settled(stack)
     refused = run_job(stack, "push_stock")
     assert any(line.startswith(f"{GIFT} -> ") for line in refused["retry_later"])
