@@ -14,7 +14,7 @@ codes are UNCONFIRMED (docs/channel-apis.md); refusals are classified by their w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,6 +39,7 @@ PLATFORM = "douyin"
 SUCCESS = "10000"
 SIGN_METHOD = "hmac-sha256"
 MAX_PRODUCT_PAGES = 50  # 5,000 products per lookup: a runaway catalog must not loop
+CRAWL_FRESH = timedelta(minutes=1)  # one crawl serves a refresh's lookups of every SKU
 
 
 def douyin_call(
@@ -104,6 +105,9 @@ class DouyinStock(PlatformStock):
     secret_fields = ("app_key", "app_secret", "access_token")
     rate_per_second = 5.0
 
+    def __init__(self) -> None:
+        self._crawls: dict[str, tuple[datetime, dict[str, list[dict[str, str]]]]] = {}
+
     def sync_params(self, line: StockLine) -> dict[str, Any]:
         return {
             "incremental": False,
@@ -150,7 +154,25 @@ class DouyinStock(PlatformStock):
     def lookup(
         self, send: Send, credentials: Mapping[str, str], sku: str, now: datetime
     ) -> tuple[dict[str, str] | None, str]:
-        found: list[dict[str, str]] = []
+        """One crawl of the store's catalog serves every SKU looked up within a minute (a
+        refresh looks up each SKU in turn)."""
+        key = credentials["app_key"] + "/" + credentials["access_token"][-8:]
+        cached = self._crawls.get(key)
+        if cached is None or now - cached[0] > CRAWL_FRESH:
+            cached = (now, self._crawl(send, credentials, now))
+            self._crawls[key] = cached
+        found = cached[1].get(sku, [])
+        if not found:
+            return None, "no SKU's code (sku外部编码) is this SKU"
+        if len(found) > 1:
+            return None, f"{len(found)} SKUs carry this code (a conflict)"
+        return found[0], "product.listV2 + sku.list code"
+
+    def _crawl(
+        self, send: Send, credentials: Mapping[str, str], now: datetime
+    ) -> dict[str, list[dict[str, str]]]:
+        """Every SKU code of the store: `product.listV2` pages, each product's `sku.list`."""
+        codes: dict[str, list[dict[str, str]]] = {}
         for page in range(1, MAX_PRODUCT_PAGES + 1):
             listed = self._payload(
                 send(douyin_call(credentials, "product.listV2", {"page": page, "size": 100}, now))
@@ -167,8 +189,9 @@ class DouyinStock(PlatformStock):
                     )
                 )
                 for item in skus.get("data") or []:
-                    if str(item.get("code") or "") == sku:
-                        found.append(
+                    code = str(item.get("code") or "")
+                    if code:
+                        codes.setdefault(code, []).append(
                             {
                                 "product_id": str(item.get("product_id") or product_id),
                                 "sku_id": str(item.get("id")),
@@ -177,8 +200,4 @@ class DouyinStock(PlatformStock):
             total = int(str(data.get("total") or 0) or 0)
             if len(products) < 100 or page * 100 >= total:
                 break
-        if not found:
-            return None, "no SKU's code (sku外部编码) is this SKU"
-        if len(found) > 1:
-            return None, f"{len(found)} SKUs carry this code (a conflict)"
-        return found[0], "product.listV2 + sku.list code"
+        return codes

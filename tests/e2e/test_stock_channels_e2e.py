@@ -92,8 +92,10 @@ def test_a_sku_the_store_does_not_list_opens_a_p2_anomaly_naming_the_store_and_t
         "/_stub/catalog/remove",
         {"platform": "pinduoduo", "store": "demo-pdd", "sku": KETTLE},
     )
-    refreshed = stack.run_job("refresh_listings")
-    assert "pinduoduo/demo-pdd: " + KETTLE in refreshed["unmapped"]
+    refreshed = requests.post(
+        f"{stack.api}/channels/pinduoduo/demo-pdd/listings/refresh", headers=stack.auth, timeout=60
+    ).json()
+    assert "pinduoduo/demo-pdd: " + KETTLE in refreshed["unmapped"], refreshed
     key = f"stock_push_rejected#{KETTLE}#pinduoduo#demo-pdd"
     anomaly = stack.get("/anomalies/" + quote(key, safe="")).json()
     assert anomaly["priority"] == "P2"
