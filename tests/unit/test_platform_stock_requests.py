@@ -451,3 +451,44 @@ def test_5xx_is_retried_later(api):
             answer({"error": "down"}, 503),
             [StockLine("S", 1, {"product_id": "1", "sku_id": "1", "product_type": "X"})],
         )
+
+
+def test_douyin_finds_a_sku_by_its_code_through_one_catalog_crawl():
+    listed = {
+        "code": 10000,
+        "msg": "success",
+        "data": {"data": [{"product_id": 35}, {"product_id": 36}], "total": 2},
+    }
+    skus = {
+        35: {
+            "code": 10000,
+            "msg": "success",
+            "data": [{"id": 17, "product_id": 35, "code": "TEA"}],
+        },
+        36: {
+            "code": 10000,
+            "msg": "success",
+            "data": [
+                {"id": 18, "product_id": 36, "code": "CUP"},
+                {"id": 19, "product_id": 36, "code": "CUP"},
+            ],
+        },
+    }
+    calls = []
+
+    def send(call):
+        calls.append(call.api)
+        if call.api == "product.listV2":
+            return answer(listed)
+        return answer(skus[json.loads(call.body)["product_id"]])
+
+    api = DouyinStock()
+    creds = {"app_key": "k", "app_secret": "s", "access_token": "t"}
+    assert api.lookup(send, creds, "TEA", NOON_BEIJING) == (
+        {"product_id": "35", "sku_id": "17"},
+        "product.listV2 + sku.list code",
+    )
+    ids, note = api.lookup(send, creds, "CUP", NOON_BEIJING)
+    assert ids is None and "conflict" in note
+    assert api.lookup(send, creds, "GHOST", NOON_BEIJING)[0] is None
+    assert calls == ["product.listV2", "sku.list", "sku.list"]  # one crawl for all three
