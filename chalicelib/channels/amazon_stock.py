@@ -32,7 +32,11 @@ from chalicelib.channels.stock_api import (
     every,
     http_failure,
 )
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelRejected,
+    ChannelUnavailable,
+)
 
 PLATFORM = "amazon"
 TOKEN_HEADER = "x-amz-access-token"
@@ -96,7 +100,7 @@ class AmazonStock(PlatformStock):
 
     def read_token(self, answer: ApiAnswer) -> tuple[str, float]:
         if answer.status in (400, 401):
-            raise ChannelRejected(
+            raise ChannelCredentialsRejected(
                 f"Amazon's login (LWA) refused the refresh token ({answer.status}: "
                 f"{answer.said()}). Fix: {self.fix()}"
             )

@@ -33,7 +33,11 @@ from chalicelib.channels.stock_api import (
     http_failure,
     int_or_text,
 )
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable, OrderHubError
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelUnavailable,
+    OrderHubError,
+)
 
 PLATFORM = "douyin"
 SUCCESS = "10000"
@@ -88,7 +92,9 @@ def refusal(payload: Any, fix: str) -> OrderHubError | None:
     said = f"code {code}: {payload.get('msg') or ''} ({sub})"
     words = said.lower()
     if "token" in words or "sign" in words or "app_key" in words or "授权" in said:
-        return ChannelRejected(f"Douyin refused OrderHub's credentials ({said}). Fix: {fix}")
+        return ChannelCredentialsRejected(
+            f"Douyin refused OrderHub's credentials ({said}). Fix: {fix}"
+        )
     if "limit" in words or "频繁" in said or "限流" in said:
         return Throttled(f"Douyin rate-limited OrderHub ({said})", 1.0)
     if "不存在" in said or "not exist" in words or "not found" in words:

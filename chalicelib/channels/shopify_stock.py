@@ -30,7 +30,11 @@ from chalicelib.channels.stock_api import (
     every,
     http_failure,
 )
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelRejected,
+    ChannelUnavailable,
+)
 
 PLATFORM = "shopify"
 BATCH = 250
@@ -144,7 +148,7 @@ class ShopifyStock(PlatformStock):
             if code == "THROTTLED":
                 raise Throttled("Shopify throttled OrderHub (THROTTLED)", throttle_wait(payload))
             if code == "ACCESS_DENIED":
-                raise ChannelRejected(
+                raise ChannelCredentialsRejected(
                     "Shopify denied access (ACCESS_DENIED). Fix: the app needs the "
                     "write_inventory and read_products scopes; re-install it on the store"
                 )

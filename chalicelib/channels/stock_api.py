@@ -26,7 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.channels.base import api_fields
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable, OrderHubError
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelRejected,
+    ChannelUnavailable,
+    OrderHubError,
+)
 from chalicelib.domain.polling import (
     PlatformCredentialsRejected,
     PlatformRequestRejected,
@@ -117,7 +122,7 @@ def http_failure(answer: ApiAnswer, platform: str, fix: str) -> OrderHubError | 
     if answer.status == 429:
         return Throttled(f"{platform} rate-limited OrderHub (429)", retry_after(answer.headers))
     if answer.status in (401, 403):
-        return ChannelRejected(
+        return ChannelCredentialsRejected(
             f"{platform} refused OrderHub's credentials ({answer.status}: {said}). Fix: {fix}"
         )
     if answer.status >= 500 or answer.status in (408, 409, 423, 425):
@@ -129,7 +134,7 @@ def from_polling(exc: OrderHubError, fix: str) -> OrderHubError:
     """The pull platforms' classified refusals (channels/{taobao,pinduoduo,jd}.py) as stock
     push errors."""
     if isinstance(exc, PlatformCredentialsRejected):
-        return ChannelRejected(f"{exc.message}. Fix: {fix}")
+        return ChannelCredentialsRejected(f"{exc.message}. Fix: {fix}")
     if isinstance(exc, PlatformUnavailable):
         if "limit" in exc.message.lower() or "频繁" in exc.message:
             return Throttled(exc.message, 1.0)
@@ -163,7 +168,7 @@ class PlatformStock(ABC):
         """The fields the calls need; ChannelRejected naming the missing ones."""
         values, missing = api_fields(secret, self.secret_fields)
         if missing:
-            raise ChannelRejected(
+            raise ChannelCredentialsRejected(
                 f"the {self.platform} store's secret lacks {', '.join(missing)}. Fix: add "
                 f"them to the store's secret (docs/channel-apis.md, {self.platform})"
             )

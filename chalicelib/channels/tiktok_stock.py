@@ -30,7 +30,11 @@ from chalicelib.channels.stock_api import (
     http_failure,
 )
 from chalicelib.channels.tiktok_api_signature import tiktok_api_sign
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable, OrderHubError
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelUnavailable,
+    OrderHubError,
+)
 
 PLATFORM = "tiktok"
 SEARCH_PATH = "/product/202312/products/search"
@@ -71,7 +75,9 @@ def envelope_error(payload: Any, fix: str) -> OrderHubError | None:
     said = f"code {code}: {payload.get('message') or ''}"
     words = said.lower()
     if code.startswith(("105", "360")) or "sign" in words or "token" in words:
-        return ChannelRejected(f"TikTok Shop refused OrderHub's authorization ({said}). Fix: {fix}")
+        return ChannelCredentialsRejected(
+            f"TikTok Shop refused OrderHub's authorization ({said}). Fix: {fix}"
+        )
     return ChannelUnavailable(f"TikTok Shop refused the call ({said})")
 
 

@@ -29,7 +29,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable, OrderHubError
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelRejected,
+    ChannelUnavailable,
+    OrderHubError,
+)
 from chalicelib.domain.model import Anomaly, Priority, StockLevel
 from chalicelib.domain.ports import (
     EventPublisher,
@@ -254,11 +259,13 @@ def _settle(
         if isinstance(error, ChannelRejected):
             summary.rejected.append(f"{where}: {error.message}")
             # a refusal, or no listing for the SKU in that store (ListingUnmapped): one P2
-            # anomaly per SKU and store, naming the fix; nothing is retried until it changes
+            # anomaly per SKU and store, naming the fix; nothing is retried until it changes.
+            # Credentials refused fail every SKU of the store alike: one anomaly, SKU `*`.
+            what = "*" if isinstance(error, ChannelCredentialsRejected) else sku
             outbox.open_anomaly(
                 Anomaly(
                     REJECTED_RULE,
-                    f"{sku}#{push.platform}#{push.store_id}",
+                    f"{what}#{push.platform}#{push.store_id}",
                     Priority.P2,
                     error.message,
                 ),

@@ -300,3 +300,16 @@ def test_a_claimed_transition_that_cannot_be_published_is_announced_by_the_next_
     assert not world.repo.read_push_state("GIFT").limited_sale
     world.publisher.error = None
     assert world.run().events == [{"sku": "GIFT", "type": "LimitedSale"}]
+
+
+def test_credentials_refused_open_one_anomaly_for_the_store_not_one_per_sku():
+    from chalicelib.domain.errors import ChannelCredentialsRejected
+
+    world = World(on_hand=5, safety=0)
+    world.receive("TEA", 7)
+    world.client.fail("mall", "outlet", ChannelCredentialsRejected("token revoked. Fix: renew it"))
+    summary = world.run()
+    assert len(summary.rejected) == 2
+    anomaly = world.repo.get_anomaly("stock_push_rejected", "*#mall#outlet")
+    assert anomaly["priority"] == "P2" and "renew" in anomaly["detail"]
+    assert world.repo.get_anomaly("stock_push_rejected", "GIFT#mall#outlet") is None
