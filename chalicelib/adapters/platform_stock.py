@@ -41,7 +41,7 @@ from chalicelib.domain.ports import Catalog, SecretSource, Store
 from chalicelib.domain.rotation import effective_secret
 from chalicelib.domain.timeutil import utc_now
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 3.0  # seconds per call: a slow platform must not eat the run's time
 MAX_ATTEMPTS = 3
 BACKOFF_BASE = 0.2
 MAX_WAIT = 2.0
