@@ -71,6 +71,18 @@ class StubStore:
     listings: dict[str, dict[str, str]] = field(default_factory=dict)  # sku -> ids
     quantities: dict[str, int] = field(default_factory=dict)
     day_orders: list[dict[str, Any]] = field(default_factory=list)
+    # a store whose listings carry their own SKUs (`sku_mapping: table`): the SKU each of our
+    # SKUs is listed under (the first channel SKU its map gives)
+    channel_sku: dict[str, str] = field(default_factory=dict)
+
+    def searched(self, name: str) -> str | None:
+        """Our SKU listed under the seller SKU `name`, if any."""
+        if self.channel_sku:
+            return next((ours for ours, c in self.channel_sku.items() if c == name), None)
+        return name if name in self.listings else None
+
+    def listed_as(self, sku: str) -> str:
+        return self.channel_sku.get(sku, sku)
 
 
 def listing_ids(platform: str, store_index: int, sku_index: int, sku: str) -> dict[str, str]:
@@ -127,6 +139,10 @@ class InventoryStub(BigCommerceAmazonApis):
             store = StubStore(raw["platform"], raw["store_id"], creds, index)
             for k, sku in enumerate(skus):
                 store.listings[sku] = listing_ids(store.platform, index, k, sku)
+            if (raw.get("rules") or {}).get("sku_mapping") == "table":
+                for channel, ours in sorted((raw.get("sku_map") or {}).items(), reverse=True):
+                    store.channel_sku[ours] = channel  # the first (sorted) wins
+                store.listings = {s: i for s, i in store.listings.items() if s in store.channel_sku}
             self.stores[(store.platform, store.store_id)] = store
         self.amazon_tokens: dict[str, str] = {}  # access token -> store id
 
@@ -261,14 +277,15 @@ class InventoryStub(BigCommerceAmazonApis):
             if "inventorySetQuantities" in document:
                 return (*self._shopify_set(store, variables.get("input") or {}), {})
             if "productVariants" in document:
-                sku = re.sub(r'^sku:"?|"$', "", str(variables.get("q", "")))
+                name = re.sub(r'^sku:"?|"$', "", str(variables.get("q", "")))
                 nodes = []
-                ids = store.listings.get(sku)
+                sku = store.searched(name)
+                ids = store.listings.get(sku) if sku else None
                 if ids:
                     nodes.append(
                         {
                             "id": ids["variant_id"],
-                            "sku": sku,
+                            "sku": name,
                             "product": {"id": "gid://shopify/Product/1"},
                             "inventoryItem": {
                                 "id": ids["inventory_item_id"],
@@ -441,15 +458,16 @@ class InventoryStub(BigCommerceAmazonApis):
         store = self._woo_store(headers)
         if store is None:
             return self._woo_refused()
-        sku = query.get("sku", "")
-        ids = store.listings.get(sku)
+        name = query.get("sku", "")
+        sku = store.searched(name)
+        ids = store.listings.get(sku) if sku else None
         found = (
             []
             if not ids
             else [
                 {
                     "id": int(ids["product_id"]),
-                    "sku": sku,
+                    "sku": name,
                     "parent_id": int(ids["parent_id"]),
                     "manage_stock": True,
                 }

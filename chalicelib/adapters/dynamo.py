@@ -939,6 +939,14 @@ class DynamoCatalog:
     def put_sku_mapping(self, platform: str, store_id: str, channel_sku: str, sku: str) -> None:
         self._put(f"SKUMAP#{platform}#{store_id}", channel_sku, {"sku": sku})
 
+    def channel_skus(self, platform: str, store_id: str, sku: str) -> list[str]:
+        """The store's channel SKUs that map to `sku` (its `sku_mapping: table`), sorted."""
+        return sorted(
+            item.sk
+            for item in self._m.catalog.query(f"SKUMAP#{platform}#{store_id}")
+            if item.data and item.data.as_dict().get("sku") == sku
+        )
+
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None:
         return self._get(f"APIKEY#{key_hash}", "APIKEY")
 

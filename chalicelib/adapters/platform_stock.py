@@ -174,15 +174,32 @@ class PlatformStockPush:
     # ---- ListingLookup ------------------------------------------------------------------
 
     def lookup(self, store: Store, sku: str) -> Listing | None:
+        """The listing of `sku` in the store: searched by the SKU itself, or, for a store
+        whose listings carry their own SKUs (`sku_mapping: table`), by each channel SKU
+        the store's SKU map gives for it; two listings found is a conflict (None)."""
         credentials = self._credentials(store)
-        try:
-            ids, note = self.api.lookup(
-                lambda call: self._send(store, credentials, call), credentials, sku, self._now()
-            )
-        except (ChannelUnavailable, ChannelRejected) as exc:
-            raise self._named(store, exc) from None
-        if ids is None:
+        names = [sku]
+        channel_skus = getattr(self._catalog, "channel_skus", None)
+        if store.rules.sku_mapping == "table" and callable(channel_skus):
+            names = list(channel_skus(store.platform, store.store_id, sku))
+        found: list[tuple[str, dict[str, str], str]] = []
+        for name in names:
+            try:
+                ids, note = self.api.lookup(
+                    lambda call: self._send(store, credentials, call),
+                    credentials,
+                    name,
+                    self._now(),
+                )
+            except (ChannelUnavailable, ChannelRejected) as exc:
+                raise self._named(store, exc) from None
+            if ids is not None:
+                found.append((name, ids, note))
+        if len(found) != 1:
             return None
+        name, ids, note = found[0]
+        if name != sku:
+            note = f"{note} (channel SKU {name})"
         return Listing(store.platform, store.store_id, sku, ids, self._now(), note)
 
     def session(self, store: Store) -> tuple[dict[str, str], Callable[[ApiCall], ApiAnswer]]:

@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.adapters.platform_stock import build_platform_stock_clients
 from chalicelib.domain.errors import ChannelRejected
-from chalicelib.domain.ports import Store
+from chalicelib.domain.ports import Store, StoreRules
 from local.stub_platform import StubPlatform
 from local.stub_pull import start_pull_stub
 from tests.fakes import FakeCatalog, FakeSecrets
@@ -72,9 +72,11 @@ def adapters(stubs, secrets: dict):
     catalog = FakeCatalog()
     for store in SEED["stores"]:
         if store["platform"] in MARKETPLACES:
-            catalog.put_store(
-                Store(store["platform"], store["store_id"], f"secret/{store['store_id']}")
-            )
+            rules = StoreRules(sku_mapping=store["rules"]["sku_mapping"])
+            secret = f"secret/{store['store_id']}"
+            catalog.put_store(Store(store["platform"], store["store_id"], secret, rules=rules))
+            for channel_sku, sku in store.get("sku_map", {}).items():
+                catalog.put_sku_mapping(store["platform"], store["store_id"], channel_sku, sku)
     urls = dict.fromkeys(MARKETPLACES, platform.url)
     urls.update(
         taobao=f"{pull_url}/taobao/router/rest",

@@ -20,7 +20,7 @@ from chalicelib.channels.bigcommerce_stock import BigCommerceStock
 from chalicelib.channels.shopify_stock import ShopifyStock
 from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable
 from chalicelib.domain.listings import Listing, ListingUnmapped, refresh_listings
-from chalicelib.domain.ports import Store
+from chalicelib.domain.ports import Store, StoreRules
 from tests.fakes import FakeCatalog, FakeSecrets
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -361,3 +361,24 @@ def test_taobao_call_quota_is_waited_out_for_as_long_as_the_ban_says():
     )
     adapter.push("taobao", "s1", "TEA", 4)
     assert 1.0 in sleeps and len(net.requests) == 3
+
+
+def test_a_table_mapped_store_is_searched_by_the_channel_skus_its_map_gives():
+    table = Store("shopify", "s1", "orderhub/shopify/s1", rules=StoreRules(sku_mapping="table"))
+    adapter, net, _ = world(ShopifyStock(), SHOPIFY_SECRET, [(200, {**FOUND}), (200, SET_OK)])
+    adapter._catalog.put_store(table)
+    adapter._catalog.put_sku_mapping("shopify", "s1", "TEA", "TEA-LONGJING-250G")
+    adapter.push("shopify", "s1", "TEA-LONGJING-250G", 5)
+    searched = json.loads(net.requests[0].data)["variables"]["q"]
+    assert searched == 'sku:"TEA"'
+    listing = adapter._listings.get("shopify", "s1", "TEA-LONGJING-250G")
+    assert listing.mapped and "channel SKU TEA" in listing.note
+
+
+def test_a_table_mapped_sku_without_a_map_entry_is_unmapped_without_a_call():
+    table = Store("shopify", "s1", "orderhub/shopify/s1", rules=StoreRules(sku_mapping="table"))
+    adapter, net, _ = world(ShopifyStock(), SHOPIFY_SECRET, [])
+    adapter._catalog.put_store(table)
+    with pytest.raises(ListingUnmapped):
+        adapter.push("shopify", "s1", "CUP", 1)
+    assert net.requests == []
