@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(PY) bench/drive.py --mode bench
 	$(PY) bench/drive.py --mode flash
 	$(PY) bench/drive.py --mode chaos --start-stack
+	$(PY) bench/stock_push.py
 
 # in process, no stack needed: 100 k orders per side through the streamed reconciliation
 bench-reconcile: $(STAMP)

@@ -20,6 +20,7 @@ from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
+from chalicelib.adapters.day_lists import day_list_sources
 from chalicelib.adapters.dynamo import (
     DynamoCatalog,
     DynamoOrderRepository,
@@ -31,6 +32,7 @@ from chalicelib.adapters.dynamo import (
 from chalicelib.adapters.events import EventBridgePublisher
 from chalicelib.adapters.health_probes import build_health_probes
 from chalicelib.adapters.history import OrderHistoryReader
+from chalicelib.adapters.listings import DynamoListingMap
 from chalicelib.adapters.messaging import (
     DeadLetterQueue,
     MessageLoader,
@@ -50,6 +52,7 @@ from chalicelib.adapters.order_activity import DynamoOrderActivity, build_activi
 from chalicelib.adapters.order_days import DynamoOrderDays
 from chalicelib.adapters.personal_data import KmsEnvelopeVault
 from chalicelib.adapters.platform_api import build_order_detail_router
+from chalicelib.adapters.platform_stock import PlatformStockPush, build_platform_stock_clients
 from chalicelib.adapters.pull_clients import RouterTransport
 from chalicelib.adapters.report_store import (
     S3Objects,
@@ -59,12 +62,14 @@ from chalicelib.adapters.report_store import (
 )
 from chalicelib.adapters.secrets import SecretsManagerSource
 from chalicelib.adapters.statements import JdStatement, StatementRouter
+from chalicelib.adapters.stock_nudge import NudgingOrderRepository, SqsStockNudger
 from chalicelib.adapters.tracking_clients import AfterShipClient, Kuaidi100Client
 from chalicelib.adapters.tracks import DynamoTracks, build_tracks_model
 from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.channel_health import HealthProbe
 from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ports import Warehouse
+from chalicelib.domain.reconcile import StatementSource
 from chalicelib.domain.stock_push import EVENT_SOURCE
 from chalicelib.domain.timeutil import utc_now
 from chalicelib.settings import Settings
@@ -123,6 +128,9 @@ class Container:
 
     @cached_property
     def orders(self) -> DynamoOrderRepository:
+        url = self.settings.stock_nudge_queue_url
+        if url:  # a stock change nudges the pusher (adapters/stock_nudge.py)
+            return NudgingOrderRepository(self.models, SqsStockNudger(self.sqs, url))
         return DynamoOrderRepository(self.models)
 
     @cached_property
@@ -185,8 +193,38 @@ class Container:
         return EventBridgePublisher(self.events, self.settings.event_bus, EVENT_SOURCE)
 
     @cached_property
+    def listings(self) -> DynamoListingMap:
+        """The listing map: where each SKU is listed in each store (domain/listings.py)."""
+        return DynamoListingMap(self._client("dynamodb"), self.settings.listings_table)
+
+    @cached_property
+    def platform_stock(self) -> dict[str, PlatformStockPush]:
+        """Each marketplace's inventory API: stock pushes and catalog lookups."""
+        s = self.settings
+        urls = {
+            "shopify": s.shopify_api_url,
+            "woocommerce": s.woocommerce_api_url,
+            "bigcommerce": s.bigcommerce_api_url,
+            "tiktok": s.tiktok_api_url,
+            "douyin": s.douyin_api_url,
+            "taobao": s.taobao_api_url,
+            "jd": s.jd_api_url,
+            "pinduoduo": s.pdd_api_url,
+            "amazon": s.amazon_api_url,
+        }
+        return build_platform_stock_clients(
+            self.secrets,
+            self.catalog,
+            self.listings,
+            urls,
+            s.shopify_api_version,
+            s.amazon_lwa_url,
+            now=self.now,
+        )
+
+    @cached_property
     def channel_push(self) -> StockPushRouter:
-        return build_stock_push_client(self.settings.channel_api_url)
+        return build_stock_push_client(self.settings.channel_api_url, self.platform_stock)
 
     @cached_property
     def poll_cursors(self) -> DynamoCursorStore:
@@ -305,9 +343,10 @@ class Container:
     @cached_property
     def statements(self) -> StatementRouter:
         """The platforms' side of the reconciliation: statement files, else platform APIs."""
-        apis = {
+        apis: dict[str, StatementSource] = {
             "jd": JdStatement(self.settings.jd_api_url, self.pull_transport, self.secrets, self.now)
         }
+        apis.update(day_list_sources(self.platform_stock, self.now))  # each platform's order list
         return StatementRouter(S3StatementFiles(self.report_objects), apis)
 
     @cached_property

@@ -95,6 +95,16 @@ AFTERSHIP_API_URL = "ORDERHUB_AFTERSHIP_API_URL"
 DEFAULT_AFTERSHIP_API_URL = "https://api.aftership.com/tracking/2024-10"
 TRACK_STALL_HOURS = "ORDERHUB_TRACK_STALL_HOURS"
 DEFAULT_TRACK_STALL_HOURS = 48.0
+# optional: stock pushes through each platform's API (docs/channel-apis.md): the listing map
+# table, the queue of stock nudges (a change leaves within seconds; unset: the minute sweeper
+# only), Amazon SP-API's and its login's URLs (local: the stub platform)
+LISTINGS_TABLE = "ORDERHUB_LISTINGS_TABLE"
+DEFAULT_LISTINGS_TABLE = "orderhub-listings"
+STOCK_NUDGE_QUEUE_URL = "ORDERHUB_STOCK_NUDGE_QUEUE_URL"
+AMAZON_API_URL = "ORDERHUB_AMAZON_API_URL"
+DEFAULT_AMAZON_API_URL = "https://sellingpartnerapi-na.amazon.com"
+AMAZON_LWA_URL = "ORDERHUB_AMAZON_LWA_URL"
+DEFAULT_AMAZON_LWA_URL = "https://api.amazon.com/auth/o2/token"
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,10 @@ class Settings:
     kuaidi100_api_url: str = DEFAULT_KUAIDI100_API_URL
     aftership_api_url: str = DEFAULT_AFTERSHIP_API_URL
     track_stall_hours: float = DEFAULT_TRACK_STALL_HOURS
+    listings_table: str = DEFAULT_LISTINGS_TABLE  # the listing map (stock pushes)
+    stock_nudge_queue_url: str = ""  # unset: stock changes wait for the minute sweeper
+    amazon_api_url: str = DEFAULT_AMAZON_API_URL
+    amazon_lwa_url: str = DEFAULT_AMAZON_LWA_URL
 
     @property
     def report_bucket(self) -> str:
@@ -213,5 +227,9 @@ class Settings:
             kuaidi100_api_url=environ.get(KUAIDI100_API_URL) or DEFAULT_KUAIDI100_API_URL,
             aftership_api_url=environ.get(AFTERSHIP_API_URL) or DEFAULT_AFTERSHIP_API_URL,
             track_stall_hours=stall_hours,
+            listings_table=environ.get(LISTINGS_TABLE) or DEFAULT_LISTINGS_TABLE,
+            stock_nudge_queue_url=environ.get(STOCK_NUDGE_QUEUE_URL, ""),
+            amazon_api_url=environ.get(AMAZON_API_URL) or DEFAULT_AMAZON_API_URL,
+            amazon_lwa_url=environ.get(AMAZON_LWA_URL) or DEFAULT_AMAZON_LWA_URL,
             **values,
         )

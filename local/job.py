@@ -16,8 +16,8 @@ from local.stack import REGION
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0]:
-        print("usage: make job NAME=<scheduled handler>", file=sys.stderr)
+    if len(args) not in (1, 2) or not args[0]:
+        print("usage: make job NAME=<scheduled handler> [a day: YYYY-MM-DD]", file=sys.stderr)
         return 2
     name = args[0]
     state = running_state()
@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in jobs:
         print(f"no scheduled handler '{name}'; choose one of: {', '.join(jobs)}", file=sys.stderr)
         return 2
-    result = app.handler_map[name](scheduled_event(name, REGION), LocalLambdaContext(name))
+    event = scheduled_event(name, REGION)
+    if len(args) == 2:  # a past day, as `aws lambda invoke` with {"detail": {"date": ...}}
+        event["detail"] = {"date": args[1]}
+    result = app.handler_map[name](event, LocalLambdaContext(name))
     print(json.dumps(result, indent=2, default=str))
     return 0
 

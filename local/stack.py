@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,9 @@ class LocalStack:
 
         self.stub = start_stub(os.environ.get("ORDERHUB_STUB_PORT"))
         self.pull_stub = start_pull_stub(
-            os.environ.get("ORDERHUB_PULL_STUB_PORT"), health=self.stub.health.control
+            os.environ.get("ORDERHUB_PULL_STUB_PORT"),
+            health=self.stub.health.control,
+            inventory=self.stub.inventory,  # Taobao/PDD/JD stock calls land in the same record
         )  # one `POST /_stub/health` (stub platform) fails or slows every platform's probes
         self.notify_stub = start_notify_stub(os.environ.get("ORDERHUB_NOTIFY_STUB_PORT"))
         self.tracking_stub = start_tracking_stub(
@@ -223,6 +226,8 @@ class LocalStack:
         function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
         function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
         function_env.update(self.tracking_stub.function_environment())  # 快递100, AfterShip
+        function_env["ORDERHUB_AMAZON_API_URL"] = self.stub.url  # SP-API (stock, order lists)
+        function_env["ORDERHUB_AMAZON_LWA_URL"] = f"{self.stub.url}/auth/o2/token"
         self.event_taps = tap_event_buses(template, session.client, REGION)
         os.environ.update(function_env)
         deps = Container()
@@ -234,6 +239,7 @@ class LocalStack:
             session.client("secretsmanager"),
             deps.api_keys,
         )
+        self._seed_channels(load_seed())
         self.sns_taps = tap_sns_topics(template, session.client, REGION)
         seed_tracking_secrets(session.client("secretsmanager"))
         seed_notifications(
@@ -248,13 +254,29 @@ class LocalStack:
         self.lambda_subscriptions = [r for r in resources.values() if "Function" in r.attrs]
         return function_env
 
+    def _seed_channels(self, seed: dict[str, Any]) -> None:
+        """The demo stores' listing maps (discovered from the stubs' catalogs) and yesterday's
+        order lists on their platforms (local/seed_channels.py)."""
+        from chalicelib.api.stock_push import refresh_listing_map
+        from local.seed_channels import seed_day_lists
+
+        mapped = refresh_listing_map(None, None)
+        if mapped["errors"] or mapped["unmapped"]:
+            log.warning("listing maps incomplete: %s", mapped)
+        seed_day_lists(seed["stores"], self.stub.url, datetime.now(UTC))
+
     def _start_workers(self) -> None:
         import boto3
         from chalice.app import ScheduledEventConfig, SQSEventConfig
 
         from app import app
+        from chalicelib.observability import logger, metrics
         from local.scheduler import Job, Schedule, Scheduler
         from local.worker import SqsPoller
+
+        # Powertools' Logger is not safe to create from several threads at once: create it
+        # (and Metrics) here, before the pollers' first invocations race to
+        logger(), metrics()
 
         sqs = boto3.session.Session(region_name=REGION).client("sqs")
         jobs = []

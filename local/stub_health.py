@@ -446,4 +446,7 @@ class HealthStub:
             return envelope(30003, "签名错误 (the signature does not match)")
         if self._douyin_tokens.get(params.get("access_token", "")) != app_key:
             return envelope(30002, "access_token 无效或已过期")
+        day_list = getattr(self, "douyin_day", None)  # the stores' day lists (stub_inventory.py)
+        if day_list is not None:
+            return envelope(10000, "success", day_list(app_key, json.loads(raw or b"{}")))
         return envelope(10000, "success", {"shop_order_list": [], "page": 0, "size": 1, "total": 0})

@@ -1,8 +1,10 @@
 """A stub sales-platform API for the local stack: it takes stock pushes and remembers them.
 
 OrderHub's stock pusher POSTs `{"sku", "quantity", "store", "platform"}` to
-`/stock/{platform}/{store}` (the generic JSON adapter, chalicelib/adapters/channel_push.py);
-in AWS each platform's real inventory API takes its place. For developers and tests:
+`/stock/{platform}/{store}` (the generic JSON adapter, chalicelib/adapters/channel_push.py:
+own shops only); every marketplace's pushes arrive through its own inventory API
+(local/stub_inventory.py) and are recorded in the same list with the `api` they came
+through. For developers and tests:
 
 - `GET /_stub/pushes` (optionally `?sku=`): every accepted push, oldest first, with its time;
 - `POST /_stub/reset`: forget the pushes and any failure mode;
@@ -32,6 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.stub_bigcommerce import BigCommerceStub
 from local.stub_health import HealthStub
+from local.stub_inventory import InventoryStub
 from local.stub_server import BackgroundServer, JsonHandler, start_on_port
 from local.stub_tiktok_douyin import DouyinStub, TikTokStub
 
@@ -49,6 +52,22 @@ class _State:
         self.bigcommerce = BigCommerceStub()
         self.tiktok, self.douyin = TikTokStub(), DouyinStub()
         self.health = HealthStub.from_seed()  # the health probes' endpoints and control
+        # each platform's inventory, catalog and order-list APIs (local/stub_inventory.py)
+        self.inventory = InventoryStub.from_seed(self.record, self.take_failure)
+        self.health.douyin_day = self.inventory.douyin_day  # type: ignore[attr-defined]
+
+    def record(self, push: dict[str, Any]) -> None:
+        with self.lock:
+            self.pushes.append(push)
+
+    def take_failure(self) -> int | None:
+        """The status to refuse this push with (`POST /_stub/fail`), if any."""
+        with self.lock:
+            if self.fail_left is None or self.fail_left > 0:
+                if self.fail_left is not None:
+                    self.fail_left -= 1
+                return self.fail_status
+            return None
 
 
 class _Handler(JsonHandler):
@@ -56,6 +75,8 @@ class _Handler(JsonHandler):
 
     def do_GET(self) -> None:
         if self.server.state.health.serve(self, "GET"):  # health probes, local/stub_health.py
+            return
+        if self.server.state.inventory.serve(self, "GET"):  # platforms' catalogs, order lists
             return
         url = urlsplit(self.path)
         if url.path.startswith("/stores/"):  # BigCommerce's Orders API
@@ -75,8 +96,18 @@ class _Handler(JsonHandler):
             pushes = [p for p in state.pushes if sku is None or p["sku"] == sku]
         self._answer(200, pushes)
 
+    def do_PUT(self) -> None:
+        if not self.server.state.inventory.serve(self, "PUT"):
+            self._answer(404, {"error": "not_found", "message": f"no PUT {self.path}"})
+
+    def do_PATCH(self) -> None:
+        if not self.server.state.inventory.serve(self, "PATCH"):
+            self._answer(404, {"error": "not_found", "message": f"no PATCH {self.path}"})
+
     def do_POST(self) -> None:
         if self.server.state.health.serve(self, "POST"):  # health probes, local/stub_health.py
+            return
+        if self.server.state.inventory.serve(self, "POST"):  # platforms' inventory APIs
             return
         path = urlsplit(self.path).path
         state = self.server.state
@@ -102,6 +133,8 @@ class _Handler(JsonHandler):
                 count = body.get("count")
                 state.fail_left = None if count is None else int(count)
             self._answer(200, {"status": "failing", "count": count})
+        elif (answer := state.inventory.control(path, body)) is not None:
+            self._answer(*answer)
         elif path.startswith("/_stub/bigcommerce/"):
             self._answer(*state.bigcommerce.post(path, body))
         elif path.startswith("/_stub/tiktok/"):
@@ -135,6 +168,7 @@ class _Handler(JsonHandler):
                     "store": store,
                     "sku": body["sku"],
                     "quantity": quantity,
+                    "api": "generic",
                     "body": body,
                     "received_at": datetime.now(UTC).isoformat(),
                 }
@@ -157,6 +191,11 @@ class StubPlatform(BackgroundServer):
 
     def __init__(self, port: int = DEFAULT_PORT) -> None:
         super().__init__(_Server(("127.0.0.1", port)), "stub-platform")
+
+    @property
+    def inventory(self) -> InventoryStub:
+        """The platforms' inventory APIs it serves (local/stub_inventory.py)."""
+        return self._server.state.inventory
 
     def pushes(self) -> list[dict[str, Any]]:
         with self._server.state.lock:

@@ -227,6 +227,9 @@ def _taobao(state: _State, params: dict[str, str]) -> dict[str, Any]:
         if trade is None:
             raise _top_error(15, "Remote service error", "isv.trade-not-exist", "no such trade")
         return {"trade_fullinfo_get_response": {"trade": trade}}
+    stock = _inventory(state, "taobao", creds.app_key, name, params)  # local/stub_inventory.py
+    if stock is not None:
+        return stock
     raise _top_error(22, "Invalid method")
 
 
@@ -251,6 +254,9 @@ def _pinduoduo(state: _State, params: dict[str, str]) -> dict[str, Any]:
         raise injected
     if params.get("type") == stub_after_sales.PDD_METHOD:  # local/stub_after_sales.py
         return stub_after_sales.pdd_after_sales(state, params)
+    stock = _inventory(state, "pinduoduo", creds.app_key, params.get("type", ""), params)
+    if stock is not None:  # stock, listing and day-list calls: local/stub_inventory_signed.py
+        return stock
     if params.get("type") != "pdd.order.number.list.increment.get":
         raise _pdd_error(10001, f"未知的接口 (unknown type {params.get('type')})")
     try:
@@ -296,6 +302,9 @@ def _jd(state: _State, params: dict[str, str]) -> dict[str, Any]:
         raise injected
     if params.get("method") == stub_after_sales.JD_METHOD:  # local/stub_after_sales.py
         return stub_after_sales.jd_after_sales(state, params)
+    stock = _inventory(state, "jd", creds.app_key, params.get("method", ""), params)
+    if stock is not None:  # stock and listing calls: local/stub_inventory_signed.py
+        return stock
     if params.get("method") != "jingdong.pop.order.search":
         raise _jd_error("22", "Invalid method", "方法不存在")
     try:
@@ -333,6 +342,19 @@ def _jd(state: _State, params: dict[str, str]) -> dict[str, Any]:
         "orderInfoList": listed,
     }
     return {"jingdong_pop_order_search_responce": {"code": "0", "searchorderinfo_result": result}}
+
+
+def _inventory(
+    state: _State, platform: str, app_key: str, method: str, params: dict[str, str]
+) -> dict[str, Any] | None:
+    """The stock, listing and order-list methods, served by the stub platform's catalog."""
+    inventory = getattr(state, "inventory", None)
+    if inventory is None:
+        return None
+    from local.stub_inventory_signed import router_call
+
+    with inventory.lock:
+        return router_call(inventory, platform, app_key, method, params)
 
 
 ROUTERS: dict[str, tuple[str, Callable[[_State, dict[str, str]], dict[str, Any]]]] = {
@@ -508,10 +530,12 @@ class _Server(ThreadingHTTPServer):
         address: tuple[str, int],
         credentials: Mapping[str, Sequence[StubCredentials]],
         health: HealthControl | None = None,
+        inventory: Any = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.state = _State(credentials)
         self.health = health or HealthControl()  # outages told to the stub platform's control
+        self.state.inventory = inventory  # type: ignore[attr-defined]  # stub_inventory.py
 
 
 class PullStub(BackgroundServer):
@@ -524,8 +548,10 @@ class PullStub(BackgroundServer):
         credentials: Mapping[str, Sequence[StubCredentials]],
         port: int = DEFAULT_PORT,
         health: HealthControl | None = None,
+        inventory: Any = None,
     ) -> None:
-        super().__init__(_Server(("127.0.0.1", port), credentials, health), "stub-pull-platforms")
+        server = _Server(("127.0.0.1", port), credentials, health, inventory)
+        super().__init__(server, "stub-pull-platforms")
 
     def function_environment(self, settle_seconds: int = 2) -> dict[str, str]:
         """The functions' settings that point the pollers here. Locally the windows stay only
@@ -555,7 +581,10 @@ def seeded_credentials(stores: Iterable[Mapping[str, Any]]) -> dict[str, list[St
 
 
 def start_pull_stub(
-    port_setting: str | None, seed_path: Path = SEED_PATH, health: HealthControl | None = None
+    port_setting: str | None,
+    seed_path: Path = SEED_PATH,
+    health: HealthControl | None = None,
+    inventory: Any = None,
 ) -> PullStub:
     """Start on ORDERHUB_PULL_STUB_PORT if given (taken: an error); else on 8011, or on a free
     port when 8011 is taken. Credentials: the seeded pull stores'. `health`: the control of
@@ -565,6 +594,6 @@ def start_pull_stub(
     return start_on_port(
         port_setting,
         DEFAULT_PORT,
-        lambda port: PullStub(credentials, port=port, health=health),
+        lambda port: PullStub(credentials, port=port, health=health, inventory=inventory),
         "the pull stubs",
     )

@@ -217,6 +217,13 @@ class FakeCatalog:
     def put_sku_mapping(self, platform: str, store_id: str, channel_sku: str, sku: str) -> None:
         self.sku_map[(platform, store_id, channel_sku)] = sku
 
+    def channel_skus(self, platform: str, store_id: str, sku: str) -> list[str]:
+        return sorted(
+            c
+            for (p, s, c), ours in self.sku_map.items()
+            if (p, s, ours) == (platform, store_id, sku)
+        )
+
     def put_warehouse(self, warehouse: Warehouse) -> None:
         self.warehouses[warehouse.warehouse_id] = warehouse
 

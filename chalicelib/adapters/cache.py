@@ -53,5 +53,13 @@ class CachedCatalog:
             lambda: self._catalog.resolve_sku(platform, store_id, channel_sku),
         )
 
+    def channel_skus(self, platform: str, store_id: str, sku: str) -> list[str]:
+        return list(
+            self._cached(
+                ("channel_skus", platform, store_id, sku),
+                lambda: self._catalog.channel_skus(platform, store_id, sku),
+            )
+        )
+
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None:
         return self._cached(("apikey", key_hash), lambda: self._catalog.get_api_key(key_hash))

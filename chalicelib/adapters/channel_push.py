@@ -1,9 +1,10 @@
 """Stock pushes to sales channels: one `StockPushClient` per platform, behind a router.
 
 `HttpStockPushClient` speaks OrderHub's generic JSON shape (`POST {base}/stock/{platform}/
-{store}` with `{"sku", "quantity", "store", "platform"}`): the local stub platform speaks it,
-and so can a seller's own shop. Each marketplace's real inventory API (Shopify, Taobao, ...)
-becomes its own adapter registered for its platform in `build_stock_push_client`.
+{store}` with `{"sku", "quantity", "store", "platform"}`): for a seller's own shop (`mall`).
+Each marketplace's inventory API has its own adapter (adapters/platform_stock.py: Shopify,
+WooCommerce, BigCommerce, TikTok Shop, Douyin, Taobao, JD, Pinduoduo, Amazon), registered
+for its platform in `build_stock_push_client`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -75,9 +76,29 @@ class StockPushRouter:
             )
         adapter.push(platform, store_id, sku, quantity)
 
+    def push_many(
+        self, platform: str, store_id: str, items: Sequence[tuple[str, int]]
+    ) -> dict[str, Exception | None]:
+        """One channel's SKUs at once: the platform adapter batches them where its API
+        allows; an adapter without batches is called once per SKU."""
+        adapter = self._adapters.get(platform, self._default)
+        many = getattr(adapter, "push_many", None)
+        if callable(many):
+            return dict(many(platform, store_id, items))
+        results: dict[str, Exception | None] = {}
+        for sku, quantity in items:
+            try:
+                self.push(platform, store_id, sku, quantity)
+                results[sku] = None
+            except (ChannelUnavailable, ChannelRejected) as exc:
+                results[sku] = exc
+        return results
 
-def build_stock_push_client(base_url: str) -> StockPushRouter:
-    """Platform adapters go in the mapping as they are written; until then every platform
-    uses the generic JSON endpoint at `base_url` (the stub platform locally), if one is set."""
+
+def build_stock_push_client(
+    base_url: str, platforms: Mapping[str, StockPushClient] | None = None
+) -> StockPushRouter:
+    """Each marketplace through its own adapter (`platforms`); the rest (own shops) through
+    the generic JSON endpoint at `base_url`, if one is set."""
     default = HttpStockPushClient(base_url) if base_url else None
-    return StockPushRouter({}, default)
+    return StockPushRouter(platforms or {}, default)

@@ -518,6 +518,32 @@ class DynamoOrderRepository:
                 if exc.cause_response_code != "ConditionalCheckFailedException":
                     raise  # (a deleted item is fine: nothing to record on)
 
+    def claim_limited_sale(self, sku: str, limited: bool) -> bool:
+        """Record the SKU's new limited-sale state if no other run did: a conditional write on
+        its first item decides which of two overlapping runs (a nudge and the sweeper)
+        announces the transition. False: already recorded."""
+        inv = self._m.inventory
+        items = sorted(
+            item.warehouse
+            for item in inv.query(sku, consistent_read=True, attributes_to_get=["sku", "warehouse"])
+        )
+        if not items:
+            return False
+        if limited:
+            differs = inv.limited_sale.does_not_exist() | (inv.limited_sale == False)  # noqa: E712
+        else:
+            differs = inv.limited_sale == True  # noqa: E712
+        try:
+            inv(sku, items[0]).update(
+                actions=[inv.limited_sale.set(limited)], condition=inv.sku.exists() & differs
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        self.record_limited_sale(sku, limited)  # the other items follow
+        return True
+
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None:
         try:
             item = self._m.events.get(event_key, consistent_read=True)
@@ -912,6 +938,14 @@ class DynamoCatalog:
 
     def put_sku_mapping(self, platform: str, store_id: str, channel_sku: str, sku: str) -> None:
         self._put(f"SKUMAP#{platform}#{store_id}", channel_sku, {"sku": sku})
+
+    def channel_skus(self, platform: str, store_id: str, sku: str) -> list[str]:
+        """The store's channel SKUs that map to `sku` (its `sku_mapping: table`), sorted."""
+        return sorted(
+            item.sk
+            for item in self._m.catalog.query(f"SKUMAP#{platform}#{store_id}")
+            if item.data and item.data.as_dict().get("sku") == sku
+        )
 
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None:
         return self._get(f"APIKEY#{key_hash}", "APIKEY")

@@ -56,6 +56,8 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/wms/pick-lists"): P.CONFIRM_SHIPMENTS,
     ("POST", "/reports/monthly-review/{month}/notes"): P.WRITE_NOTES,
     ("GET", "/reports/monthly-review/{month}/notes"): P.READ_REPORTS,
+    ("GET", "/channels/{platform}/{store}/listings"): P.READ_INVENTORY,
+    ("POST", "/channels/{platform}/{store}/listings/refresh"): P.READ_OPS,
 }
 
 # A query parameter value that needs a permission beyond its route's, checked by the same

@@ -379,6 +379,30 @@ TIMELINE_EXAMPLE = {
 PLATFORM = {"type": "string", "examples": ["mall", "shopify"]}
 STORE = {"type": "string", "examples": ["demo-shop"]}
 DATE_QUERY = (DATE, "a UTC day, YYYY-MM-DD")
+LISTING = obj(
+    {
+        "platform": STRING,
+        "store": STRING,
+        "sku": STRING,
+        "mapped": {"type": "boolean"},
+        "ids": {"type": "object", "additionalProperties": STRING},
+        "checked_at": maybe(TIME),
+        "note": STRING,
+    }
+)
+LISTING_EXAMPLE = {
+    "platform": "shopify",
+    "store": "demo-shopify",
+    "sku": "TEA-LONGJING-250G",
+    "mapped": True,
+    "ids": {
+        "inventory_item_id": "gid://shopify/InventoryItem/7000",
+        "variant_id": "gid://shopify/ProductVariant/7000",
+        "location_id": "gid://shopify/Location/900",
+    },
+    "checked_at": "2026-11-25T08:00:00+00:00",
+    "note": "productVariants sku search",
+}
 NOTE_BODY = obj({"note": {"type": "string", "maxLength": 1000}}, required=())
 
 WEBHOOK_HEADERS: dict[str, tuple[Schema, str]] = {
@@ -891,6 +915,39 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Resolve an anomaly (its rule's owner role, or admin); it reopens if it recurs",
         "the resolved episode",
         "restocked",
+    ),
+    ("GET", "/channels/{platform}/{store}/listings"): Operation(
+        "A store's listing map: which listing holds each SKU on its platform",
+        "inventory",
+        {
+            200: Reply(
+                "the store's listings, by SKU",
+                obj({"platform": STRING, "store": STRING, "listings": array(LISTING)}),
+                {"platform": "shopify", "store": "demo-shopify", "listings": [LISTING_EXAMPLE]},
+            )
+        },
+        {404: "no such store, or its platform has no listing map"},
+        path_params={"platform": (PLATFORM, "the platform"), "store": (STORE, "the store id")},
+    ),
+    ("POST", "/channels/{platform}/{store}/listings/refresh"): Operation(
+        "Look every SKU up in the store's catalog now (after fixing a listing's SKU)",
+        "inventory",
+        {
+            200: Reply(
+                "what the refresh found",
+                obj(
+                    {
+                        "stores": INTEGER,
+                        "mapped": INTEGER,
+                        "unmapped": array(STRING),
+                        "errors": array(STRING),
+                    }
+                ),
+                {"stores": 1, "mapped": 4, "unmapped": [], "errors": []},
+            )
+        },
+        {404: "no such store, or its platform has no listing map"},
+        path_params={"platform": (PLATFORM, "the platform"), "store": (STORE, "the store id")},
     ),
     ("GET", "/reports"): Operation(
         "Fresh links to a day's report files",

@@ -97,3 +97,10 @@ class ChannelRejected(OrderHubError):
     retrying cannot help, a person must look."""
 
     code = "channel_rejected"
+
+
+class ChannelCredentialsRejected(ChannelRejected):
+    """A sales channel refused the store's credentials (token expired or revoked, wrong
+    secret, missing fields): every SKU of the store fails alike, so it is one matter per store."""
+
+    code = "channel_credentials_rejected"

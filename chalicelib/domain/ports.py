@@ -106,6 +106,10 @@ class Catalog(Protocol):
 
     def resolve_sku(self, platform: str, store_id: str, channel_sku: str) -> str | None: ...
 
+    def channel_skus(self, platform: str, store_id: str, sku: str) -> list[str]:
+        """The store's channel SKUs mapped to `sku` (reverse of `resolve_sku`)."""
+        ...
+
     def get_api_key(self, key_hash: str) -> Mapping[str, Any] | None: ...
 
 

@@ -29,7 +29,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable, OrderHubError
+from chalicelib.domain.errors import (
+    ChannelCredentialsRejected,
+    ChannelRejected,
+    ChannelUnavailable,
+    OrderHubError,
+)
 from chalicelib.domain.model import Anomaly, Priority, StockLevel
 from chalicelib.domain.ports import (
     EventPublisher,
@@ -40,6 +45,7 @@ from chalicelib.domain.ports import (
 )
 
 EVENT_SOURCE = "orderhub.inventory"
+REJECTED_RULE = "stock_push_rejected"  # refused for good, or no listing in the store
 
 
 class Transition(StrEnum):
@@ -152,68 +158,124 @@ def push_stock_changes(
     now: Callable[[], datetime],
     max_skus: int = 100,
     has_time: Callable[[], bool] = lambda: True,
+    skus: Sequence[str] | None = None,
 ) -> PushRunSummary:
     """Push every pending SKU to every channel once, announce limited-sale transitions, and
-    clear what was delivered.
+    clear what was delivered. `skus` names the SKUs to look at (a nudge after a change);
+    None takes them from the outbox (the minute sweeper).
 
-    A burst of changes to one SKU is one flag, so one push per channel. A channel that fails
-    keeps the SKU pending (the next run pushes it again; quantities are absolute, so a repeat
-    is harmless); a failure never stops the other SKUs. A change committed while we push
-    moves the item's version, so its flag survives the clear and the next run pushes again.
+    A burst of changes to one SKU is one flag, so one push per channel. The SKUs of a run go
+    to each channel together (`push_many`, batched by the platform's adapter where its API
+    allows). A channel that fails keeps the SKU pending (the next run pushes it again;
+    quantities are absolute, so a repeat is harmless); a failure never stops the other SKUs.
+    A change committed while we push moves the item's version, so its flag survives the
+    clear and the next run pushes again.
     """
     summary = PushRunSummary()
-    for sku in outbox.pending_skus(max_skus):
+    candidates = list(dict.fromkeys(skus)) if skus is not None else outbox.pending_skus(max_skus)
+    planned: list[tuple[SkuPushState, StockPushPlan]] = []
+    for sku in candidates:
         if not has_time():
             summary.still_pending.append(sku)
             continue
         try:
-            if not _push_one(sku, outbox, stores, client, publisher, now, summary):
-                summary.still_pending.append(sku)
-        except OrderHubError as exc:
-            summary.errors.append(f"{sku}: {exc.code}: {exc.message}")
-            summary.still_pending.append(sku)
+            state: SkuPushState = outbox.read_push_state(sku)
+            if not state.pending:  # the index lags the table: already pushed by an earlier run
+                continue
+            summary.skus += 1
+            planned.append((state, plan_stock_push(sku, state.levels, stores, state.limited_sale)))
         except Exception as exc:  # one SKU's trouble must not stop the others
-            summary.errors.append(f"{sku}: {type(exc).__name__}: {exc}")
-            summary.still_pending.append(sku)
+            _record_error(summary, sku, exc)
+    results = _deliver(client, [plan for _, plan in planned])
+    for state, plan in planned:
+        try:
+            if not _settle(state, plan, results, outbox, publisher, now, summary):
+                summary.still_pending.append(plan.sku)
+        except Exception as exc:  # one SKU's trouble must not stop the others
+            _record_error(summary, plan.sku, exc)
+            summary.still_pending.append(plan.sku)
     return summary
 
 
-def _push_one(
-    sku: str,
+def _record_error(summary: PushRunSummary, sku: str, exc: Exception) -> None:
+    if isinstance(exc, OrderHubError):
+        summary.errors.append(f"{sku}: {exc.code}: {exc.message}")
+    else:
+        summary.errors.append(f"{sku}: {type(exc).__name__}: {exc}")
+
+
+Outcomes = dict[tuple[str, str, str], Exception | None]  # (platform, store, sku) -> error
+
+
+def _deliver(client: StockPushClient, plans: Sequence[StockPushPlan]) -> Outcomes:
+    """Every planned push, grouped per channel (in the plans' channel order): one
+    `push_many` per channel when the client batches, else one `push` each."""
+    channels: dict[tuple[str, str], list[ChannelPush]] = {}
+    for plan in plans:
+        for push in plan.pushes:
+            channels.setdefault((push.platform, push.store_id), []).append(push)
+    outcomes: Outcomes = {}
+    many = getattr(client, "push_many", None)
+    for (platform, store_id), pushes in channels.items():
+        if callable(many):
+            try:
+                answered = many(platform, store_id, [(p.sku, p.quantity) for p in pushes])
+            except (ChannelUnavailable, ChannelRejected) as exc:
+                answered = {p.sku: exc for p in pushes}
+            except Exception as exc:  # the adapter itself failed: retry these later
+                answered = {
+                    p.sku: ChannelUnavailable(f"{type(exc).__name__}: {exc}") for p in pushes
+                }
+            for push in pushes:
+                outcomes[(platform, store_id, push.sku)] = answered.get(
+                    push.sku, ChannelUnavailable("the adapter gave no answer for this SKU")
+                )
+            continue
+        for push in pushes:
+            try:
+                client.push(platform, store_id, push.sku, push.quantity)
+                outcomes[(platform, store_id, push.sku)] = None
+            except (ChannelUnavailable, ChannelRejected) as exc:
+                outcomes[(platform, store_id, push.sku)] = exc
+    return outcomes
+
+
+def _settle(
+    state: SkuPushState,
+    plan: StockPushPlan,
+    outcomes: Outcomes,
     outbox: StockOutbox,
-    stores: Sequence[Store],
-    client: StockPushClient,
     publisher: EventPublisher,
     now: Callable[[], datetime],
     summary: PushRunSummary,
 ) -> bool:
-    """Push one SKU; True when nothing about it is left pending."""
-    state: SkuPushState = outbox.read_push_state(sku)
-    if not state.pending:  # the index lags the table: already pushed by an earlier run
-        return True
-    summary.skus += 1
-    plan = plan_stock_push(sku, state.levels, stores, state.limited_sale)
+    """Record one SKU's push results; True when nothing about it is left pending."""
+    sku = plan.sku
     delivered: list[ChannelPush] = []
     failed: list[ChannelPush] = []
     for push in plan.pushes:
         where = f"{sku} -> {push.platform}/{push.store_id}"
-        try:
-            client.push(push.platform, push.store_id, sku, push.quantity)
-        except ChannelUnavailable as exc:
-            summary.retry_later.append(f"{where}: {exc.message}")
-            failed.append(push)
-            continue
-        except ChannelRejected as exc:
-            summary.rejected.append(f"{where}: {exc.message}")
+        error = outcomes.get((push.platform, push.store_id, sku))
+        if isinstance(error, ChannelRejected):
+            summary.rejected.append(f"{where}: {error.message}")
+            # a refusal, or no listing for the SKU in that store (ListingUnmapped): one P2
+            # anomaly per SKU and store, naming the fix; nothing is retried until it changes.
+            # Credentials refused fail every SKU of the store alike: one anomaly, SKU `*`.
+            what = "*" if isinstance(error, ChannelCredentialsRejected) else sku
             outbox.open_anomaly(
                 Anomaly(
-                    "stock_push_rejected",
-                    f"{sku}#{push.platform}#{push.store_id}",
+                    REJECTED_RULE,
+                    f"{what}#{push.platform}#{push.store_id}",
                     Priority.P2,
-                    exc.message,
+                    error.message,
                 ),
                 now(),
             )
+            continue
+        if error is not None:
+            message = error.message if isinstance(error, OrderHubError) else str(error)
+            summary.retry_later.append(f"{where}: {message}")
+            failed.append(push)
             continue
         delivered.append(push)
         summary.pushed += 1
@@ -226,9 +288,18 @@ def _push_one(
             "pushed": [_channel(p) for p in delivered],
             "not_yet_pushed": [_channel(p) for p in failed],
         }
-        publisher.publish(plan.transition.value, detail)  # raises: all stays pending
-        outbox.record_limited_sale(sku, plan.limited)
-        summary.events.append({"sku": sku, "type": plan.transition.value})
+        claim = getattr(outbox, "claim_limited_sale", None)
+        if not callable(claim):  # record after publishing: a failure leaves it to announce
+            publisher.publish(plan.transition.value, detail)  # raises: all stays pending
+            outbox.record_limited_sale(sku, plan.limited)
+            summary.events.append({"sku": sku, "type": plan.transition.value})
+        elif claim(sku, plan.limited):  # this run won: two overlapping runs announce once
+            try:
+                publisher.publish(plan.transition.value, detail)
+            except Exception:
+                outbox.record_limited_sale(sku, not plan.limited)  # announce it next run
+                raise
+            summary.events.append({"sku": sku, "type": plan.transition.value})
     if failed:
         return False
     seen = {wh: v for wh, v in state.versions.items() if wh in state.pending}

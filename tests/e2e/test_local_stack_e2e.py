@@ -308,10 +308,28 @@ def tapped_events(stack, sku):
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def nudges_settled(stack, timeout=30):
+    """The stock nudges queued so far all handled (none waiting, none in flight)."""
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="orderhub-stock-nudges.fifo")["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if sum(int(v) for v in attrs.values()) == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("stock nudges did not settle")
+
+
 def pushed(stack):
+    """Each (channel, quantity) told so far, once: pushes are absolute, and a nudge's retry
+    still in flight may repeat one the sweeper also delivers, harmlessly."""
     return sorted(
-        ((p["platform"], p["store"]), p["quantity"])
-        for p in stub_call(stack, f"/_stub/pushes?sku={GIFT}")
+        {
+            ((p["platform"], p["store"]), p["quantity"])
+            for p in stub_call(stack, f"/_stub/pushes?sku={GIFT}")
+        }
     )
 
 
@@ -334,10 +352,13 @@ def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
     for i in range(3):
         assert stack.wait_for_order(f"E2E-LS-{i}")["booking"] == "reserved"
     assert stack.get(f"/inventory/{GIFT}").json()["total"]["available"] == 2
+    # the bookings' nudges try (and fail) first; the sweeper run then finds the SKU pending
+    nudges_settled(stack)
     refused = run_job(stack, "push_stock")
     assert any(line.startswith(f"{GIFT} -> ") for line in refused["retry_later"])
     assert GIFT in refused["still_pending"] and pushed(stack) == []
 
+    nudges_settled(stack)  # no nudge still retrying when the channels come back
     stub_call(stack, "/_stub/fail", {"count": 0})
     run_job(stack, "push_stock")
     # 2 left: one unit each to the first two channels, 0 to the others
@@ -348,10 +369,18 @@ def test_limited_sale_pushes_reduced_stock_to_every_store_and_lifts(stack):
     assert limited["detail"]["available"] == 2 and limited["detail"]["safety_stock"] == 2
 
     assert stack.receive(GIFT, "e2e-ls-receipt", 10, "restock").status_code == 200
-    run_job(stack, "push_stock")
+    # the receipt nudges the pusher: every channel hears within seconds, no sweeper run needed
     lifted = [(c, 12 if c[0] == "mall" else 11) for c in CHANNELS]
+    deadline = time.monotonic() + 10
+    while pushed(stack) != sorted(shares + lifted) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert pushed(stack) == sorted(shares + lifted)
-    events = [e["detail-type"] for e in tapped_events(stack, GIFT)]
+    events: list[str] = []  # published by the nudge's run right after its last push
+    while not events and time.monotonic() < deadline:
+        events += [e["detail-type"] for e in tapped_events(stack, GIFT)]
+        time.sleep(0.1)
+    time.sleep(1)
+    events += [e["detail-type"] for e in tapped_events(stack, GIFT)]
     assert events == ["LimitedSaleLifted"]
 
 

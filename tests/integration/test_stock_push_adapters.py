@@ -142,3 +142,15 @@ def test_one_run_over_dynamodb_eventbridge_and_http(container, tap, stub):
     assert [p["quantity"] for p in stub.pushes()][-2:] == [12, 12]
     (lifted,) = tapped(container, tap)
     assert lifted["detail-type"] == "LimitedSaleLifted"
+
+
+def test_a_limited_sale_transition_is_claimed_once_on_dynamodb(container):
+    repo, now = container.orders, container.now
+    for warehouse in ("w1", "w2"):
+        adjust_stock(Adjustment(f"r-{warehouse}", "GIFT", warehouse, "receipt", 1, "PO"), repo, now)
+    assert repo.claim_limited_sale("GIFT", True) is True
+    assert repo.claim_limited_sale("GIFT", True) is False  # an overlapping run: not twice
+    assert repo.read_push_state("GIFT").limited_sale is True
+    assert repo.claim_limited_sale("GIFT", False) is True
+    assert repo.claim_limited_sale("GIFT", False) is False
+    assert repo.claim_limited_sale("NO-SUCH-SKU", True) is False

@@ -99,6 +99,7 @@ class FakeContainer:
         self.notifier = FakeNotifier()
         self.ops_stats = FakeOpsStats()  # channel health, daily KPIs
         self.health_probes: dict = {}  # no platform probed unless a test adds one
+        self.platform_stock: dict = {}  # no marketplace stock adapter unless a test adds one
         self.kpi_sources = FakeKpiSources()
         self.anomalies = FakeAnomalies(self.orders.anomalies)  # shares the repo's records
         self.shipment_watch = FakeShipmentWatch(self.orders)

@@ -269,3 +269,47 @@ def test_no_or_one_channel_still_clears_the_outbox(stores):
     world.stores = stores
     world.run()
     assert world.repo.pending_skus() == []
+
+
+class ClaimingRepository(FakeOrderRepository):
+    """An outbox that claims transitions, as DynamoOrderRepository does (conditional write)."""
+
+    def claim_limited_sale(self, sku, limited):
+        states = [v for (s, _), v in self.limited_sale.items() if s == sku]
+        if any(v == limited for v in states):
+            return False
+        self.record_limited_sale(sku, limited)
+        return True
+
+
+def test_two_overlapping_runs_announce_a_transition_once():
+    world = World(on_hand=2, safety=2)
+    world.repo.__class__ = ClaimingRepository
+    state = world.repo.read_push_state("GIFT")  # both runs read before either records
+    world.repo.read_push_state = lambda sku: state
+    first, second = world.run(), world.run()
+    assert first.events == [{"sku": "GIFT", "type": "LimitedSale"}] and second.events == []
+    assert [kind for kind, _ in world.publisher.events] == ["LimitedSale"]
+
+
+def test_a_claimed_transition_that_cannot_be_published_is_announced_by_the_next_run():
+    world = World(on_hand=2, safety=2)
+    world.repo.__class__ = ClaimingRepository
+    world.publisher.error = TransientFailure("EventBridge down")
+    assert world.run().still_pending == ["GIFT"]
+    assert not world.repo.read_push_state("GIFT").limited_sale
+    world.publisher.error = None
+    assert world.run().events == [{"sku": "GIFT", "type": "LimitedSale"}]
+
+
+def test_credentials_refused_open_one_anomaly_for_the_store_not_one_per_sku():
+    from chalicelib.domain.errors import ChannelCredentialsRejected
+
+    world = World(on_hand=5, safety=0)
+    world.receive("TEA", 7)
+    world.client.fail("mall", "outlet", ChannelCredentialsRejected("token revoked. Fix: renew it"))
+    summary = world.run()
+    assert len(summary.rejected) == 2
+    anomaly = world.repo.get_anomaly("stock_push_rejected", "*#mall#outlet")
+    assert anomaly["priority"] == "P2" and "renew" in anomaly["detail"]
+    assert world.repo.get_anomaly("stock_push_rejected", "GIFT#mall#outlet") is None
