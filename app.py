@@ -7,6 +7,8 @@ from chalicelib.api import (
     amazon,
     anomalies,
     channel_health,
+    console,
+    console_api,
     kpis,
     openapi,
     operations,
@@ -43,5 +45,7 @@ for blueprint in (
     timeline.bp,
     openapi.bp,
     personal_data.bp,
+    console_api.bp,
+    console.bp,
 ):
     app.register_blueprint(blueprint)

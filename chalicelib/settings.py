@@ -82,6 +82,11 @@ SHOPIFY_API_URL = "ORDERHUB_SHOPIFY_API_URL"
 SHOPIFY_API_VERSION = "ORDERHUB_SHOPIFY_API_VERSION"
 DEFAULT_SHOPIFY_API_VERSION = "2025-07"
 WOOCOMMERCE_API_URL = "ORDERHUB_WOOCOMMERCE_API_URL"
+# optional: the console's reads (chalicelib/domain/order_search.py): the secret holding the
+# phone blind index's HMAC key (unset: phones are not indexed, search by phone finds nothing)
+# and the buyer lifecycle thresholds as JSON (unset: domain defaults)
+BLIND_INDEX_SECRET = "ORDERHUB_BLIND_INDEX_SECRET"
+BUYER_LIFECYCLE = "ORDERHUB_BUYER_LIFECYCLE"
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,8 @@ class Settings:
     shopify_api_url: str = ""  # health probe base; unset: https://{shop_domain}
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     woocommerce_api_url: str = ""  # health probe base; unset: the store's site_url
+    blind_index_secret: str = ""  # the phone blind index key's secret
+    buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
 
     @property
     def report_bucket(self) -> str:
@@ -184,5 +191,7 @@ class Settings:
             shopify_api_url=environ.get(SHOPIFY_API_URL, ""),
             shopify_api_version=environ.get(SHOPIFY_API_VERSION) or DEFAULT_SHOPIFY_API_VERSION,
             woocommerce_api_url=environ.get(WOOCOMMERCE_API_URL, ""),
+            blind_index_secret=environ.get(BLIND_INDEX_SECRET, ""),
+            buyer_lifecycle=environ.get(BUYER_LIFECYCLE, ""),
             **values,
         )

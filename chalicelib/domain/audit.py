@@ -41,6 +41,8 @@ class Action:
     ANOMALY_RESOLVE = "anomaly.resolve"
     ORDER_RAW_READ = "order.raw_read"  # the timeline's raw payloads (buyer data in clear)
     PERSONAL_DATA_DECRYPT = "personal_data.decrypt"  # a buyer's data shown in clear, with why
+    STOCK_POLICY = "stock.policy"  # safety stock, holdback (the console's stock policy)
+    WAREHOUSE_SAVE = "warehouse.save"  # a warehouse's region and priority
     # to come with their endpoints (issue 7): order.void, order.edit_address, orders.export
 
 

@@ -39,6 +39,8 @@ class Permission(StrEnum):
     READ_TIMELINE = "read_timeline"
     READ_ANOMALIES = "read_anomalies"
     HANDLE_ANOMALIES = "handle_anomalies"
+    SET_STOCK_POLICY = "set_stock_policy"
+    READ_SELF = "read_self"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -61,10 +63,17 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.HANDLE_ANOMALIES: (
         "acknowledge and resolve anomalies of the rules the role owns (admin: every rule)"
     ),
+    Permission.SET_STOCK_POLICY: (
+        "set safety stock, channel holdback, warehouse region and priority (audited)"
+    ),
+    Permission.READ_SELF: "who the key belongs to and what its role may do (the console)",
 }
 # every role reads anomalies and handles those of the rules it owns; which rules a role owns
 # is data (domain/anomaly_rules.py), so that check is the anomaly engine's (domain/anomalies.py)
-ANOMALIES = frozenset({Permission.READ_ANOMALIES, Permission.HANDLE_ANOMALIES})
+# (and every role may ask who its key is: the console shows only the controls a role may use)
+ANOMALIES = frozenset(
+    {Permission.READ_ANOMALIES, Permission.HANDLE_ANOMALIES, Permission.READ_SELF}
+)
 
 P = Permission
 ROLES: dict[str, frozenset[Permission]] = {
@@ -78,6 +87,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.READ_OPS,
             P.REPLAY_DLQ,
             P.READ_TIMELINE,
+            P.SET_STOCK_POLICY,
             *ANOMALIES,
         }
     ),

@@ -18,6 +18,7 @@ from chalicelib.domain.ports import Store
 from tests.access_fakes import FakeApiKeys, FakeAuditLog
 from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
 from tests.builders import body, mall_payload
+from tests.console_fakes import FakeOrderSearch, FakePushRecords, FakeStockList, LiveOrderDays
 from tests.fakes import (
     FakeCatalog,
     FakeEventPublisher,
@@ -101,7 +102,12 @@ class FakeContainer:
         self.anomalies = FakeAnomalies(self.orders.anomalies)  # shares the repo's records
         self.shipment_watch = FakeShipmentWatch(self.orders)
         self.after_sales = FakeAfterSales()
+        self.order_search = FakeOrderSearch(self.orders)  # the console's reads
+        self.stock_list = FakeStockList(self.orders)
+        self.push_records = FakePushRecords()
+        self.order_days = LiveOrderDays(self.orders)
         self.settings = SimpleNamespace(
+            buyer_lifecycle="",
             retry_base_seconds=10,
             pending_alert_seconds=300,
             audit_retention_days=400,
