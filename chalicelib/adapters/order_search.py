@@ -33,7 +33,7 @@ from chalicelib.domain.order_search import (
     SearchFilters,
 )
 
-ROW_ATTRIBUTES = [
+ROW_ATTRIBUTES = [  # projected by the three order indexes (order_id: a key of one of them)
     "platform",
     "store",
     "status",
@@ -63,7 +63,7 @@ def build_search_models(
     class StoreCreatedIndex(GlobalSecondaryIndex[Any]):
         class Meta:
             index_name = "store_created"
-            projection = IncludeProjection(ROW_ATTRIBUTES)
+            projection = IncludeProjection(["order_id", *ROW_ATTRIBUTES])
 
         store_ref = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)
@@ -79,7 +79,7 @@ def build_search_models(
     class BuyerIndex(GlobalSecondaryIndex[Any]):
         class Meta:
             index_name = "buyer"
-            projection = IncludeProjection(ROW_ATTRIBUTES)
+            projection = IncludeProjection(["order_id", *ROW_ATTRIBUTES])
 
         buyer_index = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)

@@ -10,6 +10,7 @@ QUERY_PERMISSIONS).
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ from chalicelib.domain.permissions import Permission, permissions_of
 
 bp = Blueprint(__name__)
 
+QUERY_THREADS = 8  # the board's index queries in parallel (one per store and day)
 BUYER_ORDERS_MAX = 200  # a buyer's orders read for the view (newest first)
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -221,34 +223,47 @@ def _platform_days(
     deps: Container, days: list[date]
 ) -> dict[str, dict[str, tuple[int, dict[str, Decimal]]]]:
     """Per platform and day: orders placed and GMV (the `placed_day` index, a Query per
-    store and day)."""
+    store and day, QUERY_THREADS at a time)."""
+
+    def totals(store_day: tuple[str, str, date]) -> tuple[int, dict[str, Decimal]]:
+        platform, store, day = store_day
+        rows = (
+            board.PlacedRow(r.status.value, r.booking, str(r.amount), r.currency)
+            for r in deps.order_days.orders_of_day(platform, store, day)
+        )
+        return board.day_totals(rows)
+
+    pairs = [(p, s, d) for p, s in _catalog(deps) for d in days]
+    with ThreadPoolExecutor(QUERY_THREADS) as pool:
+        results = list(pool.map(totals, pairs))
     found: dict[str, dict[str, tuple[int, dict[str, Decimal]]]] = {}
-    for platform, store in _catalog(deps):
-        per_day = found.setdefault(platform, {})
-        for day in days:
-            rows = (
-                board.PlacedRow(r.status.value, r.booking, str(r.amount), r.currency)
-                for r in deps.order_days.orders_of_day(platform, store, day)
-            )
-            count, gmv = board.day_totals(rows)
-            if not count:
-                continue
-            before_count, before_gmv = per_day.get(day.isoformat(), (0, {}))
-            for currency, value in gmv.items():
-                before_gmv[currency] = before_gmv.get(currency, Decimal(0)) + value
-            per_day[day.isoformat()] = (before_count + count, before_gmv)
+    for (platform, _, day), (count, gmv) in zip(pairs, results, strict=True):
+        if not count:
+            continue
+        per_day = found.setdefault(platform, {})  # platforms with orders in the range
+        before_count, before_gmv = per_day.get(day.isoformat(), (0, {}))
+        for currency, value in gmv.items():
+            before_gmv[currency] = before_gmv.get(currency, Decimal(0)) + value
+        per_day[day.isoformat()] = (before_count + count, before_gmv)
     return found
 
 
 def _latencies(deps: Container, days: list[date]) -> dict[str, list[float]]:
-    """Receipt-to-booking seconds per UTC day of receipt (the trail's `store_day` index)."""
+    """Receipt-to-booking seconds per UTC day of receipt (the trail's `store_day` index, a
+    Query per store and day, QUERY_THREADS at a time)."""
+
+    def seconds(store_day: tuple[str, str, date]) -> list[float]:
+        platform, store, day = store_day
+        found = (board.latency_seconds(t) for t in deps.trail.receipts(platform, store, str(day)))
+        return [s for s in found if s is not None]
+
+    pairs = [(p, s, d) for p, s in _catalog(deps) for d in days]
+    with ThreadPoolExecutor(QUERY_THREADS) as pool:
+        results = list(pool.map(seconds, pairs))
     found: dict[str, list[float]] = {}
-    for platform, store in _catalog(deps):
-        for day in days:
-            for trail in deps.trail.receipts(platform, store, day.isoformat()):
-                seconds = board.latency_seconds(trail)
-                if seconds is not None:
-                    found.setdefault(day.isoformat(), []).append(seconds)
+    for (_, _, day), values in zip(pairs, results, strict=True):
+        if values:
+            found.setdefault(day.isoformat(), []).extend(values)
     return found
 
 

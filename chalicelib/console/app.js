@@ -2,7 +2,7 @@
 // (#/orders, #/orders/{platform}/{store}/{id}, #/anomalies[/{key}], #/inventory[/{sku}],
 // #/board, #/reports[/{yyyy-mm-dd}]).
 import { api, key, signIn, signOut } from "./api.js";
-import { clear, h } from "./dom.js";
+import { append, clear, h } from "./dom.js";
 import { lang, switchLang, t } from "./i18n.js";
 import { ordersScreen, orderPanel } from "./orders.js";
 import { anomaliesScreen, inventoryScreen } from "./stock.js";
@@ -44,7 +44,7 @@ function signInForm(message) {
     h("button", { type: "submit", testid: "signin-submit" }, t("signIn")),
     h("button", { type: "button", class: "link", onclick: () => { switchLang(); render(); } }, t("language")),
   );
-  clear(root).append(form);
+  append(clear(root), form);
 }
 
 function shell(main) {
@@ -61,7 +61,7 @@ function shell(main) {
     h("button", { class: "link", testid: "lang", onclick: () => { switchLang(); render(); } }, t("language")),
     h("button", { testid: "signout", onclick: () => { signOut(); session.me = null; location.hash = ""; signInForm(); } }, t("signOut")),
   );
-  clear(root).append(nav, main);
+  append(clear(root), nav, main);
 }
 
 export function render() {

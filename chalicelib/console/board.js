@@ -27,10 +27,10 @@ function lineChart(testid, days, series, target) {
   }
   series.forEach((s, n) => {
     const points = s.values.map((v, i) => (v === null ? null : `${x(i)},${y(v)}`)).filter(Boolean);
-    if (points.length > 1) svg.append(h("svg:polyline", { class: `s${n % 10}`, fill: "none", "stroke-width": 2, points: points.join(" ") }));
+    if (points.length > 1) svg.append(h("svg:polyline", { class: `line s${n % 10}`, points: points.join(" ") }));
     s.values.forEach((v, i) => {
       if (v === null) return;
-      svg.append(h("svg:circle", { class: `s${n % 10}`, cx: x(i), cy: y(v), r: 3, "data-series": s.name },
+      svg.append(h("svg:circle", { class: `dot s${n % 10}`, cx: x(i), cy: y(v), r: 3, "data-series": s.name },
         h("svg:title", {}, `${s.name} ${days[i]}: ${v}`)));
     });
   });
@@ -96,9 +96,9 @@ export async function reportsScreen(main, day) {
     const found = await api("/reports" + query({ date: chosen }));
     const rows = found.reports.map((r) => h("tr", { testid: "report-row" }, h("td", {}, r.kind || ""), h("td", {}, r.name || r.key || ""),
       h("td", {}, r.url ? h("a", { href: r.url, rel: "noopener noreferrer", download: "" }, t("download")) : "")));
-    clear(list).append(rows.length ? table([t("kindLabel"), t("files"), ""], rows, "reports-table") : h("p", { testid: "no-reports" }, t("noReports")),
+    append(clear(list), rows.length ? table([t("kindLabel"), t("files"), ""], rows, "reports-table") : h("p", { testid: "no-reports" }, t("noReports")),
       h("p", { class: "hint" }, `${t("time")}: ${when(found.expires_at)}`));
   } catch (error) {
-    clear(list).append(h("p", { class: "error" }, error.message));
+    append(clear(list), h("p", { class: "error" }, error.message));
   }
 }

@@ -12,11 +12,11 @@ export function h(tag, attrs, ...children) {
     else if (name === "testid") el.dataset.testid = value;
     else el.setAttribute(name, value === true ? "" : String(value));
   }
-  append(el, children);
+  append(el, ...children);
   return el;
 }
 
-export function append(el, children) {
+export function append(el, ...children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));

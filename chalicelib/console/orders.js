@@ -68,17 +68,17 @@ async function run(results, cursor = "", rows = []) {
     }
     const page = await api("/orders" + query({ ...filters, order_id: text, cursor }));
     const all = rows.concat(page.orders);
-    clear(results).append(
+    append(clear(results), 
       all.length ? table(headers(), orderRows(all), "orders-table") : h("p", { testid: "no-results" }, t("noResults")),
       page.next_cursor ? h("button", { class: "secondary", testid: "more", onclick: () => run(results, page.next_cursor, all) }, t("more")) : null);
   } catch (error) {
-    clear(results).append(h("p", { class: "error", testid: "error" }, error.message));
+    append(clear(results), h("p", { class: "error", testid: "error" }, error.message));
   }
 }
 
 function showBuyer(results, buyer) {
   const life = buyer.lifecycle;
-  clear(results).append(
+  append(clear(results), 
     h("div", { class: "inline", testid: "buyer" }, h("strong", {}, t("buyer")),
       h("span", { class: "badge good", testid: "lifecycle" }, `${t("lifecycle")}: ${life.tag}`),
       h("span", { class: "muted" }, `${life.orders} · ${when(life.first_order_at)} – ${when(life.last_order_at)}`)),
@@ -139,11 +139,11 @@ function buyerSection(order, path) {
           const answer = await api(`${path}/personal-data`, { method: "POST", body: { reason: reason.value } });
           // the answer's shape may be a request to approve (two-person flow) or the fields
           const fields = answer.buyer && typeof answer.buyer === "object" ? answer.buyer : null;
-          clear(out).append(h("p", { class: "hint" }, answer.status || t("revealed")),
+          append(clear(out), h("p", { class: "hint" }, answer.status || t("revealed")),
             fields ? h("dl", { class: "facts" }, Object.entries(fields).filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))
               : h("pre", {}, JSON.stringify(answer, null, 2)));
         } catch (error) {
-          clear(out).append(h("p", { class: "error" }, `${error.code}: ${error.message}`));
+          append(clear(out), h("p", { class: "error" }, `${error.code}: ${error.message}`));
         }
       } }, reason, h("button", { type: "submit" }, t("reveal")))
     : null;
@@ -168,7 +168,7 @@ async function orderAnomalies(order) {
 
 function timelineSection(timeline, path) {
   const body = h("tbody", {});
-  const fill = (entries) => clear(body).append(entries.map((e) =>
+  const fill = (entries) => append(clear(body), entries.map((e) =>
     h("tr", { testid: "timeline-entry", "data-kind": e.kind },
       h("td", {}, when(e.at)), h("td", {}, h("span", { class: "badge" }, e.kind)), h("td", {}, e.summary),
       h("td", {}, h("details", {}, h("summary", {}, t("details")), h("pre", {}, JSON.stringify(e.details, null, 2)))))));

@@ -32,10 +32,10 @@ async function load(list) {
         h("td", {}, w.holdback ? `${w.holdback} → ${w.holdback_channels.join(", ")}` : "—"),
         h("td", {}, i === 0 ? item.channels.map((c) => h("div", { class: "muted" }, `${c.platform}/${c.store}: ${c.quantity} (${when(c.at)})`)) : ""),
         h("td", {}, controls(item.sku, w, () => load(list))))));
-    clear(list).append(rows.length ? table([t("sku"), t("warehouse"), t("onHand"), t("locked"), t("reserved"), t("available"),
+    append(clear(list), rows.length ? table([t("sku"), t("warehouse"), t("onHand"), t("locked"), t("reserved"), t("available"),
       t("safety"), t("holdback"), t("channels"), ""], rows, "inventory-table") : h("p", {}, t("noResults")));
   } catch (error) {
-    clear(list).append(h("p", { class: "error" }, error.message));
+    append(clear(list), h("p", { class: "error" }, error.message));
   }
 }
 
@@ -55,7 +55,7 @@ function policyForm(out, sku, w, reload) {
   const holdback = h("input", { type: "number", min: 0, value: w.holdback, testid: "policy-holdback" });
   const channels = h("input", { value: w.holdback_channels.join(","), placeholder: "tiktok,douyin", testid: "policy-channels" });
   const message = h("span", { class: "hint" });
-  clear(out).append(h("form", { class: "filters", testid: "policy-form", onsubmit: async (e) => {
+  append(clear(out), h("form", { class: "filters", testid: "policy-form", onsubmit: async (e) => {
     e.preventDefault();
     try {
       await api(`/inventory/${encodeURIComponent(sku)}/warehouses/${encodeURIComponent(w.warehouse)}/policy`, { method: "PUT",
@@ -74,7 +74,7 @@ function adjustForm(out, sku, w, reload) {
   const quantity = h("input", { type: "number", min: 0, value: 0, testid: "adjust-quantity" });
   const reason = h("input", { testid: "adjust-reason", placeholder: t("reason") });
   const message = h("span", { class: "hint" });
-  clear(out).append(h("form", { class: "filters", onsubmit: async (e) => {
+  append(clear(out), h("form", { class: "filters", onsubmit: async (e) => {
     e.preventDefault();
     try {
       await api(`/inventory/${encodeURIComponent(sku)}/adjustments`, { method: "POST", body: {
@@ -147,9 +147,9 @@ async function load2(list, key) {
         h("td", {}, when(a.opened_at)), h("td", {}, a.detail),
         h("td", {}, anomalyActions(a, () => load2(list, key))));
     });
-    clear(list).append(rows.length ? table([t("priority"), t("rule"), t("subject"), t("status"), t("owner"), t("sla"), t("opened"), t("summary"), ""], rows, "anomalies-table")
+    append(clear(list), rows.length ? table([t("priority"), t("rule"), t("subject"), t("status"), t("owner"), t("sla"), t("opened"), t("summary"), ""], rows, "anomalies-table")
       : h("p", {}, t("noResults")));
   } catch (error) {
-    clear(list).append(h("p", { class: "error" }, error.message));
+    append(clear(list), h("p", { class: "error" }, error.message));
   }
 }
