@@ -291,10 +291,54 @@ def _lazy_attributes(queue: Any) -> Mapping[str, Any]:
 EAGER_QUEUE_ATTRIBUTES = SqsQueue.__dict__["attributes"]  # moto's own, kept for comparison
 
 
+def _candidates(table: Table, conditions: list[tuple[str, DynamoType]] | None) -> list[Item]:
+    """The table's items, unsorted, narrowed to those whose attributes equal the Query's hash
+    key values (compared as plain values: DynamoType's own comparisons are the slow part)."""
+    items: list[Item] = []
+    for hash_set in table.items.values():
+        if table.range_key_attr:
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)  # type: ignore[arg-type]
+    for name, expected in conditions or ():
+        want = (expected.type, expected.value)
+        items = [
+            i for i in items if (found := i.attrs.get(name)) and (found.type, found.value) == want
+        ]
+    return items
+
+
+def _narrowed_query(query: Any) -> Any:
+    """moto's Query reads `all_items()`, which sorts the whole table by key on every call,
+    then compares every item's hash key as DynamoType objects, then sorts the matches itself
+    (`sorted_items`, or by range key on the table): a GSI Query over 10,000 orders took
+    ~190 ms in process, a table Query ~125 ms. The wrapped Query gets the items that match
+    its hash key values, unsorted (moto re-checks and sorts them as before, so the answers
+    are the same): a plain pass over the table instead of a sort of it. DynamoDB itself
+    reads only the partition. Safe because the emulator serializes requests (the instance
+    attribute lives only during one Query)."""
+
+    @functools.wraps(query)
+    def narrowed(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        conditions = kwargs.get("hash_key_conditions")
+        if not conditions and hash_key is not None and len(args) > 6 and not args[6]:
+            conditions = [(self.hash_key_attr, hash_key)]  # a table Query (no index name)
+        self.all_items = functools.partial(_candidates, self, conditions)  # type: ignore[method-assign]
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    setattr(narrowed, _PATCH_MARK, True)
+    return narrowed
+
+
 def patch_moto() -> None:
-    """Make moto's TransactWriteItems snapshot only addressed items, and its SQS queue
-    attributes lazy. Idempotent, process-wide."""
+    """Make moto's TransactWriteItems snapshot only addressed items, its Query skip a sort of
+    the whole table, and its SQS queue attributes lazy. Idempotent, process-wide."""
     with _PATCH_LOCK:
+        if not getattr(Table.query, _PATCH_MARK, False):
+            Table.query = _narrowed_query(Table.query)  # type: ignore[method-assign]
         if not isinstance(SqsQueue.__dict__.get("attributes"), property) or (
             SqsQueue.attributes.fget is not _lazy_attributes  # type: ignore[attr-defined]
         ):

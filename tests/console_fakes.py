@@ -10,9 +10,11 @@ from typing import Any
 from chalicelib.domain.model import Order, StockLevel
 from chalicelib.domain.order_search import (
     BY_BUYER,
-    BY_CREATED,
+    BY_DAY,
+    BY_ORDER_ID,
     OrderRow,
     SearchFilters,
+    created_day,
     created_sort_key,
     store_ref,
 )
@@ -36,33 +38,39 @@ def row_of(order: Order, index: str) -> OrderRow:
         amount=str(order_amount(order.lines)),
         currency=order.currency,
         reason=order.reason,
-        sort_key=created if index != "store_order_id" else f"{order.order_id}\n{ref}",
+        sort_key=created if index != BY_ORDER_ID else f"{order.order_id}\n{ref}",
     )
 
 
 class FakeOrderSearch:
+    """The same contract as DynamoOrderSearch: one index's rows after `after`."""
+
     def __init__(self, orders: Any) -> None:
         self._orders = orders  # FakeOrderRepository
 
     def search(
-        self, filters: SearchFilters, stores: Sequence[str], after: str, limit: int
+        self, filters: SearchFilters, after: str, limit: int, day: str = ""
     ) -> list[OrderRow]:
         low, high = filters.created_range()
         rows = []
         for order in list(self._orders.orders.values()):
-            ref = store_ref(order.platform, order.store)
+            placed = order.placed_at or order.created_at or order.updated_at
             row = row_of(order, filters.index)
-            created = created_sort_key(
-                order.placed_at or order.created_at or order.updated_at, order.order_id
-            )
-            if filters.index == BY_BUYER:
-                if not order.buyer or order.buyer.phone_index != filters.buyer:
-                    continue
-                if stores and ref not in stores:
-                    continue
-            elif ref not in stores:
+            created = created_sort_key(placed, order.order_id)
+            ref = store_ref(order.platform, order.store)
+            if filters.index == BY_BUYER and (
+                not order.buyer or order.buyer.phone_index != filters.buyer
+            ):
                 continue
-            if filters.order_id_prefix and not order.order_id.startswith(filters.order_id_prefix):
+            if filters.index == BY_ORDER_ID and not order.order_id.startswith(
+                filters.order_id_prefix
+            ):
+                continue
+            if filters.index == BY_DAY and created_day(placed) != day:
+                continue
+            if filters.store and ref != store_ref(filters.platform, filters.store):
+                continue
+            if filters.platform and order.platform != filters.platform:
                 continue
             if not low <= created <= high:
                 continue
@@ -71,7 +79,7 @@ class FakeOrderSearch:
             if filters.bookings and row.booking not in filters.bookings:
                 continue
             rows.append(row)
-        descending = filters.index in (BY_CREATED, BY_BUYER)
+        descending = filters.index != BY_ORDER_ID
         rows.sort(key=lambda r: r.sort_key, reverse=descending)
         if after:
             rows = [r for r in rows if (r.sort_key < after if descending else r.sort_key > after)]

@@ -47,7 +47,7 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
-from chalicelib.domain.order_search import created_sort_key, store_ref
+from chalicelib.domain.order_search import created_day, created_sort_key, id_bucket, store_ref
 from chalicelib.domain.ports import SkuPushState, Store, StoreRules, Warehouse
 from chalicelib.domain.reconcile import order_amount, placed_day_of
 
@@ -211,6 +211,8 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         store_ref = UnicodeAttribute(null=True)  # platform#store
         created_sort = UnicodeAttribute(null=True)  # placed time (UTC) + # + order id
         buyer_index = UnicodeAttribute(null=True)  # the phone's blind index; sparse
+        created_day = UnicodeAttribute(null=True)  # the Beijing day placed
+        id_bucket = UnicodeAttribute(null=True)  # the order id's first two characters
 
     class OrderRecordsIndex(GlobalSecondaryIndex[Any]):
         """An order's event records (its events, WMS shipments, expiries) by processing time:
@@ -403,6 +405,8 @@ def _search_keys(order: Order) -> dict[str, Any]:
         "store_ref": store_ref(order.platform, order.store),
         "created_sort": created_sort_key(placed, order.order_id),
         "buyer_index": phone_index or None,
+        "created_day": created_day(placed),
+        "id_bucket": id_bucket(order.order_id) or None,
     }
 
 

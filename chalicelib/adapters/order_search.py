@@ -2,17 +2,16 @@
 (domain/order_search.py), the stock list, and the channels' last pushed quantities.
 
 Read-only model classes bound to the orders and inventory tables, declaring only the console's
-indexes (the writers in adapters/dynamo.py set their keys on every save): `store_created`,
-`store_order_id` and `buyer` on orders, `stock_list` on inventory. Pushed quantities live in
-the ops-stats table (`PUSHED`/sku, one attribute per channel), written by `PushRecorder`.
+indexes (the writers in adapters/dynamo.py set their keys on every save): `created_day`,
+`store_created`, `order_id_prefix` and `buyer` on orders, `stock_list` on inventory. Pushed
+quantities live in the ops-stats table (`PUSHED`/sku, one attribute per channel), written by
+`PushRecorder`.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pynamodb.attributes import (
@@ -28,9 +27,14 @@ from chalicelib.domain.model import StockLevel
 from chalicelib.domain.order_search import (
     BY_BUYER,
     BY_CREATED,
+    BY_ORDER_ID,
+    SEARCH_ZONE,
     TOP,
     OrderRow,
     SearchFilters,
+    created_sort_key,
+    id_bucket,
+    store_ref,
 )
 
 ROW_ATTRIBUTES = [  # projected by the three order indexes (order_id: a key of one of them)
@@ -68,13 +72,21 @@ def build_search_models(
         store_ref = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)
 
-    class StoreOrderIdIndex(GlobalSecondaryIndex[Any]):
+    class OrderIdPrefixIndex(GlobalSecondaryIndex[Any]):
         class Meta:
-            index_name = "store_order_id"
-            projection = IncludeProjection(ROW_ATTRIBUTES)
+            index_name = "order_id_prefix"
+            projection = IncludeProjection(["store_ref", *ROW_ATTRIBUTES])
 
-        store_ref = UnicodeAttribute(hash_key=True)
+        id_bucket = UnicodeAttribute(hash_key=True)
         order_id = UnicodeAttribute(range_key=True)
+
+    class CreatedDayIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "created_day"
+            projection = IncludeProjection(["order_id", "store_ref", *ROW_ATTRIBUTES])
+
+        created_day = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
 
     class BuyerIndex(GlobalSecondaryIndex[Any]):
         class Meta:
@@ -104,8 +116,11 @@ def build_search_models(
         store_ref = UnicodeAttribute(null=True)
         created_sort = UnicodeAttribute(null=True)
         buyer_index = UnicodeAttribute(null=True)
+        created_day = UnicodeAttribute(null=True)
+        id_bucket = UnicodeAttribute(null=True)
         by_store_created = StoreCreatedIndex()
-        by_store_order_id = StoreOrderIdIndex()
+        by_order_id_prefix = OrderIdPrefixIndex()
+        by_created_day = CreatedDayIndex()
         by_buyer = BuyerIndex()
 
     class StockListIndex(GlobalSecondaryIndex[Any]):
@@ -142,7 +157,7 @@ def _iso(value: datetime | None) -> str:
 
 
 class DynamoOrderSearch:
-    """`OrderSearch` over the orders table's console indexes."""
+    """`OrderSearch` over the orders table's console indexes: one Query per call."""
 
     def __init__(self, model: Any) -> None:
         self._m = model
@@ -162,72 +177,63 @@ class DynamoOrderSearch:
             sort_key=sort_key,
         )
 
-    def _filter(self, filters: SearchFilters, stores: Sequence[str] = ()) -> Any:
+    def _filter(self, filters: SearchFilters, by_store: bool = True) -> Any:
+        """Status, booking, platform and store as a filter expression (None: none)."""
         m = self._m
-        condition = None
-
-        def both(extra: Any) -> None:
-            nonlocal condition
-            condition = extra if condition is None else condition & extra
-
+        parts = []
         if filters.statuses:
-            both(m.status.is_in(*filters.statuses))
+            parts.append(m.status.is_in(*filters.statuses))
         if filters.bookings:
-            both(m.booking.is_in(*filters.bookings))
-        if stores:
-            both(m.store_ref.is_in(*stores))
+            parts.append(m.booking.is_in(*filters.bookings))
+        if by_store and filters.store:
+            parts.append(m.store_ref == store_ref(filters.platform, filters.store))
+        elif filters.platform:
+            parts.append(m.platform == filters.platform)
+        condition = None
+        for part in parts:
+            condition = part if condition is None else condition & part
         return condition
 
     def search(
-        self, filters: SearchFilters, stores: Sequence[str], after: str, limit: int
+        self, filters: SearchFilters, after: str, limit: int, day: str = ""
     ) -> list[OrderRow]:
-        if filters.index == BY_BUYER:
-            found: Iterable[OrderRow] = self._by_created(
-                self._m.by_buyer, filters.buyer, filters, after, limit, stores
-            )
-        elif filters.index == BY_CREATED:
-            streams = [
-                self._by_created(self._m.by_store_created, ref, filters, after, limit)
-                for ref in stores
-            ]
-            found = heapq.merge(*streams, key=lambda r: r.sort_key, reverse=True)
-        else:
-            streams = [self._by_order_id(ref, filters, after, limit) for ref in stores]
-            found = heapq.merge(*streams, key=lambda r: r.sort_key)
-        return list(itertools.islice(found, limit))
-
-    def _by_created(
-        self,
-        index: Any,
-        hash_key: str,
-        filters: SearchFilters,
-        after: str,
-        limit: int,
-        stores: Sequence[str] = (),
-    ) -> Iterator[OrderRow]:
-        """Newest first within the day range, resuming below `after`."""
+        m = self._m
+        if filters.index == BY_ORDER_ID:
+            return list(self._by_order_id(filters, after, limit))
         low, high = filters.created_range()
+        if filters.index == BY_BUYER:
+            index, key, extra = m.by_buyer, filters.buyer, self._filter(filters)
+        elif filters.index == BY_CREATED:
+            key = store_ref(filters.platform, filters.store)
+            index, extra = m.by_store_created, self._filter(filters, by_store=False)
+        else:
+            start = datetime.combine(date.fromisoformat(day), time(), SEARCH_ZONE)
+            low = max(low, created_sort_key(start, ""))
+            high = min(high, created_sort_key(start + timedelta(days=1), ""))
+            index, key, extra = m.by_created_day, day, self._filter(filters)
         low = low or LOW
         if after:
             high = min(high, after)
         if high < low:
-            return
+            return []
         items = index.query(
-            hash_key,
-            self._m.created_sort.between(low, high),
-            filter_condition=self._filter(filters, stores),
+            key,
+            m.created_sort.between(low, high),
+            filter_condition=extra,
             scan_index_forward=False,
             page_size=limit,
         )
+        rows = []
         for item in items:
-            if item.created_sort == high and after:
+            if item.created_sort == after:
                 continue  # `between` is inclusive: the cursor's own row was shown already
-            yield self._row(item, item.created_sort)
+            rows.append(self._row(item, item.created_sort))
+            if len(rows) == limit:
+                break
+        return rows
 
-    def _by_order_id(
-        self, ref: str, filters: SearchFilters, after: str, limit: int
-    ) -> Iterator[OrderRow]:
-        """Ascending by order id from the prefix, resuming after `after` (`id\\nstore`)."""
+    def _by_order_id(self, filters: SearchFilters, after: str, limit: int) -> Iterator[OrderRow]:
+        """Ascending by order id from the prefix, resuming after `after` (`id\nstore`)."""
         m = self._m
         prefix = filters.order_id_prefix
         after_id = after.split("\n")[0] if after else ""
@@ -236,16 +242,22 @@ class DynamoOrderSearch:
         else:
             condition = m.order_id.startswith(prefix)
         extra = self._filter(filters)
-        low, high = filters.created_range()
         if filters.day_from or filters.day_to:
+            low, high = filters.created_range()
             span = m.created_sort.between(low or LOW, high)
             extra = span if extra is None else extra & span
-        items = m.by_store_order_id.query(ref, condition, filter_condition=extra, page_size=limit)
+        items = m.by_order_id_prefix.query(
+            id_bucket(prefix), condition, filter_condition=extra, page_size=limit
+        )
+        found = 0
         for item in items:
-            key = f"{item.order_id}\n{ref}"
+            key = f"{item.order_id}\n{item.store_ref}"
             if after and key <= after:
                 continue
             yield self._row(item, key)
+            found += 1
+            if found == limit:
+                return
 
 
 class DynamoStockList:

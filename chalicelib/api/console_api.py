@@ -80,7 +80,7 @@ def handle_search_orders() -> Any:
     params = _params()
     filters = order_search.parse_filters(params)
     page = order_search.search_orders(
-        filters, params.get("cursor", ""), _catalog(deps), deps.order_search
+        filters, params.get("cursor", ""), kpi_day(deps.now()), deps.order_search
     )
     amounts = params.get("include") == "amounts"
     return json_response(
@@ -95,7 +95,7 @@ def handle_search_orders() -> Any:
 
 def _buyer_view(deps: Container, ref: str) -> dict[str, Any]:
     filters = order_search.SearchFilters(buyer=ref, limit=BUYER_ORDERS_MAX)
-    rows = deps.order_search.search(filters, [], "", BUYER_ORDERS_MAX)
+    rows = deps.order_search.search(filters, "", BUYER_ORDERS_MAX)
     thresholds = order_search.parse_thresholds(deps.settings.buyer_lifecycle)
     amounts = _amounts_allowed()
     tag = order_search.lifecycle(rows, deps.now(), thresholds)

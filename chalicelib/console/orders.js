@@ -13,6 +13,10 @@ const BOOKINGS = ["", "reserved", "locked", "shipped", "released", "expired",
   "rejected_out_of_stock", "backordered", "needs_attention"];
 const state = { q: "", platform: "", status: "", booking: "", from: "", to: "" };
 
+function idPrefix(text) {
+  return looksLikePhone(text) || text.length !== 1 ? text : "";
+}
+
 function looksLikePhone(text) {
   const compact = text.replace(/[\s\-.()]/g, "");
   return /^\+?\d{7,20}$/.test(compact) && (/^(\+?86|0086)?1\d{10}$/.test(compact) || compact.startsWith("+"));
@@ -66,8 +70,13 @@ async function run(results, cursor = "", rows = []) {
       const buyer = await api("/buyers/lookup", { method: "POST", body: { phone: text } });
       if (buyer.count) return showBuyer(results, buyer);
     }
-    const page = await api("/orders" + query({ ...filters, order_id: text, cursor }));
-    const all = rows.concat(page.orders);
+    let page = await api("/orders" + query({ ...filters, order_id: idPrefix(text), cursor }));
+    let all = rows.concat(page.orders);
+    // a page may come back short when its day budget ran out: follow the cursor a little
+    for (let n = 0; n < 3 && page.next_cursor && all.length - rows.length < 10; n++) {
+      page = await api("/orders" + query({ ...filters, order_id: idPrefix(text), cursor: page.next_cursor }));
+      all = all.concat(page.orders);
+    }
     append(clear(results), 
       all.length ? table(headers(), orderRows(all), "orders-table") : h("p", { testid: "no-results" }, t("noResults")),
       page.next_cursor ? h("button", { class: "secondary", testid: "more", onclick: () => run(results, page.next_cursor, all) }, t("more")) : null);

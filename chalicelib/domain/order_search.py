@@ -1,14 +1,18 @@
 """Order search and the buyer view: filters, index keys, opaque cursors, lifecycle tags.
 Pure: the reads are the `OrderSearch` port (adapters/order_search.py, DynamoDB indexes).
 
-Which index answers (every one is a Query, never a Scan):
-- a phone (its blind index, domain/blind_index.py) -> the sparse `buyer` index, one Query;
-- an order-id prefix -> `store_order_id` (`store_ref` = `platform#store`, `order_id`), one
-  Query per store in scope with `begins_with`, merged by order id;
-- otherwise -> `store_created` (`store_ref`, `created_sort` = placed time + order id), one
-  Query per store in scope, the day range as the key condition, merged newest first.
-Status and booking are filter expressions on those Queries; store/platform choose the stores
-(from the catalog) and filter the buyer index.
+Which index answers (every one is a Query, never a Scan), so a page is one Query in the
+common cases:
+- a phone (its blind index, domain/blind_index.py) -> the sparse `buyer` index (`buyer_index`,
+  `created_sort` = placed time + order id), newest first;
+- an order-id prefix (2+ characters) -> `order_id_prefix` (`id_bucket` = the id's first two
+  characters, `order_id`), `begins_with`, ascending by id;
+- one store -> `store_created` (`store_ref` = `platform#store`, `created_sort`), newest first;
+- otherwise -> `created_day` (`created_day` = the Beijing day placed, `created_sort`): the
+  days newest first, one Query per day until the page is full, at most DAY_BUDGET days per
+  request (then the cursor resumes before the last day read); without `from`, the 31 days
+  up to `to` (or today).
+Status, booking, platform and store are filter expressions on those Queries.
 
 Days are Beijing days (Asia/Shanghai), as the reports and KPIs count them.
 The cursor is opaque to clients: base64url JSON of the index, the last row's sort key and a
@@ -40,8 +44,12 @@ MAX_PREFIX = 64
 TOP = "\U0010ffff"  # sorts after every character: the end of a prefix range
 
 BY_CREATED = "store_created"
-BY_ORDER_ID = "store_order_id"
+BY_ORDER_ID = "order_id_prefix"
 BY_BUYER = "buyer"
+BY_DAY = "created_day"
+DAY_BUDGET = 14  # day partitions read for one page of the unfiltered listing
+DEFAULT_WINDOW_DAYS = 31  # the listing without `from` covers today and the 30 days before
+MIN_PREFIX = 2  # an order-id prefix names its bucket: the id's first two characters
 
 
 def created_sort_key(placed: datetime, order_id: str) -> str:
@@ -51,6 +59,17 @@ def created_sort_key(placed: datetime, order_id: str) -> str:
 
 def store_ref(platform: str, store: str) -> str:
     return f"{platform}#{store}"
+
+
+def created_day(placed: datetime) -> str:
+    """`created_day` index key: the Beijing day an order was placed."""
+    return placed.astimezone(SEARCH_ZONE).date().isoformat()
+
+
+def id_bucket(order_id: str) -> str:
+    """`order_id_prefix` index key: the id's first two characters (the shortest prefix a
+    search may give). One bucket is one partition: ids spread over many buckets."""
+    return order_id[:MIN_PREFIX]
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,9 @@ class SearchFilters:
     def index(self) -> str:
         if self.buyer:
             return BY_BUYER
-        return BY_ORDER_ID if self.order_id_prefix else BY_CREATED
+        if self.order_id_prefix:
+            return BY_ORDER_ID
+        return BY_CREATED if self.store else BY_DAY
 
     def created_range(self) -> tuple[str, str]:
         """The `created_sort` bounds of the day range (inclusive), open ends as extremes."""
@@ -165,6 +186,8 @@ def parse_filters(params: Mapping[str, str]) -> SearchFilters:
     prefix = params.get("order_id", "").strip()
     if len(prefix) > MAX_PREFIX:
         raise InvalidPayload(f"order_id (a prefix) is at most {MAX_PREFIX} characters")
+    if prefix and len(prefix) < MIN_PREFIX:
+        raise InvalidPayload(f"order_id (a prefix) needs at least {MIN_PREFIX} characters")
     buyer = params.get("buyer", "").strip()
     if buyer and not valid_index(buyer):
         raise InvalidPayload("buyer must be a buyer reference (`p1:` and 64 hex digits)")
@@ -268,35 +291,58 @@ class Page:
 
 class OrderSearch(Protocol):
     def search(
-        self, filters: SearchFilters, stores: Sequence[str], after: str, limit: int
+        self, filters: SearchFilters, after: str, limit: int, day: str = ""
     ) -> list[OrderRow]:
-        """Up to `limit` rows after sort key `after` ("" first), in the index's order, from the
-        stores (`platform#store`) in scope; the buyer index ignores `stores` unless given."""
+        """Up to `limit` rows after sort key `after` ("" first) in the filters' index order;
+        for the `created_day` index, of that one day (`YYYY-MM-DD`)."""
         ...
 
 
-def stores_in_scope(filters: SearchFilters, catalog: Sequence[tuple[str, str]]) -> list[str]:
-    """The `store_ref`s the filters cover, from the catalog's (platform, store) pairs."""
-    if filters.store:
-        return [store_ref(filters.platform, filters.store)]
-    return sorted(
-        store_ref(p, s) for p, s in catalog if not filters.platform or p == filters.platform
+def days_to_read(filters: SearchFilters, after: str, today: date) -> list[str]:
+    """The `created_day` partitions a page may read, newest first: from the cursor's day (or
+    `to`, or today) back to `from` (or DEFAULT_WINDOW_DAYS before `to`)."""
+    newest = filters.day_to or today
+    if after:
+        resume = created_on(after)
+        if after.endswith("#"):  # a day's start (the budget ran out): that day is done
+            resume -= timedelta(days=1)
+        newest = min(newest, resume)
+    oldest = filters.day_from or (filters.day_to or today) - timedelta(
+        days=DEFAULT_WINDOW_DAYS - 1
     )
+    days = []
+    day = newest
+    while day >= oldest:
+        days.append(day.isoformat())
+        day -= timedelta(days=1)
+    return days
 
 
-def search_orders(
-    filters: SearchFilters,
-    cursor: str,
-    catalog: Sequence[tuple[str, str]],
-    reads: OrderSearch,
-) -> Page:
+def created_on(sort_key: str) -> date:
+    """The Beijing day of a `created_sort` key."""
+    moment = datetime.strptime(sort_key.split("#")[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.replace(tzinfo=UTC).astimezone(SEARCH_ZONE).date()
+
+
+def search_orders(filters: SearchFilters, cursor: str, today: date, reads: OrderSearch) -> Page:
+    """One page of orders and the cursor to the next (None at the end)."""
     after = decode_cursor(cursor, filters)
-    stores = stores_in_scope(filters, catalog)
-    if filters.buyer and not (filters.platform or filters.store):
-        stores = []
-    if not stores and not filters.buyer:
-        return Page([], None)
-    rows = reads.search(filters, stores, after, filters.limit + 1)
+    want = filters.limit + 1
+    if filters.index != BY_DAY:
+        rows = reads.search(filters, after, want)
+    else:
+        rows = []
+        days = days_to_read(filters, after, today)
+        for day in days[:DAY_BUDGET]:
+            rows += reads.search(filters, after, want - len(rows), day)
+            if len(rows) >= want:
+                break
+        else:
+            if len(days) > DAY_BUDGET:
+                # the budget ran out before the page filled: resume before the last day read
+                last = date.fromisoformat(days[DAY_BUDGET - 1])
+                start = datetime.combine(last, time(), SEARCH_ZONE)
+                return Page(rows, encode_cursor(filters, created_sort_key(start, "")))
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
     return Page(rows, encode_cursor(filters, rows[-1].sort_key) if more and rows else None)
