@@ -89,9 +89,26 @@ function adjustForm(out, sku, w, reload) {
 async function warehouses(main) {
   try {
     const found = await api("/warehouses");
-    append(main, h("section", { testid: "warehouses" }, h("h3", {}, t("warehouses")),
-      table([t("warehouse"), t("region"), t("priorityN")], found.warehouses.map((w) =>
-        h("tr", {}, h("td", {}, w.warehouse), h("td", {}, w.region), h("td", {}, w.priority))))));
+    const section = h("section", { testid: "warehouses" });
+    append(main, section);
+    const draw = (list) => append(clear(section), h("h3", {}, t("warehouses")),
+      table([t("warehouse"), t("region"), t("priorityN"), ""], list.map((w) => {
+        const region = h("input", { value: w.region, testid: "warehouse-region" });
+        const priority = h("input", { type: "number", min: 1, value: w.priority, testid: "warehouse-priority" });
+        const message = h("span", { class: "hint" });
+        const save = async () => {
+          try {
+            await api(`/warehouses/${encodeURIComponent(w.warehouse)}`, { method: "PUT", body: { region: region.value, priority: Number(priority.value) } });
+            draw((await api("/warehouses")).warehouses);
+          } catch (error) {
+            message.textContent = error.message;
+          }
+        };
+        return can("set_stock_policy")
+          ? h("tr", {}, h("td", {}, w.warehouse), h("td", {}, region), h("td", {}, priority), h("td", {}, h("button", { class: "secondary", testid: "warehouse-save", onclick: save }, t("save")), message))
+          : h("tr", {}, h("td", {}, w.warehouse), h("td", {}, w.region), h("td", {}, w.priority), h("td", {}));
+      })));
+    draw(found.warehouses);
   } catch (error) {
     append(main, h("p", { class: "error" }, error.message));
   }
@@ -99,7 +116,7 @@ async function warehouses(main) {
 
 // ---- anomalies ----------------------------------------------------------------------------
 
-const inbox = { status: "", priority: "" };
+const inbox = { status: "", priority: "", owner: "" };
 
 export function anomalyActions(a, done) {
   const mayHandle = can("handle_anomalies") && (session.me.role === "admin" || session.me.role === a.owner);
@@ -121,17 +138,20 @@ export function anomalyActions(a, done) {
 
 export function anomaliesScreen(main, key) {
   const list = h("div", { testid: "anomaly-list" });
-  const pick = (name, options) => h("select", { testid: `filter-${name}`, onchange: (e) => { inbox[name] = e.target.value; load2(list, key); } },
-    options.map((o) => h("option", { value: o, selected: inbox[name] === o }, o ? t(o) === o ? o : t(o) : t("any"))));
+  const pick = (name, options, blank) => h("select", { testid: `filter-${name}`, onchange: (e) => { inbox[name] = e.target.value; load2(list, key); } },
+    options.map((o) => h("option", { value: o, selected: inbox[name] === o }, o ? (name === "status" ? t(o) : o) : blank)));
   append(main, h("section", {}, h("h2", {}, t("anomalies")), h("div", { class: "filters" },
-    h("label", {}, t("status"), pick("status", ["", "open", "acknowledged", "resolved"])),
-    h("label", {}, t("priority"), pick("priority", ["", "P0", "P1", "P2"])))), h("section", {}, list));
+    h("label", {}, t("status"), pick("status", ["", "open", "acknowledged", "resolved"], t("active"))),
+    h("label", {}, t("priority"), pick("priority", ["", "P0", "P1", "P2"], t("any"))),
+    h("label", {}, t("owner"), pick("owner", ["", "ops", "cs", "warehouse", "finance", "admin"], t("any"))))), h("section", {}, list));
   load2(list, key);
 }
 
 async function load2(list, key) {
   try {
-    const found = key ? { anomalies: [await api(`/anomalies/${encodeURIComponent(key)}`)] } : await api("/anomalies" + query(inbox));
+    const found = key ? { anomalies: [await api(`/anomalies/${encodeURIComponent(key)}`)] }
+      : await api("/anomalies" + query({ status: inbox.status, priority: inbox.priority }));
+    if (inbox.owner) found.anomalies = found.anomalies.filter((a) => a.owner === inbox.owner);
     const order = { P0: 0, P1: 1, P2: 2 };
     const rows = found.anomalies.sort((a, b) => order[a.priority] - order[b.priority]).map((a) => {
       const due = a.status === "open" ? a.acknowledge_by : a.resolve_by;
