@@ -198,6 +198,7 @@ def measure(
             if not (found.get("orders") or found.get("count")):
                 raise SystemExit(f"{name}: found nothing ({path})")
         times.sort()
+        print(f"{name}: p50 {statistics.median(times):.1f} ms", flush=True)
         results[name] = {
             "p50_ms": round(statistics.median(times), 1),
             "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
@@ -231,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<{width}}  {r['p50_ms']:>6}  {r['p95_ms']:>6}  {r['max_ms']:>6}")
     worst = max(r["p95_ms"] for r in results.values())
     print(f"worst p95: {worst} ms (target <= 300 ms)")
+    if hasattr(os, "getloadavg"):
+        print(f"load average after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return 0
 
 

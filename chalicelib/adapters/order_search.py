@@ -152,6 +152,15 @@ def build_search_models(
     return OrderRowItem, StockLevelItem
 
 
+FILTERED_PAGE = 200  # items a filtered Query evaluates per call (its Limit counts them all)
+
+
+def _page_size(limit: int, extra: Any) -> int:
+    """A Query's Limit counts the items it evaluates before the filter: with a filter, read
+    more per call rather than call again for every few matches."""
+    return limit if extra is None else max(limit, FILTERED_PAGE)
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -221,7 +230,7 @@ class DynamoOrderSearch:
             m.created_sort.between(low, high),
             filter_condition=extra,
             scan_index_forward=False,
-            page_size=limit,
+            page_size=_page_size(limit, extra),
         )
         rows = []
         for item in items:
@@ -247,7 +256,7 @@ class DynamoOrderSearch:
             span = m.created_sort.between(low or LOW, high)
             extra = span if extra is None else extra & span
         items = m.by_order_id_prefix.query(
-            id_bucket(prefix), condition, filter_condition=extra, page_size=limit
+            id_bucket(prefix), condition, filter_condition=extra, page_size=_page_size(limit, extra)
         )
         found = 0
         for item in items:

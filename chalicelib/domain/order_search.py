@@ -307,9 +307,7 @@ def days_to_read(filters: SearchFilters, after: str, today: date) -> list[str]:
         if after.endswith("#"):  # a day's start (the budget ran out): that day is done
             resume -= timedelta(days=1)
         newest = min(newest, resume)
-    oldest = filters.day_from or (filters.day_to or today) - timedelta(
-        days=DEFAULT_WINDOW_DAYS - 1
-    )
+    oldest = filters.day_from or (filters.day_to or today) - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
     days = []
     day = newest
     while day >= oldest:
