@@ -225,9 +225,10 @@ class DynamoOrderSearch:
             high = min(high, after)
         if high < low:
             return []
+        whole = low == LOW and high == TOP  # no day bound, no cursor: the whole partition
         items = index.query(
             key,
-            m.created_sort.between(low, high),
+            None if whole else m.created_sort.between(low, high),
             filter_condition=extra,
             scan_index_forward=False,
             page_size=_page_size(limit, extra),

@@ -86,8 +86,9 @@ async function health() {
 }
 
 export async function reportsScreen(main, day) {
-  const today = new Date(Date.now() - 24 * 3600 * 1000).toISOString().slice(0, 10);
-  const chosen = day || today;
+  // yesterday in Beijing: the day the nightly reports cover
+  const yesterday = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date(Date.now() - 24 * 3600 * 1000));
+  const chosen = day || yesterday;
   const list = h("div", { testid: "report-files" });
   const input = h("input", { type: "date", value: chosen, testid: "report-day",
     onchange: (e) => { location.hash = `#/reports/${e.target.value}`; } });
@@ -97,7 +98,7 @@ export async function reportsScreen(main, day) {
     const rows = found.reports.map((r) => h("tr", { testid: "report-row" }, h("td", {}, r.kind || ""), h("td", {}, r.name || r.key || ""),
       h("td", {}, r.url ? h("a", { href: r.url, rel: "noopener noreferrer", download: "" }, t("download")) : "")));
     append(clear(list), rows.length ? table([t("kindLabel"), t("files"), ""], rows, "reports-table") : h("p", { testid: "no-reports" }, t("noReports")),
-      h("p", { class: "hint" }, `${t("time")}: ${when(found.expires_at)}`));
+      h("p", { class: "hint" }, `${t("linksExpire")}: ${when(found.expires_at)}`));
   } catch (error) {
     append(clear(list), h("p", { class: "error" }, error.message));
   }

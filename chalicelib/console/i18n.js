@@ -30,7 +30,7 @@ const en = {
   chaseRate: "Customer chase rate %", acknowledged: "acknowledged", open: "open", resolved: "resolved",
   warehouses: "Warehouses", region: "Region", priorityN: "Priority", ok: "OK", failing: "failing",
   notFound: "Not found", revealed: "Shown in clear (audited)", error: "Error",
-  active: "Open + acknowledged",
+  active: "Open + acknowledged", linksExpire: "Links valid until",
 };
 
 const zh = {
@@ -59,7 +59,7 @@ const zh = {
   chaseRate: "客户催单率 %", acknowledged: "已确认", open: "未处理", resolved: "已解决",
   warehouses: "仓库", region: "区域", priorityN: "优先级", ok: "正常", failing: "故障",
   notFound: "未找到", revealed: "已显示明文（已审计）", error: "错误",
-  active: "未处理 + 已确认",
+  active: "未处理 + 已确认", linksExpire: "链接有效期至",
 };
 
 export function lang() {

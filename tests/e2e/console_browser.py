@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("ORDERHUB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,8 +50,8 @@ class Watch:
         assert self.foreign == [], f"requests left the stack's origin: {self.foreign}"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def launch() -> Iterator[Any]:
+    """Chromium for a module's tests (use as the body of a module-scoped fixture)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -18,13 +18,18 @@ import requests
 
 from tests.builders import mall_payload
 from tests.e2e.conftest import SEED
-from tests.e2e.console_browser import browser, open_console, screenshot  # noqa: F401
+from tests.e2e.console_browser import launch, open_console, screenshot
 
 pytestmark = pytest.mark.e2e
 
 KEYS = {k["role"]: k["key"] for k in SEED["api_keys"]}
 RUN = uuid.uuid4().hex[:6].upper()
 PHONE = "139 0013 " + str(int(RUN, 16) % 10000).zfill(4)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launch()
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +154,11 @@ def test_the_board_draws_its_charts_and_reports_list_files(stack, browser, order
     assert "看板" in page.get_by_test_id("nav").inner_text()  # the browser's language
     page.get_by_test_id("health").wait_for()
     screenshot(page, "board")
-    page.goto(f"{stack.api}/console#/reports")
-    page.get_by_test_id("report-files").locator("p, table").first.wait_for()
+    day = stack.run_job("reconcile")["date"]  # yesterday's (Beijing) reports
+    page.goto(f"{stack.api}/console#/reports/{day}")
+    page.get_by_test_id("report-row").first.wait_for()
+    links = page.locator("[data-testid=report-row] a").evaluate_all("a => a.map(x => x.href)")
+    assert links and all("reports/" in link for link in links), links
     screenshot(page, "reports")
     page.get_by_test_id("lang").click()
     assert "Board" in page.get_by_test_id("nav").inner_text()
