@@ -30,7 +30,7 @@ async function load(list) {
         h("td", {}, w.available, w.low ? h("span", { class: "badge bad" }, t("low")) : null),
         h("td", { testid: "safety" }, w.safety_stock),
         h("td", {}, w.holdback ? `${w.holdback} → ${w.holdback_channels.join(", ")}` : "—"),
-        h("td", {}, i === 0 ? item.channels.map((c) => h("div", { class: "muted" }, `${c.platform}/${c.store}: ${c.quantity} (${when(c.at)})`)) : ""),
+        h("td", { testid: "channels" }, i === 0 ? item.channels.map((c) => h("div", { class: "muted" }, `${c.platform}/${c.store}: ${c.quantity} (${when(c.at)})`)) : ""),
         h("td", {}, controls(item.sku, w, () => load(list))))));
     append(clear(list), rows.length ? table([t("sku"), t("warehouse"), t("onHand"), t("locked"), t("reserved"), t("available"),
       t("safety"), t("holdback"), t("channels"), ""], rows, "inventory-table") : h("p", {}, t("noResults")));

@@ -137,8 +137,13 @@ def test_change_a_safety_stock_and_see_it_in_the_inventory(stack, browser):
     assert level["safety_stock"] == 7
     audit = stack.get("/admin/audit?action=stock.policy").json()["entries"]
     assert any(e["target"] == "inventory/GIFT-BOX-NY/wh-guangzhou" for e in audit)
-    page.goto(f"{stack.api}/console#/inventory")
-    page.get_by_test_id("inventory-table").wait_for()
+    pushed = stack.run_job("push_stock")  # the new policy reaches the channels
+    assert "GIFT-BOX-NY" not in pushed["still_pending"], pushed
+    page.goto(f"{stack.api}/console#/inventory")  # a new render: the list read again
+    channels = page.locator(
+        "[data-testid=stock-row][data-sku='GIFT-BOX-NY'] [data-testid=channels]"
+    )
+    channels.filter(has_text="mall/demo-shop").wait_for()
     screenshot(page, "inventory")
     watch.assert_clean()
 
