@@ -215,3 +215,14 @@ def test_console_answers_carry_a_strict_policy(stack):
     assert script.headers["Content-Type"].startswith("text/javascript")
     for name in ("..%2Fapp.py", "index.html", "nope.js"):
         assert requests.get(f"{stack.api}/console/assets/{name}", timeout=10).status_code == 404
+
+
+def test_phones_are_indexed_with_the_provisioned_key_and_never_stored(stack, orders):
+    secret = stack.client("secretsmanager").get_secret_value(SecretId="orderhub/blind-index")
+    assert len(json.loads(secret["SecretString"])["key"]) >= 32
+    item = stack.client("dynamodb").get_item(
+        TableName="orderhub-orders",
+        Key={"order_key": {"S": f"mall#demo-shop#{orders['phoned']}"}},
+    )["Item"]
+    assert item["buyer_index"]["S"].startswith("p1:")
+    assert PHONE.replace(" ", "") not in json.dumps(item)

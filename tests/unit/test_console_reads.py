@@ -175,3 +175,22 @@ def test_notices_link_to_the_console_screens():
         "https://api.example.com/api/console#/anomalies/inventory_drift%23SKU-A%23w1"
     )
     assert link_for(order, "") == ""
+
+
+def test_search_indexes_are_infra_and_project_no_buyer_data():
+    from local.provision import load_template
+
+    resources = load_template()["Resources"]
+    orders = resources["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+    found = {g["IndexName"]: g for g in orders}
+    for name in ("created_day", "store_created", "order_id_prefix", "buyer"):
+        projection = found[name]["Projection"]
+        assert projection["ProjectionType"] == "INCLUDE", name
+        assert not {"buyer", "lines"} & set(projection["NonKeyAttributes"]), name
+    stock = resources["InventoryTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert "stock_list" in {g["IndexName"] for g in stock}
+    secret = resources["BlindIndexSecret"]
+    assert secret["Properties"]["Name"] == "orderhub/blind-index"
+    assert secret["DeletionPolicy"] == "Retain"  # without it no phone search works again
+    env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["ORDERHUB_BLIND_INDEX_SECRET"] == {"Ref": "BlindIndexSecret"}
