@@ -194,8 +194,9 @@ class DynamoOrderSearch:
             parts.append(m.status.is_in(*filters.statuses))
         if filters.bookings:
             parts.append(m.booking.is_in(*filters.bookings))
-        if by_store and filters.store:
-            parts.append(m.store_ref == store_ref(filters.platform, filters.store))
+        if filters.store:
+            if by_store:  # (the store index's own partition needs no filter)
+                parts.append(m.store_ref == store_ref(filters.platform, filters.store))
         elif filters.platform:
             parts.append(m.platform == filters.platform)
         condition = None
