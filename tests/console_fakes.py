@@ -10,8 +10,8 @@ from typing import Any
 from chalicelib.domain.model import Order, StockLevel
 from chalicelib.domain.order_search import (
     BY_BUYER,
-    BY_DAY,
     BY_ORDER_ID,
+    DAY_INDEXES,
     OrderRow,
     SearchFilters,
     created_day,
@@ -66,7 +66,7 @@ class FakeOrderSearch:
                 filters.order_id_prefix
             ):
                 continue
-            if filters.index == BY_DAY and created_day(placed) != day:
+            if filters.index in DAY_INDEXES and created_day(placed) != day:
                 continue
             if filters.store and ref != store_ref(filters.platform, filters.store):
                 continue

@@ -47,7 +47,13 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
-from chalicelib.domain.order_search import created_day, created_sort_key, id_bucket, store_ref
+from chalicelib.domain.order_search import (
+    created_day,
+    created_sort_key,
+    id_bucket,
+    platform_day,
+    store_ref,
+)
 from chalicelib.domain.ports import SkuPushState, Store, StoreRules, Warehouse
 from chalicelib.domain.reconcile import order_amount, placed_day_of
 
@@ -213,6 +219,7 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         buyer_index = UnicodeAttribute(null=True)  # the phone's blind index; sparse
         created_day = UnicodeAttribute(null=True)  # the Beijing day placed
         id_bucket = UnicodeAttribute(null=True)  # the order id's first two characters
+        platform_day = UnicodeAttribute(null=True)  # platform#the Beijing day placed
 
     class OrderRecordsIndex(GlobalSecondaryIndex[Any]):
         """An order's event records (its events, WMS shipments, expiries) by processing time:
@@ -407,6 +414,7 @@ def _search_keys(order: Order) -> dict[str, Any]:
         "buyer_index": phone_index or None,
         "created_day": created_day(placed),
         "id_bucket": id_bucket(order.order_id) or None,
+        "platform_day": platform_day(order.platform, placed),
     }
 
 

@@ -3,9 +3,9 @@
 
 Read-only model classes bound to the orders and inventory tables, declaring only the console's
 indexes (the writers in adapters/dynamo.py set their keys on every save): `created_day`,
-`store_created`, `order_id_prefix` and `buyer` on orders, `stock_list` on inventory. Pushed
-quantities live in the ops-stats table (`PUSHED`/sku, one attribute per channel), written by
-`PushRecorder`.
+`platform_day`, `store_created`, `order_id_prefix` and `buyer` on orders, `stock_list` on
+inventory. Pushed quantities live in the ops-stats table (`PUSHED`/sku, one attribute per
+channel), written by `PushRecorder`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from chalicelib.domain.order_search import (
     BY_BUYER,
     BY_CREATED,
     BY_ORDER_ID,
+    BY_PLATFORM_DAY,
     SEARCH_ZONE,
     TOP,
     OrderRow,
@@ -80,6 +81,14 @@ def build_search_models(
         id_bucket = UnicodeAttribute(hash_key=True)
         order_id = UnicodeAttribute(range_key=True)
 
+    class PlatformDayIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "platform_day"
+            projection = IncludeProjection(["order_id", "store_ref", *ROW_ATTRIBUTES])
+
+        platform_day = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
+
     class CreatedDayIndex(GlobalSecondaryIndex[Any]):
         class Meta:
             index_name = "created_day"
@@ -118,7 +127,9 @@ def build_search_models(
         buyer_index = UnicodeAttribute(null=True)
         created_day = UnicodeAttribute(null=True)
         id_bucket = UnicodeAttribute(null=True)
+        platform_day = UnicodeAttribute(null=True)
         by_store_created = StoreCreatedIndex()
+        by_platform_day = PlatformDayIndex()
         by_order_id_prefix = OrderIdPrefixIndex()
         by_created_day = CreatedDayIndex()
         by_buyer = BuyerIndex()
@@ -186,7 +197,9 @@ class DynamoOrderSearch:
             sort_key=sort_key,
         )
 
-    def _filter(self, filters: SearchFilters, by_store: bool = True) -> Any:
+    def _filter(
+        self, filters: SearchFilters, by_store: bool = True, by_platform: bool = True
+    ) -> Any:
         """Status, booking, platform and store as a filter expression (None: none)."""
         m = self._m
         parts = []
@@ -197,7 +210,7 @@ class DynamoOrderSearch:
         if filters.store:
             if by_store:  # (the store index's own partition needs no filter)
                 parts.append(m.store_ref == store_ref(filters.platform, filters.store))
-        elif filters.platform:
+        elif filters.platform and by_platform:
             parts.append(m.platform == filters.platform)
         condition = None
         for part in parts:
@@ -220,7 +233,11 @@ class DynamoOrderSearch:
             start = datetime.combine(date.fromisoformat(day), time(), SEARCH_ZONE)
             low = max(low, created_sort_key(start, ""))
             high = min(high, created_sort_key(start + timedelta(days=1), ""))
-            index, key, extra = m.by_created_day, day, self._filter(filters)
+            if filters.index == BY_PLATFORM_DAY:
+                index, key = m.by_platform_day, f"{filters.platform}#{day}"
+                extra = self._filter(filters, by_platform=False)
+            else:
+                index, key, extra = m.by_created_day, day, self._filter(filters)
         low = low or LOW
         if after:
             high = min(high, after)

@@ -8,6 +8,7 @@ common cases:
 - an order-id prefix (2+ characters) -> `order_id_prefix` (`id_bucket` = the id's first two
   characters, `order_id`), `begins_with`, ascending by id;
 - one store -> `store_created` (`store_ref` = `platform#store`, `created_sort`), newest first;
+- one platform -> `platform_day` (`platform#day`, `created_sort`), walked by day as below;
 - otherwise -> `created_day` (`created_day` = the Beijing day placed, `created_sort`): the
   days newest first, one Query per day until the page is full, at most DAY_BUDGET days per
   request (then the cursor resumes before the last day read); without `from`, the 31 days
@@ -47,6 +48,8 @@ BY_CREATED = "store_created"
 BY_ORDER_ID = "order_id_prefix"
 BY_BUYER = "buyer"
 BY_DAY = "created_day"
+BY_PLATFORM_DAY = "platform_day"
+DAY_INDEXES = (BY_DAY, BY_PLATFORM_DAY)
 DAY_BUDGET = 14  # day partitions read for one page of the unfiltered listing
 DEFAULT_WINDOW_DAYS = 31  # the listing without `from` covers today and the 30 days before
 MIN_PREFIX = 2  # an order-id prefix names its bucket: the id's first two characters
@@ -64,6 +67,11 @@ def store_ref(platform: str, store: str) -> str:
 def created_day(placed: datetime) -> str:
     """`created_day` index key: the Beijing day an order was placed."""
     return placed.astimezone(SEARCH_ZONE).date().isoformat()
+
+
+def platform_day(platform: str, placed: datetime) -> str:
+    """`platform_day` index key: the platform and the Beijing day placed."""
+    return f"{platform}#{created_day(placed)}"
 
 
 def id_bucket(order_id: str) -> str:
@@ -92,7 +100,9 @@ class SearchFilters:
             return BY_BUYER
         if self.order_id_prefix:
             return BY_ORDER_ID
-        return BY_CREATED if self.store else BY_DAY
+        if self.store:
+            return BY_CREATED
+        return BY_PLATFORM_DAY if self.platform else BY_DAY
 
     def created_range(self) -> tuple[str, str]:
         """The `created_sort` bounds of the day range (inclusive), open ends as extremes."""
@@ -326,7 +336,7 @@ def search_orders(filters: SearchFilters, cursor: str, today: date, reads: Order
     """One page of orders and the cursor to the next (None at the end)."""
     after = decode_cursor(cursor, filters)
     want = filters.limit + 1
-    if filters.index != BY_DAY:
+    if filters.index not in DAY_INDEXES:
         rows = reads.search(filters, after, want)
     else:
         rows = []

@@ -183,7 +183,7 @@ def test_search_indexes_are_infra_and_project_no_buyer_data():
     resources = load_template()["Resources"]
     orders = resources["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
     found = {g["IndexName"]: g for g in orders}
-    for name in ("created_day", "store_created", "order_id_prefix", "buyer"):
+    for name in ("created_day", "platform_day", "store_created", "order_id_prefix", "buyer"):
         projection = found[name]["Projection"]
         assert projection["ProjectionType"] == "INCLUDE", name
         assert not {"buyer", "lines"} & set(projection["NonKeyAttributes"]), name
