@@ -315,7 +315,7 @@ def console_operations() -> dict[tuple[str, str], Any]:
                     },
                 )
             },
-            {400: "from/to are not valid days, or span more than 31 days"},
+            {400: "from/to are not valid days, or span more than 14 days"},
             query={"from": (o.DATE, "first Beijing day"), "to": (o.DATE, "last Beijing day")},
         ),
         ("GET", "/console"): o.Operation(

@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.kpis import TARGETS
 
-MAX_BOARD_DAYS = 31
+MAX_BOARD_DAYS = 14
 DEFAULT_BOARD_DAYS = 7
 VOID_STATUSES = frozenset({"cancelled", "refunded"})
 NOT_BOOKED = frozenset({"rejected_out_of_stock", "rejected_invalid"})

@@ -159,7 +159,7 @@ def test_board_sums_per_platform_and_marks_targets():
     assert last["sync_latency_p50_seconds"] == {"value": 3.0, "target": 60.0, "met": True}
     assert last["anomaly_ratio_pct"]["met"] is False and last["oversell_rate_pct"]["met"] is True
     assert last["customer_chase_rate_pct"]["met"] is None
-    with pytest.raises(InvalidPayload, match="31 days"):
+    with pytest.raises(InvalidPayload, match="14 days"):
         board_days({"from": "2026-01-01", "to": "2026-11-25"}, date(2026, 11, 25))
 
 
