@@ -202,6 +202,11 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
             target = resources[props["TargetKeyId"]["Ref"]]["Properties"]["Description"]
             meta = stack.client("kms").describe_key(KeyId=props["AliasName"])["KeyMetadata"]
             assert meta["Description"] == target, name
+        elif resource["Type"] == "AWS::SecretsManager::Secret":  # generated as AWS would
+            value = stack.client("secretsmanager").get_secret_value(SecretId=props["Name"])
+            generate = props["GenerateSecretString"]
+            generated = json.loads(value["SecretString"])[generate["GenerateStringKey"]]
+            assert len(generated) == generate["PasswordLength"], name
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 
