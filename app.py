@@ -11,6 +11,8 @@ from chalicelib.api import (
     amazon,
     anomalies,
     channel_health,
+    console,
+    console_api,
     indicator_reports,
     kpis,
     openapi,
@@ -61,5 +63,7 @@ for blueprint in (
     order_notes.bp,
     tracking.bp,
     after_sales_pollers.bp,
+    console_api.bp,
+    console.bp,
 ):
     app.register_blueprint(blueprint)

@@ -18,7 +18,7 @@ from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_
 from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
 from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
-from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
+from chalicelib.adapters.channel_push import build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
 from chalicelib.adapters.day_lists import day_list_sources
 from chalicelib.adapters.dynamo import (
@@ -50,7 +50,14 @@ from chalicelib.adapters.ops_stats import (
 )
 from chalicelib.adapters.order_activity import DynamoOrderActivity, build_activity_model
 from chalicelib.adapters.order_days import DynamoOrderDays
-from chalicelib.adapters.personal_data import KmsEnvelopeVault
+from chalicelib.adapters.order_search import (
+    DynamoOrderSearch,
+    DynamoStockList,
+    PushRecorder,
+    RecordingPushClient,
+    build_search_models,
+)
+from chalicelib.adapters.personal_data import KmsEnvelopeVault, blind_index_key
 from chalicelib.adapters.platform_api import build_order_detail_router
 from chalicelib.adapters.platform_stock import PlatformStockPush, build_platform_stock_clients
 from chalicelib.adapters.pull_clients import RouterTransport
@@ -160,7 +167,12 @@ class Container:
     @cached_property
     def personal_data(self) -> KmsEnvelopeVault:
         """Seals buyers' personal data and raw payloads per order (KMS envelope encryption)."""
-        return KmsEnvelopeVault(self._client("kms"), self.settings.pii_key_id)
+        index_key = self._blind_index_key if self.settings.blind_index_secret else None
+        return KmsEnvelopeVault(self._client("kms"), self.settings.pii_key_id, index_key=index_key)
+
+    def _blind_index_key(self) -> bytes:
+        """The phone blind index's HMAC key (Secrets Manager, cached 60 s like store secrets)."""
+        return blind_index_key(self.secrets.get_secret(self.settings.blind_index_secret))
 
     @cached_property
     def dead_letters(self) -> DeadLetterQueue:
@@ -223,8 +235,34 @@ class Container:
         )
 
     @cached_property
-    def channel_push(self) -> StockPushRouter:
-        return build_stock_push_client(self.settings.channel_api_url, self.platform_stock)
+    def channel_push(self) -> RecordingPushClient:
+        """The channels' push clients; each delivered push is recorded for the console."""
+        return RecordingPushClient(
+            build_stock_push_client(self.settings.channel_api_url, self.platform_stock),
+            self.push_records,
+            self.now,
+            on_error=_push_record_failed,
+        )
+
+    @cached_property
+    def push_records(self) -> PushRecorder:
+        """The last quantity pushed per SKU and channel (`orderhub-ops-stats`, `PUSHED`)."""
+        return PushRecorder(self._client("dynamodb"), self.settings.ops_stats_table)
+
+    @cached_property
+    def _search_models(self) -> tuple[Any, Any]:
+        s = self.settings
+        return build_search_models(s.orders_table, s.inventory_table, s.region)
+
+    @cached_property
+    def order_search(self) -> DynamoOrderSearch:
+        """The console's order search (the orders table's search indexes)."""
+        return DynamoOrderSearch(self._search_models[0])
+
+    @cached_property
+    def stock_list(self) -> DynamoStockList:
+        """Every stock item by SKU (the inventory table's `stock_list` index)."""
+        return DynamoStockList(self._search_models[1])
 
     @cached_property
     def poll_cursors(self) -> DynamoCursorStore:
@@ -417,6 +455,12 @@ class Container:
 
     def warehouses(self) -> dict[str, Warehouse]:
         return {w.warehouse_id: w for w in self.catalog.list_warehouses()}
+
+
+def _push_record_failed(exc: Exception) -> None:
+    from chalicelib.observability import logger
+
+    logger().warning("pushed quantity not recorded", extra={"error": repr(exc)})
 
 
 _container: Container | None = None

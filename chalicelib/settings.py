@@ -105,6 +105,11 @@ AMAZON_API_URL = "ORDERHUB_AMAZON_API_URL"
 DEFAULT_AMAZON_API_URL = "https://sellingpartnerapi-na.amazon.com"
 AMAZON_LWA_URL = "ORDERHUB_AMAZON_LWA_URL"
 DEFAULT_AMAZON_LWA_URL = "https://api.amazon.com/auth/o2/token"
+# optional: the console's reads (chalicelib/domain/order_search.py): the secret holding the
+# phone blind index's HMAC key (unset: phones are not indexed, search by phone finds nothing)
+# and the buyer lifecycle thresholds as JSON (unset: domain defaults)
+BLIND_INDEX_SECRET = "ORDERHUB_BLIND_INDEX_SECRET"
+BUYER_LIFECYCLE = "ORDERHUB_BUYER_LIFECYCLE"
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ class Settings:
     stock_nudge_queue_url: str = ""  # unset: stock changes wait for the minute sweeper
     amazon_api_url: str = DEFAULT_AMAZON_API_URL
     amazon_lwa_url: str = DEFAULT_AMAZON_LWA_URL
+    blind_index_secret: str = ""  # the phone blind index key's secret
+    buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
 
     @property
     def report_bucket(self) -> str:
@@ -231,5 +238,7 @@ class Settings:
             stock_nudge_queue_url=environ.get(STOCK_NUDGE_QUEUE_URL, ""),
             amazon_api_url=environ.get(AMAZON_API_URL) or DEFAULT_AMAZON_API_URL,
             amazon_lwa_url=environ.get(AMAZON_LWA_URL) or DEFAULT_AMAZON_LWA_URL,
+            blind_index_secret=environ.get(BLIND_INDEX_SECRET, ""),
+            buyer_lifecycle=environ.get(BUYER_LIFECYCLE, ""),
             **values,
         )

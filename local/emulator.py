@@ -53,6 +53,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
+from decimal import Decimal
 from types import FrameType, TracebackType
 from typing import Any, Self
 
@@ -291,10 +292,107 @@ def _lazy_attributes(queue: Any) -> Mapping[str, Any]:
 EAGER_QUEUE_ATTRIBUTES = SqsQueue.__dict__["attributes"]  # moto's own, kept for comparison
 
 
+MOTO_QUERY = Table.query  # moto's own, kept for the equivalence test
+MOTO_SORTED_ITEMS = Table.sorted_items
+
+
+def _candidates(
+    table: Table,
+    conditions: list[tuple[str, DynamoType]] | None,
+    range_attr: str | None,
+    range_comparison: str | None,
+    range_objs: list[DynamoType],
+) -> list[Item]:
+    """The table's items, unsorted, narrowed to those whose attributes equal the Query's hash
+    key values (compared as plain values: DynamoType's own comparisons are the slow part),
+    then to those meeting its range key condition (moto's own `compare`)."""
+    items: list[Item] = []
+    for hash_set in table.items.values():
+        if table.range_key_attr:
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)  # type: ignore[arg-type]
+    for name, expected in conditions or ():
+        want = (expected.type, expected.value)
+        items = [
+            i for i in items if (found := i.attrs.get(name)) and (found.type, found.value) == want
+        ]
+    if range_attr and range_comparison:
+        items = [
+            i
+            for i in items
+            if (found := i.attrs.get(range_attr)) and found.compare(range_comparison, range_objs)
+        ]
+    return items
+
+
+def _range_attr(table: Table, index_name: str | None) -> str | None:
+    if not index_name:
+        return table.range_key_attr
+    for index in table.all_indexes():
+        if index.name == index_name:
+            ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+            return ranges[0] if len(ranges) == 1 else None
+    return None
+
+
+def _plain(value: DynamoType) -> tuple[int, Any]:
+    """A sort key with DynamoDB's order: numbers by value, strings and binary as stored."""
+    if value.type == "N":
+        return (0, Decimal(value.value))
+    return (1, value.value)
+
+
+def _plain_sorted_items(
+    self: Table, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Item]
+) -> list[Item]:
+    """moto's `sorted_items`, ordering by plain values instead of DynamoType comparisons."""
+    attrs = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+    items.sort(key=lambda x: tuple(_plain(x.attrs[key]) for key in attrs))
+    return items
+
+
+def _narrowed_query(query: Any) -> Any:
+    """moto's Query reads `all_items()`, which sorts the whole table by key on every call,
+    then compares every item's keys as DynamoType objects, then sorts the matches itself
+    (`sorted_items`, or by range key on the table): a GSI Query over 10,000 orders took
+    ~190 ms in process, a table Query ~125 ms. The wrapped Query gets the items that match
+    its key condition, unsorted (moto re-checks and sorts them as before, so the answers are
+    the same): a plain pass over the table instead of a sort of it. DynamoDB itself reads
+    only the partition's range. Safe because the emulator serializes requests (the instance
+    attribute lives only during one Query)."""
+
+    @functools.wraps(query)
+    def narrowed(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        conditions = kwargs.get("hash_key_conditions")
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if not conditions and hash_key is not None and not index_name:
+            conditions = [(self.hash_key_attr, hash_key)]  # a table Query
+        ranges = kwargs.get("range_key_conditions") or []
+        comparison = args[0] if args else None
+        objs = list(args[1]) if len(args) > 1 and args[1] else []
+        range_attr = _range_attr(self, index_name) if len(ranges) <= 1 else None
+        if ranges and range_attr and ranges[-1][0] != range_attr:
+            range_attr = None
+        self.all_items = functools.partial(  # type: ignore[method-assign]
+            _candidates, self, conditions, range_attr, comparison if objs else None, objs
+        )
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    setattr(narrowed, _PATCH_MARK, True)
+    return narrowed
+
+
 def patch_moto() -> None:
-    """Make moto's TransactWriteItems snapshot only addressed items, and its SQS queue
-    attributes lazy. Idempotent, process-wide."""
+    """Make moto's TransactWriteItems snapshot only addressed items, its Query skip a sort of
+    the whole table, and its SQS queue attributes lazy. Idempotent, process-wide."""
     with _PATCH_LOCK:
+        if not getattr(Table.query, _PATCH_MARK, False):
+            Table.query = _narrowed_query(Table.query)  # type: ignore[method-assign]
+            Table.sorted_items = _plain_sorted_items  # type: ignore[method-assign]
         if not isinstance(SqsQueue.__dict__.get("attributes"), property) or (
             SqsQueue.attributes.fget is not _lazy_attributes  # type: ignore[attr-defined]
         ):

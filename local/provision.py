@@ -291,6 +291,26 @@ def _lambda_permission(
     return Resolved(f"{props['FunctionName']}-{props['Principal']}")
 
 
+def _secret(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """A secret; `GenerateSecretString` is generated here as Secrets Manager would (a random
+    string of the asked length under `GenerateStringKey` in the template's JSON)."""
+    value = props.get("SecretString")
+    generate = props.get("GenerateSecretString")
+    if value is None and generate:
+        import secrets as random_source
+
+        length = int(generate.get("PasswordLength", 32))
+        text = random_source.token_hex(length)[:length]
+        template = json.loads(generate.get("SecretStringTemplate", "{}"))
+        template[generate["GenerateStringKey"]] = text
+        value = json.dumps(template)
+    args: dict[str, Any] = {"Name": props["Name"], "SecretString": value or "{}"}
+    if "Description" in props:
+        args["Description"] = props["Description"]
+    arn = clients("secretsmanager").create_secret(**args)["ARN"]
+    return Resolved(arn, {"Id": arn})
+
+
 CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
@@ -304,6 +324,7 @@ CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolv
     "AWS::Lambda::Permission": _lambda_permission,
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
+    "AWS::SecretsManager::Secret": _secret,
 }
 
 

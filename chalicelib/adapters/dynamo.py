@@ -47,6 +47,13 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
+from chalicelib.domain.order_search import (
+    created_day,
+    created_sort_key,
+    id_bucket,
+    platform_day,
+    store_ref,
+)
 from chalicelib.domain.ports import SkuPushState, Store, StoreRules, Warehouse
 from chalicelib.domain.reconcile import order_amount, placed_day_of
 
@@ -54,6 +61,7 @@ RESERVATION_PARTITION = "R"  # sparse index: only orders holding a reservation c
 HOLDING = "1"  # sparse index: only orders holding stock carry it
 PENDING = "1"  # sparse index: only trails of events not final yet carry it
 PUSH_PENDING = "1"  # sparse index: only stock items whose change is not pushed yet carry it
+LISTED = "1"  # every stock item carries it: the `stock_list` index lists them all by SKU
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,7 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         stock_version = NumberAttribute(null=True)
         limited_sale = BooleanAttribute(null=True)  # the SKU's last announced limited sale
         pending_push = PushPendingIndex()
+        listed = UnicodeAttribute(null=True)  # the `stock_list` index (console's stock list)
 
     class ReservationIndex(GlobalSecondaryIndex[Any]):
         class Meta:
@@ -204,6 +213,13 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         placed_day = UnicodeAttribute(null=True)  # platform#store#YYYY-MM-DD (Beijing)
         amount = UnicodeAttribute(null=True)  # Σ quantity x unit price, decimal text
         by_placed_day = PlacedDayIndex()
+        # the console's search indexes (adapters/order_search.py, domain/order_search.py)
+        store_ref = UnicodeAttribute(null=True)  # platform#store
+        created_sort = UnicodeAttribute(null=True)  # placed time (UTC) + # + order id
+        buyer_index = UnicodeAttribute(null=True)  # the phone's blind index; sparse
+        created_day = UnicodeAttribute(null=True)  # the Beijing day placed
+        id_bucket = UnicodeAttribute(null=True)  # the order id's first two characters
+        platform_day = UnicodeAttribute(null=True)  # platform#the Beijing day placed
 
     class OrderRecordsIndex(GlobalSecondaryIndex[Any]):
         """An order's event records (its events, WMS shipments, expiries) by processing time:
@@ -384,7 +400,22 @@ def _item_from_order(models: Models, order: Order) -> Any:
         placed_at=order.placed_at,
         placed_day=_placed_day(order),
         amount=str(order_amount(order.lines)),
+        **_search_keys(order),
     )
+
+
+def _search_keys(order: Order) -> dict[str, Any]:
+    """The console's index keys: store, placed time and the buyer's phone blind index."""
+    placed = order.placed_at or order.created_at or order.updated_at
+    phone_index = order.buyer.phone_index if order.buyer else ""
+    return {
+        "store_ref": store_ref(order.platform, order.store),
+        "created_sort": created_sort_key(placed, order.order_id),
+        "buyer_index": phone_index or None,
+        "created_day": created_day(placed),
+        "id_bucket": id_bucket(order.order_id) or None,
+        "platform_day": platform_day(order.platform, placed),
+    }
 
 
 def _placed_day(order: Order) -> str | None:
@@ -448,6 +479,7 @@ class DynamoOrderRepository:
                 inv.safety_stock.set(safety_stock),
                 inv.holdback.set(holdback),
                 inv.holdback_channels.set(list(holdback_channels)),
+                inv.listed.set(LISTED),
                 *_push_flag(inv),  # what channels may sell depends on these
             ]
         )
@@ -466,6 +498,7 @@ class DynamoOrderRepository:
             holdback_channels=list(level.holdback_channels),
             push_pending=PUSH_PENDING,
             stock_version=1,
+            listed=LISTED,
         ).save()
 
     def pending_skus(self, limit: int = 100) -> list[str]:
@@ -684,7 +717,7 @@ def _stock_update(inv: Any, change: StockChange, may_create: bool) -> tuple[list
     def both(extra: Any) -> Any:
         return extra if condition is None else condition & extra
 
-    actions = []
+    actions = [inv.listed.set(LISTED)]  # the console's stock list (`stock_list` index)
     for attr, delta in (
         (inv.on_hand, change.on_hand),
         (inv.locked, change.locked),

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from chalicelib.domain.blind_index import phone_index
 from chalicelib.domain.personal_data import SealBroken, VaultUnavailable
 from chalicelib.domain.sealed import Sealed
 
@@ -33,6 +34,9 @@ CONTEXT_KEY = "order_key"
 NONCE_BYTES = 12
 # KMS answers that mean this envelope will never open for this order
 _BROKEN = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+
+
+MIN_INDEX_KEY = 32
 
 
 def associated_data(order_key: str, field: str) -> bytes:
@@ -44,11 +48,26 @@ class KmsEnvelopeVault:
     """`PersonalDataVault` (domain/personal_data.py) over a boto3 KMS client."""
 
     def __init__(
-        self, kms: Any, key_id: str, random_bytes: Callable[[int], bytes] = os.urandom
+        self,
+        kms: Any,
+        key_id: str,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        index_key: Callable[[], bytes] | None = None,
     ) -> None:
         self._kms = kms
         self._key_id = key_id
         self._random = random_bytes
+        self._index_key = index_key  # the blind index's HMAC key (Secrets Manager, cached)
+
+    def index_phone(self, phone: str) -> str:
+        """The phone's blind index (domain/blind_index.py); "" without a key configured."""
+        if self._index_key is None:
+            return ""
+        try:
+            key = self._index_key()
+        except Exception as exc:  # Secrets Manager via Powertools: its own error types
+            raise VaultUnavailable(f"could not read the blind index key: {exc}") from exc
+        return phone_index(key, phone)
 
     def seal(self, order_key: str, fields: Mapping[str, str]) -> Sealed:
         try:
@@ -117,3 +136,11 @@ def _unavailable(what: str, exc: Exception) -> VaultUnavailable:
         "check that alias/orderhub-pii exists and is enabled and that the function may use "
         "it, then retry"
     )
+
+
+def blind_index_key(secret: Mapping[str, Any]) -> bytes:
+    """The HMAC key from the secret's JSON `{"key": "<at least 32 characters>"}`."""
+    key = str(secret.get("key") or "")
+    if len(key) < MIN_INDEX_KEY:
+        raise ValueError(f"the blind index secret needs a 'key' of {MIN_INDEX_KEY}+ characters")
+    return key.encode("utf-8")

@@ -28,6 +28,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/health"): "none",
     ("GET", "/openapi.json"): "none; it describes routes and schemas, never data",
     ("POST", "/tracking/{provider}/callback"): "tracking provider signature",
+    ("GET", "/console"): "none; the console's page, no data (it calls the API with a key)",
+    ("GET", "/console/assets/{name}"): "none; the console's scripts and styles, no data",
 }
 
 ROUTES: dict[tuple[str, str], Permission] = {
@@ -58,6 +60,16 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("GET", "/reports/monthly-review/{month}/notes"): P.READ_REPORTS,
     ("GET", "/channels/{platform}/{store}/listings"): P.READ_INVENTORY,
     ("POST", "/channels/{platform}/{store}/listings/refresh"): P.READ_OPS,
+    # the console's reads and stock policy (api/console_api.py)
+    ("GET", "/me"): P.READ_SELF,
+    ("GET", "/orders"): P.READ_ORDERS,
+    ("POST", "/buyers/lookup"): P.READ_ORDERS,
+    ("GET", "/buyers/{buyer}"): P.READ_ORDERS,
+    ("GET", "/inventory"): P.READ_INVENTORY,
+    ("PUT", "/inventory/{sku}/warehouses/{warehouse}/policy"): P.SET_STOCK_POLICY,
+    ("GET", "/warehouses"): P.READ_INVENTORY,
+    ("PUT", "/warehouses/{warehouse}"): P.SET_STOCK_POLICY,
+    ("GET", "/board"): P.READ_REPORTS,
 }
 
 # A query parameter value that needs a permission beyond its route's, checked by the same
@@ -65,6 +77,7 @@ ROUTES: dict[tuple[str, str], Permission] = {
 # are the platform's bytes, buyer contact in clear.
 QUERY_PERMISSIONS: dict[tuple[str, str], tuple[str, str, Permission]] = {
     ("GET", "/orders/{platform}/{store}/{order_id}/timeline"): ("include", "raw", P.DECRYPT),
+    ("GET", "/orders"): ("include", "amounts", P.READ_PAYMENTS),
 }
 
 PRINCIPAL = "orderhub_principal"  # where the middleware leaves the caller in the request context

@@ -24,6 +24,7 @@ from chalice import Blueprint
 
 from chalicelib.api import access
 from chalicelib.api.http import json_response
+from chalicelib.api.openapi_console import console_operations
 from chalicelib.domain.permissions import DESCRIPTIONS, roles_with
 
 bp = Blueprint(__name__)
@@ -978,6 +979,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
     ),
 }
+
+OPERATIONS.update(console_operations())  # the console's routes (api/openapi_console.py)
 
 SECURITY_SCHEMES: dict[str, Schema] = {
     "apiKey": {

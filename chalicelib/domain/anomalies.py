@@ -39,6 +39,7 @@ from urllib.parse import quote
 from chalicelib.domain import anomaly_rules as rules
 from chalicelib.domain.anomaly_rules import AnomalyRule, Waiting, rule_for
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from chalicelib.domain.links import anomaly_link, order_link
 from chalicelib.domain.model import Anomaly, Priority
 from chalicelib.domain.notices import Notice, Notifier
 from chalicelib.domain.ports import Principal
@@ -207,14 +208,12 @@ def anomaly_path(key: str) -> str:
 
 
 def link_for(record: AnomalyRecord, base_url: str) -> str:
-    """The order's page for order subjects, else the anomaly's; "" without a base URL."""
-    if not base_url:
-        return ""
-    base = base_url.rstrip("/")
+    """The console's investigation panel for order subjects, else the anomaly's own screen
+    (domain/links.py); "" without a base URL."""
     parts = record.subject.split("#")
     if record.rule_def.subject == "order" and len(parts) == 3:
-        return base + "/orders/" + "/".join(quote(p, safe="") for p in parts)
-    return base + anomaly_path(record.key)
+        return order_link(base_url, *parts)
+    return anomaly_link(base_url, record.key)
 
 
 def _facts(record: AnomalyRecord) -> dict[str, str]:

@@ -44,6 +44,8 @@ class Action:
     ORDER_NOTE = "order.note"  # a note added to an order (its text is in the order's activity)
     WMS_PICK_LIST = "wms.pick_list"  # the WMS printed a pick list naming orders
     REVIEW_NOTE = "review.note"  # a monthly review's root cause and action for an anomaly type
+    STOCK_POLICY = "stock.policy"  # safety stock, holdback (the console's stock policy)
+    WAREHOUSE_SAVE = "warehouse.save"  # a warehouse's region and priority
     # to come with their endpoints (issue 7): order.void, order.edit_address, orders.export
 
 

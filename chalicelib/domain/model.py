@@ -108,6 +108,8 @@ class Buyer:
     # what the address checks (domain/anomaly_rules.py) found on the plaintext address before
     # it was sealed, so booking can judge an address it can no longer read; None: not checked
     address_findings: tuple[str, ...] | None = None
+    # the phone's keyed blind index (domain/blind_index.py), computed at sealing: "" unknown
+    phone_index: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "phone": self.phone, "address": self.address}
@@ -119,6 +121,8 @@ class Buyer:
             data["sealed"] = self.sealed.to_dict()
         if self.address_findings is not None:
             data["address_findings"] = list(self.address_findings)
+        if self.phone_index:
+            data["phone_index"] = self.phone_index
         return data
 
     @classmethod
@@ -132,6 +136,7 @@ class Buyer:
             id_number=data.get("id_number", ""),
             sealed=sealed_or_none(data.get("sealed")),
             address_findings=None if findings is None else tuple(str(f) for f in findings),
+            phone_index=str(data.get("phone_index") or ""),
         )
 
 

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     READ_ANOMALIES = "read_anomalies"
     HANDLE_ANOMALIES = "handle_anomalies"
     WRITE_NOTES = "write_notes"
+    SET_STOCK_POLICY = "set_stock_policy"
+    READ_SELF = "read_self"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -65,10 +67,17 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.WRITE_NOTES: (
         "add notes to an order, and root causes and actions to the monthly review"
     ),
+    Permission.SET_STOCK_POLICY: (
+        "set safety stock, channel holdback, warehouse region and priority (audited)"
+    ),
+    Permission.READ_SELF: "who the key belongs to and what its role may do (the console)",
 }
 # every role reads anomalies and handles those of the rules it owns; which rules a role owns
 # is data (domain/anomaly_rules.py), so that check is the anomaly engine's (domain/anomalies.py)
-ANOMALIES = frozenset({Permission.READ_ANOMALIES, Permission.HANDLE_ANOMALIES})
+# (and every role may ask who its key is: the console shows only the controls a role may use)
+ANOMALIES = frozenset(
+    {Permission.READ_ANOMALIES, Permission.HANDLE_ANOMALIES, Permission.READ_SELF}
+)
 
 P = Permission
 ROLES: dict[str, frozenset[Permission]] = {
@@ -83,6 +92,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.REPLAY_DLQ,
             P.READ_TIMELINE,
             P.WRITE_NOTES,
+            P.SET_STOCK_POLICY,
             *ANOMALIES,
         }
     ),

@@ -73,6 +73,11 @@ class PersonalDataVault(Protocol):
         Raises SealBroken (wrong order, altered) or VaultUnavailable."""
         ...
 
+    def index_phone(self, phone: str) -> str:
+        """The phone's keyed blind index (domain/blind_index.py), "" when no key is set up:
+        what the orders' `buyer` index and a search by phone compare."""
+        ...
+
 
 def seal_event(
     event: OrderEvent, raw: str | Sealed, vault: PersonalDataVault, rules: StoreRules
@@ -102,7 +107,8 @@ def _seal(
         fields[RAW_FIELD] = raw_plain
     envelope = vault.seal(event.order_key, fields)
     if plain is not None:
-        event = replace(event, buyer=sealed_buyer(plain, envelope.only(BUYER_FIELDS), rules))
+        buyer = sealed_buyer(plain, envelope.only(BUYER_FIELDS), rules)
+        event = replace(event, buyer=replace(buyer, phone_index=vault.index_phone(plain.phone)))
     sealed_raw = envelope.only([RAW_FIELD]) if raw_plain is not None else raw
     return event, sealed_raw if isinstance(sealed_raw, Sealed) else None
 

@@ -114,6 +114,10 @@ def confine(case: Any) -> None:
         case.path_parameters = {**(case.path_parameters or {}), "sku": FUZZ_SKU}
         if body is not None and "warehouse" in body:
             body["warehouse"] = FUZZ_WAREHOUSE
+    if (method, path) == ("PUT", "/inventory/{sku}/warehouses/{warehouse}/policy"):
+        case.path_parameters = {"sku": FUZZ_SKU, "warehouse": FUZZ_WAREHOUSE}
+    if (method, path) == ("PUT", "/warehouses/{warehouse}"):
+        case.path_parameters = {"warehouse": FUZZ_WAREHOUSE}
     if (method, path) == ("POST", "/admin/api-keys") and body is not None:
         body["owner"] = f"{FUZZ_OWNER}{str(body.get('owner', ''))[:100]}"
         if "expires_in_days" in body:

@@ -219,6 +219,11 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
             assert any(f":local-lambda-{function}-{topic}" in e for e in endpoints), name
         elif resource["Type"] == "AWS::Lambda::Permission":  # nothing to create locally
             assert props["Principal"] == "sns.amazonaws.com", name
+        elif resource["Type"] == "AWS::SecretsManager::Secret":  # generated as AWS would
+            value = stack.client("secretsmanager").get_secret_value(SecretId=props["Name"])
+            generate = props["GenerateSecretString"]
+            generated = json.loads(value["SecretString"])[generate["GenerateStringKey"]]
+            assert len(generated) == generate["PasswordLength"], name
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 

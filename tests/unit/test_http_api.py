@@ -20,6 +20,7 @@ from tests.activity_fakes import FakeOrderActivity, FakeTrackingProvider, FakeTr
 from tests.alarm_fakes import FakeAlarmStates
 from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
 from tests.builders import body, mall_payload
+from tests.console_fakes import FakeOrderSearch, FakePushRecords, FakeStockList, LiveOrderDays
 from tests.fakes import (
     FakeCatalog,
     FakeEventPublisher,
@@ -111,7 +112,12 @@ class FakeContainer:
             "kuaidi100": FakeTrackingProvider(),
             "aftership": FakeTrackingProvider(),
         }
+        self.order_search = FakeOrderSearch(self.orders)  # the console's reads
+        self.stock_list = FakeStockList(self.orders)
+        self.push_records = FakePushRecords()
+        self.order_days = LiveOrderDays(self.orders)
         self.settings = SimpleNamespace(
+            buyer_lifecycle="",
             retry_base_seconds=10,
             pending_alert_seconds=300,
             audit_retention_days=400,

@@ -1,0 +1,98 @@
+// The console's shell: sign in, the role's permissions, navigation, language, hash routes
+// (#/orders, #/orders/{platform}/{store}/{id}, #/anomalies[/{key}], #/inventory[/{sku}],
+// #/board, #/reports[/{yyyy-mm-dd}]).
+import { api, key, signIn, signOut } from "./api.js";
+import { append, clear, h } from "./dom.js";
+import { lang, switchLang, t } from "./i18n.js";
+import { ordersScreen, orderPanel } from "./orders.js";
+import { anomaliesScreen, inventoryScreen } from "./stock.js";
+import { boardScreen, reportsScreen } from "./board.js";
+
+const root = document.getElementById("app");
+export const session = { me: null };
+
+export function can(permission) {
+  return Boolean(session.me && session.me.permissions.includes(permission));
+}
+
+const SCREENS = [
+  ["orders", "read_orders"],
+  ["inventory", "read_inventory"],
+  ["anomalies", "read_anomalies"],
+  ["board", "read_reports"],
+  ["reports", "read_reports"],
+];
+
+function signInForm(message) {
+  const input = h("input", { type: "password", id: "api-key", testid: "api-key", autocomplete: "off" });
+  const form = h(
+    "form",
+    {
+      class: "signin",
+      testid: "signin",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        signIn(input.value.trim());
+        await start();
+      },
+    },
+    h("h1", {}, t("title")),
+    h("label", { for: "api-key" }, t("apiKey")),
+    input,
+    h("p", { class: "hint" }, t("keyHint")),
+    message ? h("p", { class: "error", testid: "signin-error" }, message) : null,
+    h("button", { type: "submit", testid: "signin-submit" }, t("signIn")),
+    h("button", { type: "button", class: "link", onclick: () => { switchLang(); render(); } }, t("language")),
+  );
+  append(clear(root), form);
+}
+
+function shell(main) {
+  const route = location.hash.replace(/^#\//, "").split("/")[0] || "orders";
+  const nav = h(
+    "nav",
+    { testid: "nav" },
+    h("strong", {}, "OrderHub"),
+    SCREENS.filter(([, p]) => can(p)).map(([name]) =>
+      h("a", { href: `#/${name}`, class: route === name ? "active" : "", testid: `nav-${name}` }, t(name)),
+    ),
+    h("span", { class: "spacer" }),
+    h("span", { class: "who", testid: "who" }, `${session.me.owner} · ${t("role")}: ${session.me.role}`),
+    h("button", { class: "link", testid: "lang", onclick: () => { switchLang(); render(); } }, t("language")),
+    h("button", { testid: "signout", onclick: () => { signOut(); session.me = null; location.hash = ""; signInForm(); } }, t("signOut")),
+  );
+  append(clear(root), nav, main);
+}
+
+export function render() {
+  document.documentElement.lang = lang();
+  document.title = t("title");
+  if (!session.me) return signInForm();
+  const parts = location.hash.replace(/^#\//, "").split("/").map(decodeURIComponent);
+  const main = h("main", { testid: "main" });
+  shell(main);
+  const [screen, ...rest] = parts;
+  const allowed = Object.fromEntries(SCREENS);
+  const name = allowed[screen] ? screen : SCREENS.find(([, p]) => can(p))[0];
+  if (!can(allowed[name])) return;
+  if (name === "orders" && rest.length === 3) return orderPanel(main, rest[0], rest[1], rest[2]);
+  if (name === "orders") return ordersScreen(main);
+  if (name === "inventory") return inventoryScreen(main, rest[0] || "");
+  if (name === "anomalies") return anomaliesScreen(main, rest.join("/"));
+  if (name === "board") return boardScreen(main);
+  return reportsScreen(main, rest[0] || "");
+}
+
+async function start() {
+  if (!key()) return signInForm();
+  try {
+    session.me = await api("/me");
+  } catch (error) {
+    signOut();
+    return signInForm(`${t("badKey")}: ${error.message}`);
+  }
+  render();
+}
+
+window.addEventListener("hashchange", render);
+start();
