@@ -29,8 +29,8 @@ from tests.e2e.conftest import Stack, start_stack
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 RUNNABLE = {"sh", "bash", "shell"}
 NOT_RUN = re.compile(
-    r"^(\s*)make (run|test|bench-reconcile|bench-search|bench|package|demo|stop|clean|chromium|lint|typecheck|"
-    r"cfn-lint|pytest|unit|integration|e2e)\b([^#\n]*)(#[^\n]*)?",
+    r"^(\s*)make (run|test|bench-reconcile|bench-search|bench|package|demo|stop|clean|chromium|"
+    r"lint|typecheck|cfn-lint|pytest|unit|integration|e2e)\b([^#\n]*)(#[^\n]*)?",
     re.M,
 )
 LONG_SCRIPT = re.compile(
