@@ -1,7 +1,9 @@
 // The console's shell: sign in, the role's permissions, navigation, language, hash routes
 // (#/orders, #/orders/{platform}/{store}/{id}, #/anomalies[/{key}], #/inventory[/{sku}],
-// #/board, #/reports[/{yyyy-mm-dd}]).
+// #/board, #/reports[/{yyyy-mm-dd}]; `?name=value` after a route: its filters), and the
+// alarm banners above every screen.
 import { api, key, signIn, signOut } from "./api.js";
+import { bannerStrip, clearBanners, startBanners } from "./banner.js";
 import { append, clear, h } from "./dom.js";
 import { lang, switchLang, t } from "./i18n.js";
 import { ordersScreen, orderPanel } from "./orders.js";
@@ -47,28 +49,34 @@ function signInForm(message) {
   append(clear(root), form);
 }
 
+// The hash's route parts and its `?` filters (an anomaly key's `?` arrives encoded).
+function route() {
+  const [path, search] = location.hash.replace(/^#\//, "").split("?");
+  return { parts: path.split("/").map(decodeURIComponent), params: new URLSearchParams(search || "") };
+}
+
 function shell(main) {
-  const route = location.hash.replace(/^#\//, "").split("/")[0] || "orders";
+  const current = route().parts[0] || "orders";
   const nav = h(
     "nav",
     { testid: "nav" },
     h("strong", {}, "OrderHub"),
     SCREENS.filter(([, p]) => can(p)).map(([name]) =>
-      h("a", { href: `#/${name}`, class: route === name ? "active" : "", testid: `nav-${name}` }, t(name)),
+      h("a", { href: `#/${name}`, class: current === name ? "active" : "", testid: `nav-${name}` }, t(name)),
     ),
     h("span", { class: "spacer" }),
     h("span", { class: "who", testid: "who" }, `${session.me.owner} · ${t("role")}: ${session.me.role}`),
     h("button", { class: "link", testid: "lang", onclick: () => { switchLang(); render(); } }, t("language")),
-    h("button", { testid: "signout", onclick: () => { signOut(); session.me = null; location.hash = ""; signInForm(); } }, t("signOut")),
+    h("button", { testid: "signout", onclick: () => { signOut(); session.me = null; clearBanners(); location.hash = ""; signInForm(); } }, t("signOut")),
   );
-  append(clear(root), nav, main);
+  append(clear(root), nav, bannerStrip(), main);
 }
 
 export function render() {
   document.documentElement.lang = lang();
   document.title = t("title");
   if (!session.me) return signInForm();
-  const parts = location.hash.replace(/^#\//, "").split("/").map(decodeURIComponent);
+  const { parts, params } = route();
   const main = h("main", { testid: "main" });
   shell(main);
   const [screen, ...rest] = parts;
@@ -78,7 +86,7 @@ export function render() {
   if (name === "orders" && rest.length === 3) return orderPanel(main, rest[0], rest[1], rest[2]);
   if (name === "orders") return ordersScreen(main);
   if (name === "inventory") return inventoryScreen(main, rest[0] || "");
-  if (name === "anomalies") return anomaliesScreen(main, rest.join("/"));
+  if (name === "anomalies") return anomaliesScreen(main, rest.join("/"), params.get("rule") || "");
   if (name === "board") return boardScreen(main);
   return reportsScreen(main, rest[0] || "");
 }
@@ -95,4 +103,5 @@ async function start() {
 }
 
 window.addEventListener("hashchange", render);
+startBanners(() => Boolean(session.me));
 start();

@@ -31,6 +31,9 @@ const en = {
   warehouses: "Warehouses", region: "Region", priorityN: "Priority", ok: "OK", failing: "failing",
   notFound: "Not found", revealed: "Shown in clear (audited)", error: "Error",
   active: "Open + acknowledged", linksExpire: "Links valid until",
+  "banner:orderhub-oversell-rate-above-0": "Oversell alarm",
+  "bannerBody:orderhub-oversell-rate-above-0": "Yesterday (Beijing day) some orders were oversold.",
+  bannerLink: "Open the anomalies", since: "since",
 };
 
 const zh = {
@@ -60,6 +63,9 @@ const zh = {
   warehouses: "仓库", region: "区域", priorityN: "优先级", ok: "正常", failing: "故障",
   notFound: "未找到", revealed: "已显示明文（已审计）", error: "错误",
   active: "未处理 + 已确认", linksExpire: "链接有效期至",
+  "banner:orderhub-oversell-rate-above-0": "超卖告警",
+  "bannerBody:orderhub-oversell-rate-above-0": "昨天（北京时间）有订单超卖。",
+  bannerLink: "查看异常", since: "开始于",
 };
 
 export function lang() {

@@ -12,6 +12,7 @@ const STATUSES = ["", "unpaid", "paid", "shipped", "cancelled", "refunded"];
 const BOOKINGS = ["", "reserved", "locked", "shipped", "released", "expired",
   "rejected_out_of_stock", "backordered", "needs_attention"];
 const state = { q: "", platform: "", status: "", booking: "", from: "", to: "" };
+let latest = 0; // the newest search: an older one answering late must not overwrite it
 
 function idPrefix(text) {
   return looksLikePhone(text) || text.length !== 1 ? text : "";
@@ -62,12 +63,14 @@ export function ordersScreen(main) {
 }
 
 async function run(results, cursor = "", rows = []) {
+  const mine = ++latest;
   const text = state.q.trim();
   const filters = { platform: state.platform, status: state.status, booking: state.booking, from: state.from, to: state.to,
     include: can("read_payments") ? "amounts" : "" };
   try {
     if (text && looksLikePhone(text) && !cursor) {
       const buyer = await api("/buyers/lookup", { method: "POST", body: { phone: text } });
+      if (mine !== latest) return;
       if (buyer.count) return showBuyer(results, buyer);
     }
     let page = await api("/orders" + query({ ...filters, order_id: idPrefix(text), cursor }));
@@ -77,11 +80,12 @@ async function run(results, cursor = "", rows = []) {
       page = await api("/orders" + query({ ...filters, order_id: idPrefix(text), cursor: page.next_cursor }));
       all = all.concat(page.orders);
     }
+    if (mine !== latest) return;
     append(clear(results), 
       all.length ? table(headers(), orderRows(all), "orders-table") : h("p", { testid: "no-results" }, t("noResults")),
       page.next_cursor ? h("button", { class: "secondary", testid: "more", onclick: () => run(results, page.next_cursor, all) }, t("more")) : null);
   } catch (error) {
-    append(clear(results), h("p", { class: "error", testid: "error" }, error.message));
+    if (mine === latest) append(clear(results), h("p", { class: "error", testid: "error" }, error.message));
   }
 }
 

@@ -116,7 +116,7 @@ async function warehouses(main) {
 
 // ---- anomalies ----------------------------------------------------------------------------
 
-const inbox = { status: "", priority: "", owner: "" };
+const inbox = { status: "", priority: "", owner: "", rule: "" };
 
 export function anomalyActions(a, done) {
   const mayHandle = can("handle_anomalies") && (session.me.role === "admin" || session.me.role === a.owner);
@@ -136,21 +136,28 @@ export function anomalyActions(a, done) {
     h("button", { class: "secondary", testid: "resolve", onclick: step("resolve") }, t("resolve")), message);
 }
 
-export function anomaliesScreen(main, key) {
+// `rule` comes from the route (`#/anomalies?rule=out_of_stock`, the oversell banner's link).
+export function anomaliesScreen(main, key, rule = "") {
+  inbox.rule = rule;
   const list = h("div", { testid: "anomaly-list" });
+  const ruleFilter = h("input", { testid: "filter-rule", value: rule, placeholder: t("any"), onchange: (e) => {
+    const value = e.target.value.trim();
+    location.hash = value ? `#/anomalies?${new URLSearchParams({ rule: value })}` : "#/anomalies";
+  } });
   const pick = (name, options, blank) => h("select", { testid: `filter-${name}`, onchange: (e) => { inbox[name] = e.target.value; load2(list, key); } },
     options.map((o) => h("option", { value: o, selected: inbox[name] === o }, o ? (name === "status" ? t(o) : o) : blank)));
   append(main, h("section", {}, h("h2", {}, t("anomalies")), h("div", { class: "filters" },
     h("label", {}, t("status"), pick("status", ["", "open", "acknowledged", "resolved"], t("active"))),
     h("label", {}, t("priority"), pick("priority", ["", "P0", "P1", "P2"], t("any"))),
-    h("label", {}, t("owner"), pick("owner", ["", "ops", "cs", "warehouse", "finance", "admin"], t("any"))))), h("section", {}, list));
+    h("label", {}, t("owner"), pick("owner", ["", "ops", "cs", "warehouse", "finance", "admin"], t("any"))),
+    h("label", {}, t("rule"), ruleFilter))), h("section", {}, list));
   load2(list, key);
 }
 
 async function load2(list, key) {
   try {
     const found = key ? { anomalies: [await api(`/anomalies/${encodeURIComponent(key)}`)] }
-      : await api("/anomalies" + query({ status: inbox.status, priority: inbox.priority }));
+      : await api("/anomalies" + query({ status: inbox.status, priority: inbox.priority, rule: inbox.rule }));
     if (inbox.owner) found.anomalies = found.anomalies.filter((a) => a.owner === inbox.owner);
     const order = { P0: 0, P1: 1, P2: 2 };
     const rows = found.anomalies.sort((a, b) => order[a.priority] - order[b.priority]).map((a) => {

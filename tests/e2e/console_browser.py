@@ -62,10 +62,15 @@ def launch() -> Iterator[Any]:
         launched.close()
 
 
-def open_console(browser: Any, api: str, key: str, locale: str = "en-US") -> tuple[Any, Watch]:
-    """A fresh tab signed in with `key`; its watch records errors and foreign requests."""
+def open_console(
+    browser: Any, api: str, key: str, locale: str = "en-US", fake_clock: bool = False
+) -> tuple[Any, Watch]:
+    """A fresh tab signed in with `key`; its watch records errors and foreign requests.
+    `fake_clock`: the page's timers run on Playwright's clock (`page.clock.fast_forward`)."""
     context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    if fake_clock:
+        page.clock.install()
     page.set_default_timeout(15_000)
     watch = Watch(api)
     page.on("console", watch.console)
