@@ -204,7 +204,9 @@ def test_pinduoduo_poller_queues_the_window_stores_the_cursor_and_rereads_nothin
     assert pull.run("pinduoduo")["queued"] == 0
     assert pull.queued() == []
 
-    shipped = now + timedelta(seconds=1)  # the order changes: a new state, a new key
+    # the order changes: a new state, a new key; timed from now, after the cursor moved (on a
+    # loaded machine the runs above can take longer than a second)
+    shipped = utc_now() + timedelta(seconds=1)
     pull.seed("pinduoduo", {"order": pdd_order("261125-000000000000001", shipped, order_status=2)})
     pull.deps.now = lambda: utc_now() + timedelta(seconds=2)
     assert pull.run("pinduoduo")["queued"] == 1
