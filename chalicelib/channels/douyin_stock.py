@@ -155,7 +155,7 @@ class DouyinStock(PlatformStock):
     def read_lookup(
         self, answer: ApiAnswer, sku: str, credentials: Mapping[str, str]
     ) -> tuple[dict[str, str] | None, str]:  # pragma: no cover - `lookup` crawls instead
-        raise NotImplementedError
+        raise TypeError("Douyin's lookup crawls the product list page by page (lookup)")
 
     def lookup(
         self, send: Send, credentials: Mapping[str, str], sku: str, now: datetime

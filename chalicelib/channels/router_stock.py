@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -102,8 +103,9 @@ class _RouterStock(PlatformStock):
                 merged[canonical] = merged[alias]
         return super().credentials(merged, store_id)
 
-    def _error(self, raw: Any) -> OrderHubError:  # pragma: no cover - per platform
-        raise NotImplementedError
+    @abstractmethod
+    def _error(self, raw: Any) -> OrderHubError:
+        """The platform's error answer as a domain error (each router reads its own codes)."""
 
     def throttled(self, answer: ApiAnswer) -> bool:
         """The router's call quota refused the call (an `error_response` inside a 200):

@@ -188,10 +188,10 @@ class PlatformStock(ABC):
         return configured
 
     def token_call(self, credentials: Mapping[str, str]) -> ApiCall:  # pragma: no cover
-        raise NotImplementedError
+        raise TypeError(f"{self.platform} signs each call; it asks for no access token")
 
     def read_token(self, answer: ApiAnswer) -> tuple[str, float]:  # pragma: no cover
-        raise NotImplementedError
+        raise TypeError(f"{self.platform} signs each call; it reads no access token")
 
     @abstractmethod
     def stock_calls(
