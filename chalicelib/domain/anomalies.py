@@ -41,7 +41,7 @@ from chalicelib.domain.anomaly_rules import AnomalyRule, Waiting, rule_for
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from chalicelib.domain.model import Anomaly, Priority
 from chalicelib.domain.notices import Notice, Notifier
-from chalicelib.domain.ports import Principal
+from chalicelib.domain.principal import Principal
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 ACTIVE = (OPEN, ACKNOWLEDGED)

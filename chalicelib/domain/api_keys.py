@@ -10,10 +10,10 @@ without an outage; a second rotation retires any older secret at once.
 from __future__ import annotations
 
 import secrets as _secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.auth import hash_api_key
 from chalicelib.domain.errors import Conflict, InvalidPayload
@@ -246,3 +246,23 @@ def review_keys(keys: list[ApiKey], now: datetime) -> KeyReview:
     unused = tuple(k for k in live if (k.last_used_at or k.created_at) <= now - UNUSED_LIMIT)
     expiring = tuple(k for k in live if k.expires_at <= now + EXPIRY_WARNING and k not in unused)
     return KeyReview(expiring, unused)
+
+
+class ApiKeyStore(Protocol):
+    """API keys (chalicelib/domain/api_keys.py): each key's record, listed by admins, and one
+    lookup item per live secret, which is what `Catalog.get_api_key(hash)` returns."""
+
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def save_key(self, key: ApiKey, retired: Sequence[str] = ()) -> None:
+        """Write the record and its secrets' lookup items (`key.lookups()`), and mark the
+        `retired` hashes' lookups refused, all or nothing. Version 1 creates the key; a later
+        version replaces the record only if it still holds version - 1 (else ConcurrentUpdate)."""
+        ...
+
+    def touch_key(self, key_id: str, at: datetime, not_since: datetime) -> bool:
+        """Set last_used_at = at unless it is already after `not_since`; best effort: never
+        raises, returns whether it wrote."""
+        ...

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.errors import InvalidPayload
-from chalicelib.domain.ports import Principal
+from chalicelib.domain.principal import Principal
 from chalicelib.domain.timeutil import parse_aware
 
 MIN_RETENTION_DAYS = 180
@@ -187,3 +187,17 @@ def days_newest_first(start: datetime, end: datetime) -> list[str]:
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     count = (last - first).days + 1
     return [(last - timedelta(days=i)).isoformat() for i in range(count)]
+
+
+class AuditLog(Protocol):
+    """Append-only audit entries (chalicelib/domain/audit.py)."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store a new entry; raises AlreadyProcessed if one with its id exists (never
+        overwrites)."""
+        ...
+
+    def query(self, query: AuditQuery) -> AuditPage:
+        """Entries matching the query, newest first; raises InvalidPayload for a token that is
+        not this query's."""
+        ...

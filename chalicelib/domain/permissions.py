@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from chalicelib.domain.errors import Forbidden
-from chalicelib.domain.ports import Principal
+from chalicelib.domain.principal import Principal
 
 
 class Permission(StrEnum):

@@ -11,9 +11,9 @@ import pytest
 
 from chalicelib.adapters.secrets import SecretsManagerStore
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.deps import Container
 from chalicelib.domain.errors import InvalidSignature
-from chalicelib.domain.ingest import accept_webhook
 from chalicelib.domain.ports import Store
 from tests.builders import body, mall_payload
 from tests.fakes import FakeQueue
