@@ -17,7 +17,9 @@ FIXTURES = ROOT / "tests" / "fixtures"
 def fixture_json(relative: str) -> Any:
     path = FIXTURES / relative
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: fixtures live in tests/fixtures (see SOURCES.md)")
+        raise FileNotFoundError(
+            f"{path} is missing: fixtures live in tests/fixtures (see SOURCES.md)"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -3,13 +3,12 @@ key review. Permissions are declared in `api/access.py` (manage_keys, read_audit
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.deps import container
 from chalicelib.domain.api_keys import (
     EXPIRY_WARNING,
@@ -23,8 +22,10 @@ from chalicelib.domain.api_keys import (
     rotate_key,
 )
 from chalicelib.domain.audit import SYSTEM, Action, parse_audit_query
+from chalicelib.domain.bounds import check_free_text
 from chalicelib.domain.errors import InvalidPayload, NotFound, OrderHubError
 from chalicelib.domain.model import Anomaly, Priority
+from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)
@@ -33,13 +34,9 @@ SHOWN_ONCE = "store this key now: OrderHub keeps only its hash and cannot show i
 
 
 def _body() -> dict[str, Any]:
-    raw = bp.current_request.raw_body or b""
-    if not raw.strip():
+    found = read_json(bp.current_request.raw_body)
+    if found is None:
         return {}
-    try:
-        found = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc}") from None
     if not isinstance(found, dict):
         raise InvalidPayload("body must be a JSON object")
     return found
@@ -111,7 +108,8 @@ def handle_revoke_api_key(key_id: str) -> Any:
     """Disable the key and every secret it has (effective once caches expire, within 60 s)."""
     deps = container()
     before = _key(key_id)
-    reason = str(_body().get("reason") or "revoked by an admin")
+    given = _body().get("reason") or "revoked by an admin"
+    reason = scrub_free_text(check_free_text(given, "reason"))
     after = disable_key(before, deps.now(), reason)
     if after is not before:
         deps.api_keys.save_key(after)

@@ -17,7 +17,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.access import audit
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.deps import Container, container
 from chalicelib.domain.archive import raw_key_of
 from chalicelib.domain.audit import Action
@@ -55,8 +55,8 @@ def last_raw_document(deps: Container, order: Order) -> tuple[str, dict[str, Any
 def handle_decrypt_personal_data(platform: str, store: str, order_id: str) -> Any:
     request = bp.current_request
     try:
-        body = request.json_body
-    except Exception:  # Chalice raises BadRequestError on malformed JSON
+        body = read_json(request.raw_body)
+    except InvalidPayload:  # the reason check below names what is missing
         body = None
     reason = decrypt_reason(body)
     include_raw = _include_raw(request.query_params)

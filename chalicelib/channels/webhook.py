@@ -15,6 +15,7 @@ from chalicelib.channels import CHANNELS
 from chalicelib.channels.after_sales import parse_after_sales
 from chalicelib.channels.base import Delivery
 from chalicelib.domain.after_sales import AfterSalesLog, record_after_sales
+from chalicelib.domain.bounds import check_id
 from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
 from chalicelib.domain.ingest import MAX_BODY_BYTES, enqueue_events
 from chalicelib.domain.personal_data import PersonalDataVault
@@ -73,7 +74,7 @@ def accept_webhook(
     delivery = Delivery.of(headers, body, now)
     # During a rotation's grace window the previous secret verifies too (domain/rotation.py).
     credentials = channel.credentials(effective_secret(secrets.get_secret(store.secret_name), now))
-    delivery_id = channel.verify(delivery, credentials, now)
+    delivery_id = check_id(channel.verify(delivery, credentials, now), "the delivery's id header")
     events = channel.parse(delivery, store, delivery_id)
     requests = parse_after_sales(platform, delivery, store) if after_sales is not None else []
     changed = record_after_sales(requests, after_sales) if after_sales is not None else ()

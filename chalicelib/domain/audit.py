@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.domain.bounds import check_text, check_time
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.scrub import scrub_free_text_fields
 from chalicelib.domain.timeutil import parse_aware
 
 MIN_RETENTION_DAYS = 180
@@ -120,8 +122,9 @@ def new_entry(
         expires_at=at.astimezone(UTC) + retention(retention_days),
         source_ip=source_ip[:64],
         user_agent=user_agent[:256],
-        before=before,
-        after=after,
+        # a reason or note a person typed loses any phone, ID number or email before it is kept
+        before=scrub_free_text_fields(before) if before is not None else None,
+        after=scrub_free_text_fields(after) if after is not None else None,
     )
 
 
@@ -164,6 +167,10 @@ def parse_audit_query(params: Mapping[str, str], now: datetime) -> AuditQuery:
         start = parse_aware(params["from"]) if params.get("from") else end - DEFAULT_WINDOW
     except ValueError as exc:
         raise InvalidPayload(f"from/to: {exc}") from None
+    check_time(start, "from")
+    check_time(end, "to")
+    for name, longest in (("actor", 256), ("action", 64), ("next", 4096)):
+        check_text(params.get(name) or "", name, longest, allow_empty=True)
     if start > end:
         raise InvalidPayload("'from' must not be after 'to'")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chalicelib.domain.bounds import check_events
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.personal_data import PersonalDataVault, seal_event
 from chalicelib.domain.ports import EventQueue, StoreRules
@@ -26,6 +27,7 @@ def enqueue_events(
     investigation; bytes in another encoding stay readable). The event's buyer and the raw
     payload are sealed under one data key for the event's order before anything is sent, so
     no message (nor its S3 overflow) holds personal data in clear. Returns the message ids."""
+    check_events(events)  # all or none: nothing queued that could never be booked
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     message_ids = []
     for event in events:
