@@ -12,6 +12,7 @@ from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.deps import container
 from chalicelib.domain.api_keys import (
     EXPIRY_WARNING,
+    MAX_LIFETIME_DAYS,
     UNUSED_LIMIT,
     ApiKey,
     IssuedKey,
@@ -42,6 +43,11 @@ def _body() -> dict[str, Any]:
     return found
 
 
+def _max_days(deps: Any) -> int:
+    """The configured longest key life (ORDERHUB_API_KEY_MAX_DAYS, at most 90)."""
+    return int(getattr(deps.settings, "api_key_max_days", MAX_LIFETIME_DAYS))
+
+
 def _key(key_id: str) -> ApiKey:
     key = container().api_keys.get_key(key_id)
     if key is None:
@@ -61,7 +67,12 @@ def handle_issue_api_key() -> Any:
     body = _body()
     caller = principal_of(bp.current_request).key_id
     issued = issue_key(
-        body.get("owner"), body.get("role"), deps.now(), body.get("expires_in_days"), caller
+        body.get("owner"),
+        body.get("role"),
+        deps.now(),
+        body.get("expires_in_days"),
+        caller,
+        max_days=_max_days(deps),
     )
     deps.api_keys.save_key(issued.key)
     audit(
@@ -89,7 +100,11 @@ def handle_rotate_api_key(key_id: str) -> Any:
     body = _body()
     before = _key(key_id)
     issued = rotate_key(
-        before, deps.now(), overlap(body.get("overlap_hours")), body.get("expires_in_days")
+        before,
+        deps.now(),
+        overlap(body.get("overlap_hours")),
+        body.get("expires_in_days"),
+        max_days=_max_days(deps),
     )
     deps.api_keys.save_key(issued.key, issued.retired)
     audit(

@@ -736,7 +736,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             {
                 "owner": {"type": "string", "minLength": 1, "maxLength": 128},
                 "role": {"type": "string", "enum": ["admin", "ops", "cs", "finance", "warehouse"]},
-                "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 90},
             },
             required=("owner", "role"),
         ),
@@ -759,7 +759,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=obj(
             {
                 "overlap_hours": {"type": "number", "minimum": 0, "maximum": 168},
-                "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 90},
             },
             required=(),
         ),

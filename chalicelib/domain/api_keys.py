@@ -21,7 +21,7 @@ from chalicelib.domain.permissions import validate_role
 from chalicelib.domain.timeutil import parse_aware
 
 DEFAULT_LIFETIME_DAYS = 90  # quarterly rotation
-MAX_LIFETIME_DAYS = 365
+MAX_LIFETIME_DAYS = 90  # the seed: rotate quarterly; a deployment may set it lower
 DEFAULT_OVERLAP = timedelta(hours=24)
 MAX_OVERLAP = timedelta(days=7)
 EXPIRY_WARNING = timedelta(days=14)  # the review warns this long before a key expires
@@ -144,13 +144,14 @@ def new_key_id(token: Callable[[int], str] = _secrets.token_hex) -> str:
     return "key_" + token(6)
 
 
-def lifetime(days: Any) -> timedelta:
+def lifetime(days: Any, max_days: int = MAX_LIFETIME_DAYS) -> timedelta:
+    """A key's life: `days` (default the longest allowed), at most `max_days`, which is at
+    most 90 whatever the configuration says."""
+    longest = max(1, min(max_days, MAX_LIFETIME_DAYS))
     if days is None:
-        return timedelta(days=DEFAULT_LIFETIME_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LIFETIME_DAYS:
-        raise InvalidPayload(
-            f"expires_in_days must be a whole number from 1 to {MAX_LIFETIME_DAYS}"
-        )
+        return timedelta(days=min(DEFAULT_LIFETIME_DAYS, longest))
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= longest:
+        raise InvalidPayload(f"expires_in_days must be a whole number from 1 to {longest}")
     return timedelta(days=days)
 
 
@@ -171,6 +172,7 @@ def issue_key(
     created_by: str = "",
     secret: str | None = None,
     key_id: str | None = None,
+    max_days: int = MAX_LIFETIME_DAYS,
 ) -> IssuedKey:
     """A new key for `owner` with `role`, valid `expires_in_days` (default 90)."""
     if not isinstance(owner, str) or not owner.strip() or len(owner) > 128:
@@ -186,7 +188,7 @@ def issue_key(
         role=role,
         key_hash=hash_api_key(value),
         created_at=now,
-        expires_at=now + lifetime(expires_in_days),
+        expires_at=now + lifetime(expires_in_days, max_days),
         created_by=created_by,
     )
     return IssuedKey(key, value)
@@ -198,6 +200,7 @@ def rotate_key(
     overlap_window: timedelta = DEFAULT_OVERLAP,
     expires_in_days: Any = None,
     secret: str | None = None,
+    max_days: int = MAX_LIFETIME_DAYS,
 ) -> IssuedKey:
     """A new secret for the same key; the current one stays valid for the overlap window (or
     until it would have expired anyway, if sooner). An older secret still in its window is
@@ -214,7 +217,7 @@ def rotate_key(
     rotated = replace(
         key,
         key_hash=hash_api_key(value),
-        expires_at=now + lifetime(expires_in_days),
+        expires_at=now + lifetime(expires_in_days, max_days),
         version=key.version + 1,
         rotated_at=now,
         previous_hash=key.key_hash if keep_previous else None,

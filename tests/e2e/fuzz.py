@@ -117,7 +117,7 @@ def confine(case: Any) -> None:
     if (method, path) == ("POST", "/admin/api-keys") and body is not None:
         body["owner"] = f"{FUZZ_OWNER}{str(body.get('owner', ''))[:100]}"
         if "expires_in_days" in body:
-            body["expires_in_days"] = 365
+            body["expires_in_days"] = 90
 
 
 def error_shape_problem(response: requests.Response) -> str | None:
