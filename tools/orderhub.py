@@ -28,7 +28,7 @@ from typing import Any
 
 from chalicelib.adapters.messaging import DeadLetterQueue
 from chalicelib.domain.audit import Action
-from chalicelib.domain.dlq import describe, selected
+from chalicelib.domain.dlq import describe, last_failure, selected
 from chalicelib.domain.privacy import buyer_view
 from tools import access as keys_cli
 from tools import notify as notify_cli
@@ -87,6 +87,25 @@ def _masked(body: str) -> Any:
     if isinstance(message, dict) and "raw_sealed" in message:
         message["raw_sealed"] = "<the original payload, sealed>"
     return message
+
+
+def _loader(env: dict[str, str]) -> Any:
+    """Reads an S3-overflow message back (the functions' MessageLoader)."""
+    from chalicelib.deps import Container
+
+    return Container(environ=env).loader.load
+
+
+def _last_failure(env: dict[str, str], event_key: str) -> str:
+    """Why the parked event failed, from its trail (the processor records every attempt)."""
+    from chalicelib.deps import Container
+
+    if not event_key:
+        return ""
+    try:
+        return last_failure(Container(environ=env).trail.get(event_key))
+    except Exception as exc:
+        return f"(trail not readable: {type(exc).__name__})"
 
 
 def _conservation(env: dict[str, str], day: str, store: str | None) -> int:
@@ -321,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env = _environment()
     queue = _dlq(env)
-    parked = [(describe(m), m) for m in queue.browse()]
+    load = _loader(env)
+    parked = [(describe(m, load), m) for m in queue.browse()]
     if args.action == "show":
         found = [(p, m) for p, m in parked if p.message_id == args.message_id]
         if not found:
@@ -331,7 +351,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         p, message = found[0]
         print(p.summary)
-        print(json.dumps(_masked(message["Body"]), indent=2, ensure_ascii=False))
+        print(f"last failure: {_last_failure(env, p.event_key) or 'none recorded'}")
+        body = str(message["Body"])
+        if '"overflow"' in body[:40]:  # an S3 pointer: show the message it points to
+            print(f"(overflowed to S3: {json.loads(body).get('overflow')})")
+            try:
+                body = json.dumps(load(body), ensure_ascii=False)
+            except Exception as exc:
+                print(f"(overflow object not readable: {type(exc).__name__})")
+        print(json.dumps(_masked(body), indent=2, ensure_ascii=False))
         return 0
     chosen = [(p, m) for p, m in parked if selected(p, _since(args.since), args.store)]
     for p, _ in chosen:

@@ -801,9 +801,12 @@ class DynamoTrail:
         outcome: str | None = None,
         error_class: str | None = None,
         final: bool = False,
+        error: str | None = None,
     ) -> None:
         t = self._m.trail
         entry = _attempt_entry(at, attempt, outcome, error_class)
+        if error:
+            entry["error"] = error
         actions = [t.attempts.set((t.attempts | []).append([entry]))]
         if final and outcome:
             actions += [t.final_outcome.set(outcome), t.pending.remove()]

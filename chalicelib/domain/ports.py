@@ -187,9 +187,10 @@ class Trail(Protocol):
         outcome: str | None = None,
         error_class: str | None = None,
         final: bool = False,
+        error: str | None = None,
     ) -> None:
-        """Append an attempt (its outcome, or the error class of a failed one); when `final`,
-        set the final outcome and clear pending in the same write."""
+        """Append an attempt (its outcome, or the error class and message of a failed one);
+        when `final`, set the final outcome and clear pending in the same write."""
         ...
 
     def finalize(self, event_key: str, outcome: str) -> None:
