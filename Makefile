@@ -9,10 +9,12 @@ PY     := $(BIN)/python
 REGION := us-east-1
 PYNAMODB_VERSION := 6.1.0
 
-.PHONY: help run test lint typecheck cfn-lint pytest unit integration e2e package bench bench-reconcile demo job clean
+.PHONY: help run stop status test lint typecheck cfn-lint pytest unit integration e2e package bench bench-reconcile demo job clean
 
 help:
 	@echo "make run     start the local stack (API, emulated AWS, worker, scheduler)"
+	@echo "make status  is the local stack running, and where (its URLs)"
+	@echo "make stop    stop the local stack started by make run (from any terminal)"
 	@echo "make test    lint, type checks, CloudFormation lint and every test"
 	@echo "make bench   drive the running stack and print latency/throughput numbers"
 	@echo "make bench-reconcile   time and memory of the streamed reconciliation (100 k orders)"
@@ -28,6 +30,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: $(STAMP)
 	$(PY) -m local.stack
+
+status: $(STAMP)
+	@$(PY) -m local.control status || true  # exit 3 when stopped: for scripts, not make
+
+stop: $(STAMP)
+	@$(PY) -m local.control stop
 
 test: lint typecheck cfn-lint pytest
 
@@ -75,7 +83,7 @@ bench-reconcile: $(STAMP)
 	$(PY) bench/reconcile.py
 
 demo: $(STAMP)
-	$(PY) bench/drive.py --mode demo
+	$(PY) -m bench.demo
 
 job: $(STAMP)
 	$(PY) -m local.job $(NAME)

@@ -1,5 +1,7 @@
 """OrderHub's Chalice app: wiring only. Routes, consumers and schedules live in chalicelib/api."""
 
+import logging
+
 from chalice import Chalice
 
 from chalicelib.api import (
@@ -20,11 +22,17 @@ from chalicelib.api import (
     timeline,
     webhooks,
 )
-from chalicelib.api.http import authenticate_request
+from chalicelib.api.http import authenticate_request, chalice_errors
 from chalicelib.observability import observe
 
-app = Chalice(app_name="orderhub")
+# Chalice's own log handler would print every line of the "orderhub" logger a second time next
+# to Powertools' (chalicelib/observability.py), which owns that logger.
+app = Chalice(app_name="orderhub", configure_logs=False)
+# botocore and pynamodb say at INFO where they found credentials and settings, on every client
+for library in ("botocore", "pynamodb"):
+    logging.getLogger(library).setLevel(logging.WARNING)
 app.register_middleware(observe, "all")
+app.register_middleware(chalice_errors, "http")
 app.register_middleware(authenticate_request, "http")
 for blueprint in (
     webhooks.bp,

@@ -1,23 +1,52 @@
 """Powertools Logger and Metrics, created on first use, and the middleware every function runs.
 
 Logs are JSON with a correlation id (the order's key in the processor, the delivery id at the
-webhook); metrics are CloudWatch EMF lines flushed at the end of each invocation.
+webhook) in AWS, where CloudWatch Logs Insights reads them; on the local stack
+(`ORDERHUB_LOG_FORMAT=text`) each record is one readable line instead. Metrics are CloudWatch
+EMF lines flushed at the end of each invocation (the local stack turns their printing off).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.logging.types import LogRecord
 
 SERVICE = "orderhub"
 NAMESPACE = "OrderHub"
+LOG_FORMAT = "ORDERHUB_LOG_FORMAT"  # "json" (default, AWS) or "text" (the local stack)
+# keys every record carries that a person reading the local log does not need on each line
+_QUIET_KEYS = frozenset(
+    {"level", "location", "message", "timestamp", "service", "xray_trace_id", "cold_start"}
+    | {"function_request_id", "function_name", "function_arn", "function_memory_size"}
+)
+
+
+class TextFormatter(LambdaPowertoolsFormatter):
+    """One line per record: time, level, message, then the record's own keys as key=value."""
+
+    def serialize(self, log: LogRecord) -> str:
+        extra = " ".join(
+            f"{key}={value}"
+            for key, value in dict(log).items()
+            if key not in _QUIET_KEYS and value not in (None, "", [], {})
+        )
+        when = str(log.get("timestamp", ""))[11:23]
+        line = f"{when} {log.get('level', ''):<7} {log.get('message')}"
+        return f"{line}  {extra}" if extra else line
 
 
 @cache
 def logger() -> Logger:
+    if os.environ.get(LOG_FORMAT, "json") == "text":
+        return Logger(service=SERVICE, logger_formatter=TextFormatter())
     return Logger(service=SERVICE)
 
 

@@ -10,7 +10,8 @@ import json
 import os
 import sys
 
-from local.stack import REGION, state_path
+from local.control import NOT_RUNNING, running_state
+from local.stack import REGION
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,11 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: make job NAME=<scheduled handler>", file=sys.stderr)
         return 2
     name = args[0]
-    state_file = state_path()
-    if not state_file.exists():
-        print("the local stack is not running: start it with `make run`", file=sys.stderr)
+    state = running_state()
+    if state is None:
+        print(NOT_RUNNING, file=sys.stderr)
         return 1
-    state = json.loads(state_file.read_text())
     os.environ.update(state["environment"])
 
     from chalice.app import ScheduledEventConfig

@@ -300,11 +300,20 @@ def tap_event_buses(
     return taps
 
 
+# API Gateway's own answers have no emulator resource: local/api_server.py serves them from the
+# same definitions
+SERVED_BY_LOCAL_API = frozenset({"AWS::ApiGateway::GatewayResponse"})
+
+
 def provision(
     template: Mapping[str, Any], clients: Callable[[str], Any], region: str
 ) -> dict[str, Resolved]:
     """Create every typed resource, in dependency order; return what each resolves to."""
-    pending = {name: res for name, res in template.get("Resources", {}).items() if "Type" in res}
+    pending = {
+        name: res
+        for name, res in template.get("Resources", {}).items()
+        if "Type" in res and res["Type"] not in SERVED_BY_LOCAL_API
+    }
     for name, res in pending.items():
         if res["Type"] not in CREATORS:
             raise UnsupportedResource(

@@ -152,10 +152,11 @@ class LocalStack:
         os.environ.update(function_env)
 
         self._start_workers()
-        chalice = str(Path(sys.executable).parent / "chalice")
         api = self._spawn(
             [
-                chalice,
+                sys.executable,
+                "-m",
+                "local.api_server",  # `chalice local`, with the template's gateway responses
                 "local",
                 "--stage",
                 "local",
@@ -206,6 +207,8 @@ class LocalStack:
         function_env["ORDERHUB_TIKTOK_API_URL"] = self.stub.url  # TikTok's order API
         function_env["ORDERHUB_DOUYIN_API_URL"] = self.stub.url  # Douyin's order API
         function_env["ORDERHUB_LINK_BASE_URL"] = self.api_url  # anomaly notices link here
+        function_env["ORDERHUB_LOG_FORMAT"] = "text"  # one readable line per record
+        function_env["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF JSON in the terminal
         # health probes: AWS calls each store's https://{shop_domain} / site_url instead
         function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
         function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
@@ -303,13 +306,15 @@ BANNER = """
 OrderHub local stack is up (AWS emulated by moto; no account, no network).
   API          {api}          GET {api}/health
   Webhooks     POST {api}/webhooks/mall/demo-shop   (signing secret in local/seed.json)
-  Admin key    Authorization: Bearer oh_dev_admin_local_only   (dev only)
+  Keys         dev keys per role in local/seed.json; in a shell: eval "$(bin/orderhub env)"
   AWS emulator {aws}
-  Channel stub {stub}/_stub/pushes   (stock pushed to channels by push_stock)
+  Channel stub {stub}/_stub/pushes   (stock pushes; ORDERHUB_STUB_PORT)
+  Pull stub    {pull}/_stub/taobao/orders   (Taobao/Pinduoduo/JD routers; ORDERHUB_PULL_STUB_PORT)
+  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk; ORDERHUB_NOTIFY_STUB_PORT)
   Events       queue orderhub-inventory-tap   (LimitedSale / LimitedSaleLifted, local only)
-  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk; bin/orderhub notify test)
   Jobs         make job NAME=publish_queue_metrics   (or push_stock, audit_inventory, ...)
-Press Ctrl-C to stop.
+  Elsewhere    make status, make demo, make stop   (they find this stack in {state})
+Press Ctrl-C (or make stop) to stop.
 """
 
 
@@ -334,7 +339,9 @@ def main() -> int:
                 api=stack.api_url,
                 aws=stack.aws_url,
                 stub=stack.stub.url,
+                pull=stack.pull_stub.url,
                 notify=stack.notify_stub.url,
+                state=state_path(),
             ),
             flush=True,
         )

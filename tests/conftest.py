@@ -1,5 +1,5 @@
-"""Shared test setup: where the fixtures live (tests/fixtures, provenance in its SOURCES.md), and sockets
-closed to unit tests."""
+"""Shared test setup: where the fixtures live (tests/fixtures, provenance in its SOURCES.md),
+and sockets closed to unit tests."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 def fixture_json(relative: str) -> Any:
     path = FIXTURES / relative
     if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: fixtures live in tests/fixtures (see SOURCES.md)"
-        )
+        raise FileNotFoundError(f"{path} is missing: fixtures live in tests/fixtures (SOURCES.md)")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

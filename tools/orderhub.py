@@ -32,6 +32,7 @@ from chalicelib.domain.dlq import describe, last_failure, selected
 from chalicelib.domain.privacy import buyer_view
 from tools import access as keys_cli
 from tools import notify as notify_cli
+from tools import webhook as webhook_cli
 
 QUEUE_VAR, DLQ_VAR = "ORDERHUB_ORDER_QUEUE_URL", "ORDERHUB_ORDER_DLQ_URL"
 
@@ -39,14 +40,20 @@ QUEUE_VAR, DLQ_VAR = "ORDERHUB_ORDER_QUEUE_URL", "ORDERHUB_ORDER_DLQ_URL"
 def _environment() -> dict[str, str]:
     if os.environ.get(QUEUE_VAR) and os.environ.get(DLQ_VAR):
         return dict(os.environ)
-    from local.stack import state_path
+    from local.control import running_state
 
-    state = state_path()
-    if not state.exists():
+    state = running_state()
+    if state is None:
         raise SystemExit(
             f"set {QUEUE_VAR} and {DLQ_VAR} (AWS), or start the local stack with `make run`"
         )
-    return {**os.environ, **json.loads(state.read_text())["environment"]}
+    return {**os.environ, **state["environment"]}
+
+
+def _local_api_url() -> str:
+    from local.control import require_running
+
+    return str(require_running()["api_url"])
 
 
 def _dlq(env: dict[str, str]) -> DeadLetterQueue:
@@ -323,7 +330,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("file", help="an ORDER_CHANGE notification (JSON; '-': stdin)")
     keys_cli.add_parser(sub)
     notify_cli.add_parser(sub)
+    webhook_cli.add_parser(sub)
+    sub.add_parser(
+        "env",
+        help='the running local stack\'s URLs and a dev key per role, as exports: eval "$(...)"',
+    )
+    tap = sub.add_parser("tap", help="local stack: print what a tap queue holds (events, SNS)")
+    tap.add_argument("queue", help="e.g. orderhub-inventory-tap, orderhub-alerts-p0-tap")
     args = parser.parse_args(argv)
+    if args.area == "tap":
+        from local.control import main as control
+
+        return control(["tap", args.queue])
+    if args.area == "env":
+        from local.control import main as control
+
+        return control(["env"])
+    if args.area == "send-order":
+        env = _environment()
+        api = args.api_url or os.environ.get("ORDERHUB_API") or _local_api_url()
+        return webhook_cli.run(env, args, api)
     if args.area == "notify":
         return notify_cli.run(_environment(), args)
     if args.area == "keys":

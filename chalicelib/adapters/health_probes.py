@@ -34,7 +34,7 @@ Per platform: the call; how refused credentials show; rate-limit headroom; the w
 - mall: no API (own shop): `no_probe`, reporting when its last webhook arrived (the trail's
   `store_day` index, today or yesterday, UTC).
 
-Shopify and WooCommerce need probe credentials the webhooks do not (README, Platforms):
+Shopify and WooCommerce need probe credentials the webhooks do not (docs/platforms.md):
 `shop_domain` + `admin_api_token`, and `site_url` + `consumer_key` + `consumer_secret`. A
 store whose secret lacks them is reported `no_probe`, naming the fields, not as failing.
 `"check_webhooks": false` in a Shopify or WooCommerce secret skips the subscription check
@@ -269,7 +269,7 @@ class ShopifyProbe(_Probe):
         if not domain or not token:
             return Observation.no_probe(
                 f"not checked: add shop_domain and admin_api_token to secret {store.secret_name} "
-                "(README, Platforms) to check credentials and the webhook subscription"
+                "(docs/platforms.md) to check credentials and the webhook subscription"
             )
         base = self._base or f"https://{domain}"
         answer = self._get(
@@ -323,7 +323,7 @@ class WooCommerceProbe(_Probe):
         if not site or not key or not key_secret:
             return Observation.no_probe(
                 f"not checked: add site_url, consumer_key and consumer_secret to secret "
-                f"{store.secret_name} (README, Platforms) to check credentials and the webhook"
+                f"{store.secret_name} (docs/platforms.md) to check credentials and the webhook"
             )
         base = self._base or site.rstrip("/")
         basic = base64.b64encode(f"{key}:{key_secret}".encode()).decode("ascii")
@@ -406,7 +406,7 @@ class BigCommerceProbe(_Probe):
         if webhook is Webhook.MISSING:
             problem = (
                 f"BigCommerce lists no hook to /webhooks/bigcommerce/{store.store_id}: create "
-                "them (POST /stores/{store_hash}/v3/hooks, README)"
+                "them (POST /stores/{store_hash}/v3/hooks, docs/platforms.md)"
             )
         elif webhook is Webhook.INACTIVE:
             problem = (

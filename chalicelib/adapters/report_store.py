@@ -13,7 +13,7 @@ Presigned links are SigV4 (`signature_version="s3v4"` on the presigning client) 
 `ORDERHUB_REPORT_LINK_DAYS` (default 3, at most 7). A URL signed with a Lambda role's
 temporary credentials stops working when those credentials expire (hours), whatever its
 expiry says: set `ORDERHUB_REPORT_SIGNER_SECRET` to sign with a dedicated IAM user's keys
-(see README), or ask `GET /reports` for fresh links.
+(see docs/reports.md), or ask `GET /reports` for fresh links.
 """
 
 from __future__ import annotations

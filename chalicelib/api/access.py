@@ -66,6 +66,11 @@ def is_public(method: str, path: str) -> bool:
     return (method.upper(), path) in PUBLIC_ROUTES
 
 
+def allowed_methods(path: str) -> list[str]:
+    """The methods declared for a route path (public or protected), for a 405's Allow."""
+    return sorted({m for m, p in (*ROUTES, *PUBLIC_ROUTES) if p == path})
+
+
 def authorize(
     principal: Principal, method: str, path: str, query: Mapping[str, str] | None = None
 ) -> Permission:

@@ -100,6 +100,17 @@ def authenticate_request(event: Any, get_response: Callable[[Any], Any]) -> Any:
         return error_response(exc)
     if access.is_public(method, path):
         return get_response(event)
+    allowed = access.allowed_methods(path)
+    if allowed and (method.upper(), path) not in access.ROUTES:  # the view never runs
+        return json_response(
+            {
+                "error": "method_not_allowed",
+                "message": f"{method} is not allowed on {path}; allowed: {', '.join(allowed)} "
+                "(see /openapi.json)",
+            },
+            405,
+            {"Allow": ", ".join(allowed)},
+        )
     deps = container()
     try:
         principal = deps.authenticator.authenticate(event.headers.get("authorization"), deps.now())
@@ -113,3 +124,48 @@ def authenticate_request(event: Any, get_response: Callable[[Any], Any]) -> Any:
         "role": principal.role,
     }
     return get_response(event)
+
+
+# Chalice answers some requests itself, before any view runs, as {"Code", "Message"}: turned
+# into OrderHub's {"error", "message"} shape with a reason a person can act on.
+_CHALICE_ERRORS: dict[str, tuple[str, Callable[[Any, Response], str]]] = {
+    "MethodNotAllowedError": (
+        "method_not_allowed",
+        lambda event, response: (
+            f"{getattr(event, 'method', '')} is not allowed on {getattr(event, 'path', '')}; "
+            f"allowed: {response.headers.get('Allow', '')} (see /openapi.json)"
+        ),
+    ),
+    "UnsupportedMediaType": (
+        "unsupported_media_type",
+        lambda event, response: (
+            "send the body as JSON with the header Content-Type: application/json (got "
+            f"{(getattr(event, 'headers', None) or {}).get('content-type', 'none')})"
+        ),
+    ),
+    "InternalServerError": (
+        "internal_error",
+        lambda event, response: "OrderHub could not complete the request; it is safe to retry",
+    ),
+    "BadRequest": (
+        "not_acceptable",
+        lambda event, response: str((response.body or {}).get("Message", "bad request")),
+    ),
+}
+
+
+def chalice_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice http middleware (outermost): Chalice's own 405/415/400 answers in our shape."""
+    response = get_response(event)
+    body = getattr(response, "body", None)
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        known = _CHALICE_ERRORS.get(str(body["Code"]))
+        if known is not None:
+            code, message = known
+            headers = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
+            return json_response(
+                {"error": code, "message": message(event, response)},
+                response.status_code,
+                headers,
+            )
+    return response

@@ -926,11 +926,22 @@ COMMON_ERRORS = {
 }
 
 
+UNSUPPORTED_MEDIA_TYPE = (
+    "the body was sent with another Content-Type than application/json (the message says which)"
+)
+# answers that belong to no operation: a path with a method it does not list, and no such path
+GATEWAY_ERRORS = {
+    "MethodNotAllowed": (405, "the path exists, not with this method; `Allow` lists its methods"),
+    "RouteNotFound": (404, "no such route (API Gateway's answer, in the same shape)"),
+}
+
 ERROR_CODES = {
     400: "invalid_payload",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
+    405: "method_not_allowed",
+    415: "unsupported_media_type",
     409: "conflict",
     413: "payload_too_large",
     500: "internal_error",
@@ -1009,6 +1020,8 @@ def operation_object(method: str, path: str, op: Operation) -> dict[str, Any]:
         found["security"] = [{name: []} for name in op.security or ()]
         found["x-public"] = access.PUBLIC_ROUTES.get(key, "")
     errors.setdefault(500, COMMON_ERRORS[500])
+    if op.body is not None and list(op.body_types) == ["application/json"]:
+        errors.setdefault(415, UNSUPPORTED_MEDIA_TYPE)
     for code, description in sorted(errors.items()):
         if code not in op.replies:
             responses[str(code)] = _error_reply(code, description)
@@ -1040,13 +1053,22 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Order hub for many sales channels: webhooks in, bookings against stock, "
                 "reads, warehouse confirmations, operations and access. Every error is "
-                '`{"error": <code>, "message": <what to do>}`. Roles and permissions: '
-                "docs/access.md."
+                '`{"error": <code>, "message": <what to do>}`, Chalice\'s and API Gateway\'s '
+                "own answers included: a method a path does not list is 405 "
+                "(`#/components/responses/MethodNotAllowed`), an unknown path 404 "
+                "(`RouteNotFound`), a JSON body sent as another type 415. Roles and "
+                "permissions: docs/access.md."
             ),
         },
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": SECURITY_SCHEMES,
+            "responses": {
+                name: _error_reply(code, text) for name, (code, text) in GATEWAY_ERRORS.items()
+            },
+        },
     }
 
 

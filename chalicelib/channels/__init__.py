@@ -4,7 +4,7 @@
 For each delivery, ingest (channels/webhook.py) asks the channel, in this order:
 
 1. `credentials(secret)`: the store's secret JSON (Secrets Manager) read into what this
-   platform signs with (each channel names its fields; README, "Platforms");
+   platform signs with (each channel names its fields; docs/platforms.md);
 2. `verify(delivery, credentials, now)`: authentic (and fresh, where the scheme signs a
    time) over the raw body bytes, before anything is parsed; returns the delivery's id;
 3. `parse(delivery, store, delivery_id)`: the canonical events to queue, each with its own

@@ -55,7 +55,7 @@ class Credentials:
 
     `secrets` are the signing secrets, several during a rotation's overlap (any one verifies);
     `app_key` is the public half of app-signed schemes (TikTok Shop, Douyin); `shop_id`, when
-    set, binds the store to one shop of an app that serves several (see the README's table).
+    set, binds the store to one shop of an app that serves several (see docs/platforms.md's table).
     """
 
     secrets: tuple[str, ...]
@@ -74,7 +74,7 @@ def _listed(secret: Mapping[str, Any], many: str, one: str) -> tuple[str, ...]:
 def _missing(fields: str) -> TransientFailure:
     # Our configuration, not the sender's fault: 503 so the platform retries once it is fixed.
     return TransientFailure(
-        f"the store's credentials lack {fields} (Secrets Manager); see the README's "
+        f"the store's credentials lack {fields} (Secrets Manager); see docs/platforms.md's "
         "platform table for the fields each platform needs"
     )
 

@@ -131,7 +131,7 @@ def _missing(fields: str) -> TransientFailure:
     # Our configuration, not the sender's fault: 503, so BigCommerce retries once it is fixed.
     return TransientFailure(
         f"the store's credentials lack {fields} (Secrets Manager); a BigCommerce store needs "
-        '{"client_secret": "...", "store_hash": "...", "access_token": "..."} (README, Platforms)'
+        '{"client_secret": "...", "store_hash": "...", "access_token": "..."} (docs/platforms.md)'
     )
 
 

@@ -105,7 +105,7 @@ def douyin_api_credentials(secret: Mapping[str, Any]) -> DouyinApiCredentials:
     if missing:
         raise OrderDetailsUnavailable(
             f"the Douyin store's secret lacks {', '.join(missing)}: fetching order details "
-            f"needs {SECRET_FIELDS} (README, Platforms); retrying"
+            f"needs {SECRET_FIELDS} (docs/platforms.md); retrying"
         )
     return DouyinApiCredentials(**values)
 

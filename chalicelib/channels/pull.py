@@ -86,7 +86,7 @@ def pull_credentials(secret: Mapping[str, Any], platform: str) -> PullCredential
     if missing:
         raise PlatformCredentialsRejected(
             f"the {platform} store's secret lacks {', '.join(missing)}: add them to the "
-            "store's secret in Secrets Manager (README, pull platforms)"
+            "store's secret in Secrets Manager (docs/platforms.md, pull platforms)"
         )
     return credentials
 

@@ -94,7 +94,7 @@ def tiktok_api_credentials(secret: Mapping[str, Any]) -> TikTokApiCredentials:
     if missing:
         raise OrderDetailsUnavailable(
             f"the TikTok store's secret lacks {', '.join(missing)}: fetching order details "
-            f"needs {SECRET_FIELDS} (README, Platforms); retrying"
+            f"needs {SECRET_FIELDS} (docs/platforms.md); retrying"
         )
     return TikTokApiCredentials(**values)
 

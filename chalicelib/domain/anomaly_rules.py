@@ -3,7 +3,7 @@
 Each rule names what it means, its priority, its SLA (how long until it must be acknowledged,
 and resolved, before it escalates), the role that owns it (who is told, and who may
 acknowledge and resolve it besides admin), where it is evaluated and from which signal. The
-anomaly engine (`domain/anomalies.py`) reads the table; the README's table is this one.
+anomaly engine (`domain/anomalies.py`) reads the table; docs/operations.md's table is this one.
 
 Rules evaluated elsewhere keep their code where the signal is (booking, the processor's skew
 check, the nightly audit, `check_pending_events`, the stock pusher, the key review, the
@@ -429,7 +429,7 @@ def suspicious_address(
 
 
 def render_rules_table() -> str:
-    """The README's rules table (a unit test keeps the two equal)."""
+    """docs/operations.md's rules table (a unit test keeps the two equal)."""
 
     def span(delta: timedelta) -> str:
         minutes = int(delta.total_seconds() // 60)

@@ -278,7 +278,7 @@ def failing_notice(state: StoreHealth) -> Notice:
         body=(
             f"The health check of {state.platform} store {state.store_id} failed: "
             f"{state.detail}.\nIts orders may not be reaching OrderHub. See GET "
-            "/ops/channel-health and the README's alarm table (first thing to check)."
+            "/ops/channel-health and docs/operations.md's alarm table (first thing to check)."
         ),
         at=state.checked_at,
         facts=_facts(state),

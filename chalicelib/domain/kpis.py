@@ -2,7 +2,7 @@
 
 Targets (issue 6): sync latency median < 60 s, oversell 0 %, anomaly ratio < 3 %, customer
 chase rate < 1.5 %. Each is an EMF metric (namespace OrderHub, dimension service=orderhub)
-with a CloudWatch alarm in infra/resources.json; the README's alarm table says what to do.
+with a CloudWatch alarm in infra/resources.json; docs/operations.md's alarm table says what to do.
 Days are Beijing days (00:00-24:00 Asia/Shanghai), as in the reconciliation reports.
 
 - **Sync latency** (`WebhookToBookedSeconds`, emitted by the processor for every processed

@@ -202,6 +202,11 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
             target = resources[props["TargetKeyId"]["Ref"]]["Properties"]["Description"]
             meta = stack.client("kms").describe_key(KeyId=props["AliasName"])["KeyMetadata"]
             assert meta["Description"] == target, name
+        elif resource["Type"] == "AWS::ApiGateway::GatewayResponse":  # served by chalice local
+            if props["ResponseType"] == "MISSING_AUTHENTICATION_TOKEN":
+                answer = requests.get(f"{stack.api}/not/a/route", timeout=10)
+                assert answer.status_code == int(props["StatusCode"]), name
+                assert set(answer.json()) == {"error", "message"}, name
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 
@@ -436,3 +441,19 @@ def test_accepted_events_are_all_settled_and_conservation_says_so(stack):
         f"{mine['settled_without_change']} + in DLQ 0 + in flight 0" in done.stdout
     ), done.stdout
     assert "1 stores, 0 with a difference" in done.stdout
+
+
+def test_unknown_route_wrong_method_and_wrong_type_answer_in_our_shape(stack):
+    """What API Gateway and Chalice answer before a view runs comes as {error, message} too:
+    the unknown route from the template's gateway response, as in AWS."""
+    unknown = requests.get(f"{stack.api}/no/such/route", headers=stack.auth, timeout=10)
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["error"] == "not_found"
+    assert "/no/such/route" in unknown.json()["message"]
+    wrong_method = requests.delete(f"{stack.api}/inventory/{SKU}", headers=stack.auth, timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
+    form = requests.post(
+        f"{stack.api}/inventory/{SKU}/adjustments", data={"x": "1"}, headers=stack.auth, timeout=10
+    )
+    assert form.status_code == 415, form.text
+    assert set(form.json()) == {"error", "message"}

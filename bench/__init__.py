@@ -1,0 +1,1 @@
+"""Benchmarks and load drivers for the local stack; what each prints: docs/performance.md."""
