@@ -12,6 +12,7 @@ from chalicelib.api import (
     kpis,
     openapi,
     operations,
+    order_actions,
     personal_data,
     pollers,
     processor,
@@ -51,5 +52,6 @@ for blueprint in (
     timeline.bp,
     openapi.bp,
     personal_data.bp,
+    order_actions.bp,
 ):
     app.register_blueprint(blueprint)

@@ -55,6 +55,7 @@ from chalicelib.adapters.report_store import (
     S3StatementFiles,
     S3WmsSnapshots,
 )
+from chalicelib.adapters.reveals import DynamoRevealStore
 from chalicelib.adapters.secrets import SecretsManagerSource
 from chalicelib.adapters.statements import JdStatement, StatementRouter
 from chalicelib.domain.auth import ApiKeyAuthenticator
@@ -210,6 +211,11 @@ class Container:
     @cached_property
     def api_keys(self) -> DynamoApiKeys:
         return DynamoApiKeys(self.models)
+
+    @cached_property
+    def reveals(self) -> DynamoRevealStore:
+        """Two-person decrypt: reveal requests and hourly reveal counts (domain/reveal.py)."""
+        return DynamoRevealStore(self.models)
 
     @cached_property
     def audit_log(self) -> DynamoAuditLog:

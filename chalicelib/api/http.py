@@ -18,6 +18,7 @@ from chalicelib.domain.bounds import (
     check_json_depth,
     check_params,
 )
+from chalicelib.domain.reveal import TooManyReveals
 from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.observability import logger
 
@@ -34,6 +35,7 @@ STATUS: dict[type[errors.OrderHubError], int] = {
     errors.PayloadTooLarge: 413,
     errors.StockConflict: 409,
     errors.TransientFailure: 503,
+    TooManyReveals: 429,
 }
 
 

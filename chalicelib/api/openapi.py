@@ -515,8 +515,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             )
         },
         {
-            400: "no reason, or one under 10 (over 500) characters; include is not `raw`",
+            400: "no request_id; include is not `raw`",
             404: "no such order processed",
+            429: "over 20 reveals by this key this hour (a P1 bulk_decrypt anomaly is opened)",
             503: "the key service cannot open the data now; retry",
         },
         description=(
@@ -532,8 +533,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "`raw`: add the raw payload of the order's last event",
             ),
         },
-        body=obj({"reason": {"type": "string", "minLength": 10, "maxLength": 500}}),
-        body_example={"reason": "buyer called: courier cannot reach the phone on the label"},
+        body=obj({"request_id": ID}),
+        body_example={"request_id": "rv_5f2c9d0e1a7b4c3d"},
     ),
     ("GET", "/orders/{platform}/{store}/{order_id}/timeline"): Operation(
         "Everything known about one order, in time order (where is my parcel?)",
@@ -944,6 +945,7 @@ ERROR_CODES = {
     415: "unsupported_media_type",
     409: "conflict",
     413: "payload_too_large",
+    429: "too_many_reveals",
     500: "internal_error",
     503: "transient_failure",
 }
@@ -1045,6 +1047,11 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), op in OPERATIONS.items():
         paths.setdefault(path, {})[method.lower()] = operation_object(method, path, op)
+    # reveal requests, void, address correction, export: kept in their own module (size)
+    from chalicelib.api.openapi_orders import order_operation_objects
+
+    for (method, path), found in order_operation_objects().items():
+        paths.setdefault(path, {})[method.lower()] = found
     return {
         "openapi": "3.1.0",
         "info": {

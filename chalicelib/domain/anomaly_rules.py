@@ -39,6 +39,7 @@ class Evaluator(StrEnum):
     STOCK_PUSH = "push_stock (every minute)"
     KEY_REVIEW = "review_api_keys (daily, 09:00 Beijing)"
     HEALTH = "channel health checks (every 5 minutes)"
+    REVEAL = "personal-data reveal (each request)"
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,16 @@ RULES: Mapping[str, AnomalyRule] = {
             "an API key expires within 14 days",
             E.KEY_REVIEW,
             "the API key records",
+            subject="api key",
+        ),
+        AnomalyRule(
+            "bulk_decrypt",
+            P1,
+            "admin",
+            Sla(_h(1), _h(24)),
+            "one API key asked for more than 20 reveals of buyers' data in an hour",
+            E.REVEAL,
+            "the hourly reveal count per key",
             subject="api key",
         ),
     )

@@ -43,7 +43,12 @@ class Action:
     ANOMALY_RESOLVE = "anomaly.resolve"
     ORDER_RAW_READ = "order.raw_read"  # the timeline's raw payloads (buyer data in clear)
     PERSONAL_DATA_DECRYPT = "personal_data.decrypt"  # a buyer's data shown in clear, with why
-    # to come with their endpoints (issue 7): order.void, order.edit_address, orders.export
+    PERSONAL_DATA_REQUEST = "personal_data.request"  # two-person rule: asked, with a reason
+    PERSONAL_DATA_APPROVE = "personal_data.approve"  # two-person rule: approved by another
+    PERSONAL_DATA_BULK_REFUSED = "personal_data.bulk_refused"  # over 20 reveals an hour
+    ORDER_VOID = "order.void"  # cancelled by a person, with a reason (api/order_actions.py)
+    ORDER_EDIT_ADDRESS = "order.edit_address"  # a suspicious address corrected
+    ORDERS_EXPORT = "orders.export"  # a CSV of a date range
 
 
 SYSTEM = Principal(key_id="system", owner="system", role="system")  # scheduled jobs

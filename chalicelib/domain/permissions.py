@@ -39,6 +39,7 @@ class Permission(StrEnum):
     READ_TIMELINE = "read_timeline"
     READ_ANOMALIES = "read_anomalies"
     HANDLE_ANOMALIES = "handle_anomalies"
+    APPROVE_DECRYPT = "approve_decrypt"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -61,6 +62,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.HANDLE_ANOMALIES: (
         "acknowledge and resolve anomalies of the rules the role owns (admin: every rule)"
     ),
+    Permission.APPROVE_DECRYPT: (
+        "approve another person's request to see a buyer's data in clear (two-person rule)"
+    ),
 }
 # every role reads anomalies and handles those of the rules it owns; which rules a role owns
 # is data (domain/anomaly_rules.py), so that check is the anomaly engine's (domain/anomalies.py)
@@ -78,13 +82,14 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.READ_OPS,
             P.REPLAY_DLQ,
             P.READ_TIMELINE,
+            P.APPROVE_DECRYPT,  # the shift lead on duty approves cs's reveals
             *ANOMALIES,
         }
     ),
     "cs": frozenset(
         {P.READ_ORDERS, P.READ_INVENTORY, P.EDIT_ADDRESS, P.DECRYPT, P.READ_TIMELINE, *ANOMALIES}
     ),
-    "finance": frozenset({P.READ_ORDERS, P.READ_PAYMENTS, P.READ_REPORTS, *ANOMALIES}),
+    "finance": frozenset({P.READ_ORDERS, P.READ_PAYMENTS, P.READ_REPORTS, P.EXPORT, *ANOMALIES}),
     "warehouse": frozenset(
         {P.READ_ORDERS, P.READ_INVENTORY, P.ADJUST_STOCK, P.CONFIRM_SHIPMENTS, *ANOMALIES}
     ),

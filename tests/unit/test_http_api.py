@@ -15,7 +15,7 @@ from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ingest import MAX_BODY_BYTES
 from chalicelib.domain.ports import Store
-from tests.access_fakes import FakeApiKeys, FakeAuditLog
+from tests.access_fakes import FakeApiKeys, FakeAuditLog, FakeRevealStore
 from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
 from tests.builders import body, mall_payload
 from tests.fakes import (
@@ -32,6 +32,7 @@ from tests.fakes import (
 )
 from tests.ops_fakes import FakeKpiSources, FakeOpsStats
 from tests.privacy_fakes import FakeKms, fake_vault, opened_message
+from tests.report_fakes import FakeOrderDays
 from tests.timeline_fakes import FakeOrderHistory
 from tests.unit.test_channel_deliveries import (
     STORE_ID,
@@ -68,6 +69,20 @@ class FakeDeadLetters:
         return None
 
 
+class LiveOrderDays(FakeOrderDays):
+    """FakeOrderDays over the fake repository's orders as they stand at each query."""
+
+    def __init__(self, repository: FakeOrderRepository) -> None:
+        super().__init__()
+        self._repository = repository
+
+    def orders_of_day(self, platform, store, day):
+        self.orders = {}
+        for order in self._repository.orders.values():
+            self.add(order)
+        return super().orders_of_day(platform, store, day)
+
+
 class FakeContainer:
     def __init__(self) -> None:
         self.now = FixedClock()
@@ -77,6 +92,8 @@ class FakeContainer:
         self.api_keys = FakeApiKeys(self.catalog)
         self.api_keys.save_key(issue_key("t", "admin", self.now(), secret=KEY, key_id="k").key)
         self.audit_log = FakeAuditLog()
+        self.reveals = FakeRevealStore()  # two-person decrypt
+        self.order_days = LiveOrderDays(self.orders)  # the placed_day index (exports)
         self.secrets = FakeSecrets({"secret/demo": {"webhook_secret": SECRET}})
         self.queue = FakeQueue()
         self.kms = FakeKms()
