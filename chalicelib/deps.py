@@ -56,7 +56,7 @@ from chalicelib.adapters.report_store import (
     S3WmsSnapshots,
 )
 from chalicelib.adapters.reveals import DynamoRevealStore
-from chalicelib.adapters.secrets import SecretsManagerSource
+from chalicelib.adapters.secrets import SecretsManagerSource, SecretsManagerStore
 from chalicelib.adapters.statements import JdStatement, StatementRouter
 from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.channel_health import HealthProbe
@@ -211,6 +211,11 @@ class Container:
     @cached_property
     def api_keys(self) -> DynamoApiKeys:
         return DynamoApiKeys(self.models)
+
+    @cached_property
+    def secret_store(self) -> SecretsManagerStore:
+        """Secrets read directly, with their dates (the store review: secret ages)."""
+        return SecretsManagerStore(self._client("secretsmanager"))
 
     @cached_property
     def reveals(self) -> DynamoRevealStore:

@@ -120,3 +120,13 @@ class FakeRevealStore:
     def count_reveal(self, key_id: str, hour: str) -> int:
         self.counts[(key_id, hour)] = self.counts.get((key_id, hour), 0) + 1
         return self.counts[(key_id, hour)]
+
+
+class FakeSecretDates:
+    """SecretsManagerStore.changed_at in memory: when each secret last changed (None unknown)."""
+
+    def __init__(self) -> None:
+        self.changed: dict[str, Any] = {}
+
+    def changed_at(self, name: str) -> Any:
+        return self.changed.get(name)

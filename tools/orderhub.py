@@ -225,7 +225,8 @@ def _add_store(env: dict[str, str], args: argparse.Namespace) -> int:
     os.environ.update(env)
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     client = boto3.session.Session(region_name=region).client("secretsmanager")
-    value = json.dumps(credentials)
+    # its age, for the quarterly reminder (domain/store_review.py)
+    value = json.dumps({**credentials, "secret_set_at": datetime.now(UTC).isoformat()})
     try:
         client.create_secret(Name=store.secret_name, SecretString=value)
     except client.exceptions.ResourceExistsException:
@@ -252,8 +253,37 @@ def _list_stores(env: dict[str, str]) -> int:
     os.environ.update(env)
     stores = Container(environ=env).catalog_store.list_stores()
     for s in stores:
-        print(f"{s.platform}/{s.store_id}\t{s.timezone}\t{s.name}")
+        state = f"\tdisabled ({s.disabled_reason})" if s.disabled else ""
+        print(f"{s.platform}/{s.store_id}\t{s.timezone}\t{s.name}{state}")
     print(f"{len(stores)} stores")
+    return 0
+
+
+def _enable_store(env: dict[str, str], ref: str) -> int:
+    """Re-enable a store the daily review disabled (unused for 90 days); audited."""
+    from dataclasses import replace
+
+    from chalicelib.deps import Container
+
+    os.environ.update(env)
+    platform, _, store_id = ref.partition("/")
+    catalog = Container(environ=env).catalog_store
+    store = catalog.get_store(platform, store_id)
+    if store is None:
+        print(f"no store {ref} (give platform/store)", file=sys.stderr)
+        return 2
+    if not store.disabled:
+        print(f"store {ref} is enabled already")
+        return 0
+    catalog.put_store(replace(store, disabled=False, disabled_reason=""))
+    keys_cli.record(
+        env,
+        Action.STORE_ENABLE,
+        f"store/{platform}/{store_id}",
+        before={"disabled": True, "reason": store.disabled_reason},
+        after={"disabled": False},
+    )
+    print(f"store {ref} enabled: its deliveries are accepted again")
     return 0
 
 
@@ -324,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--name", default="", help="a display name")
     add.add_argument("--rules", default="{}", help='JSON, e.g. {"allow_split": true}')
     store_actions.add_parser("list", help="every store")
+    enable = store_actions.add_parser("enable", help="re-enable a store disabled as unused")
+    enable.add_argument("store", help="platform/store")
     amazon = sub.add_parser("amazon", help="Amazon SP-API notifications")
     amazon_actions = amazon.add_subparsers(dest="action", required=True)
     send = amazon_actions.add_parser("send", help="put a notification file on our queue")
@@ -358,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _send_amazon(_environment(), args.file)
     if args.area == "stores":
         env = _environment()
+        if args.action == "enable":
+            return _enable_store(env, args.store)
         return _add_store(env, args) if args.action == "add" else _list_stores(env)
     if args.area == "secrets":
         return _rotate(_environment(), args.store, args.secret, args.grace_minutes)

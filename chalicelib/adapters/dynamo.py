@@ -849,6 +849,8 @@ def _store(platform: str, store_id: str, data: Mapping[str, Any]) -> Store:
         str(data.get("timezone", "UTC")),
         str(data.get("name", "")),
         StoreRules(**rules),
+        disabled=bool(data.get("disabled", False)),
+        disabled_reason=str(data.get("disabled_reason", "")),
     )
 
 
@@ -893,6 +895,8 @@ class DynamoCatalog:
                     k: list(v) if isinstance(v, tuple) else v
                     for k, v in asdict(store.rules).items()
                 },
+                "disabled": store.disabled,
+                "disabled_reason": store.disabled_reason,
             },
         )
 

@@ -9,6 +9,7 @@ from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
 from chalicelib.api.http import api_errors, json_response, read_json
+from chalicelib.api.store_review import run_store_review
 from chalicelib.deps import container
 from chalicelib.domain.api_keys import (
     EXPIRY_WARNING,
@@ -199,4 +200,6 @@ def review_api_keys(event: Any) -> dict[str, Any]:
         "expiring": [k.key_id for k in review.expiring],
         "warning_days": EXPIRY_WARNING.days,
         "disabled": disabled,
+        # the stores' side of the seed's rule: secrets rotated quarterly, unused stores off
+        "stores": run_store_review(deps, now),
     }

@@ -16,7 +16,7 @@ from chalicelib.channels.after_sales import parse_after_sales
 from chalicelib.channels.base import Delivery
 from chalicelib.domain.after_sales import AfterSalesLog, record_after_sales
 from chalicelib.domain.bounds import check_id
-from chalicelib.domain.errors import PayloadTooLarge, UnknownPlatform, UnknownStore
+from chalicelib.domain.errors import Forbidden, PayloadTooLarge, UnknownPlatform, UnknownStore
 from chalicelib.domain.ingest import MAX_BODY_BYTES, enqueue_events
 from chalicelib.domain.personal_data import PersonalDataVault
 from chalicelib.domain.ports import Catalog, EventQueue, SecretSource
@@ -70,6 +70,12 @@ def accept_webhook(
         raise UnknownStore(
             f"store '{store_id}' is not configured for platform '{platform}'; "
             "check the webhook URL on the platform's side"
+        )
+    if store.disabled:
+        raise Forbidden(
+            f"store {platform}/{store_id} is disabled "
+            f"({store.disabled_reason or 'by an operator'}); "
+            f"re-enable it with bin/orderhub stores enable {platform}/{store_id}"
         )
     delivery = Delivery.of(headers, body, now)
     # During a rotation's grace window the previous secret verifies too (domain/rotation.py).

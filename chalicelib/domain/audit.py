@@ -39,6 +39,8 @@ class Action:
     DLQ_REPLAY = "dlq.replay"
     STORE_SAVE = "store.save"
     STORE_SECRET_ROTATE = "store_secret.rotate"
+    STORE_DISABLE = "store.disable"  # the daily review: unused for 90 days
+    STORE_ENABLE = "store.enable"  # bin/orderhub stores enable
     ANOMALY_ACKNOWLEDGE = "anomaly.acknowledge"
     ANOMALY_RESOLVE = "anomaly.resolve"
     ORDER_RAW_READ = "order.raw_read"  # the timeline's raw payloads (buyer data in clear)

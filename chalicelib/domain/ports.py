@@ -29,6 +29,9 @@ class Store:
     timezone: str = "UTC"
     name: str = ""
     rules: StoreRules = field(default_factory=lambda: StoreRules())
+    # unused for 90 days (domain/store_review.py): deliveries refused until re-enabled
+    disabled: bool = False
+    disabled_reason: str = ""
 
 
 @dataclass(frozen=True)

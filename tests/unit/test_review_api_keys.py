@@ -33,7 +33,9 @@ def test_review_warns_disables_and_audits(client, deps, capsys):
 
     result = run_review(client)
 
+    stores = result.pop("stores")
     assert result == {"expiring": ["k-soon"], "warning_days": 14, "disabled": ["k-idle"]}
+    assert stores == {"secrets_aging": [], "disabled": [], "age_unknown": ["mall/demo-shop"]}
     anomaly = deps.orders.get_anomaly("api_key_expiring", "k-soon")
     assert anomaly["priority"] == "P2" and "rotate" in anomaly["detail"]
     assert deps.api_keys.get_key("k-idle").disabled
