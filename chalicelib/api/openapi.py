@@ -927,6 +927,9 @@ COMMON_ERRORS = {
 }
 
 
+BOUNDS_ERROR = (
+    "a path or query value is too long or holds control characters (the message names it)"
+)
 UNSUPPORTED_MEDIA_TYPE = (
     "the body was sent with another Content-Type than application/json (the message says which)"
 )
@@ -1022,6 +1025,8 @@ def operation_object(method: str, path: str, op: Operation) -> dict[str, Any]:
         found["security"] = [{name: []} for name in op.security or ()]
         found["x-public"] = access.PUBLIC_ROUTES.get(key, "")
     errors.setdefault(500, COMMON_ERRORS[500])
+    if PATH_PARAM.findall(path) or op.query:  # the middleware's bounds (domain/bounds.py)
+        errors.setdefault(400, BOUNDS_ERROR)
     if op.body is not None and list(op.body_types) == ["application/json"]:
         errors.setdefault(415, UNSUPPORTED_MEDIA_TYPE)
     for code, description in sorted(errors.items()):
