@@ -76,3 +76,20 @@ def test_a_refusal_quoting_the_caller_is_logged_scrubbed(client, deps, capsys):
     response = client.http.get("/admin/audit?from=13812345678", headers=AUTH)
     assert response.status_code == 400
     assert "13812345678" not in capsys.readouterr().out
+
+
+def test_the_local_access_log_scrubs_query_strings_only(capsys):
+    from local.api_server import scrubbed_log_message
+
+    class Handler:
+        def address_string(self):
+            return "127.0.0.1"
+
+        def log_date_time_string(self):
+            return "07/Dec/2026 10:00:00"
+
+    request = "GET /orders/shopify/s/820982911946154508/timeline?reason=call+13812345678 HTTP/1.1"
+    scrubbed_log_message(Handler(), '"%s" %s %s', request, "200", "-")
+    logged = capsys.readouterr().err
+    assert "13812345678" not in logged and "reason=call [phone]" in logged
+    assert "820982911946154508" in logged  # the path is left alone
