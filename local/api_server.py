@@ -82,9 +82,7 @@ def scrubbed_log_message(handler: Any, format: str, *args: Any) -> None:
     if mark:  # only the query string: paths hold order ids, which must stay readable
         query, space, tail = rest.partition(" ")
         line = f"{path}?{scrub_free_text(unquote_plus(query))}{space}{tail}"
-    sys.stderr.write(
-        f"{handler.address_string()} - - [{handler.log_date_time_string()}] {line}\n"
-    )
+    sys.stderr.write(f"{handler.address_string()} - - [{handler.log_date_time_string()}] {line}\n")
 
 
 def main(argv: list[str]) -> int:

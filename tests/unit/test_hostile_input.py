@@ -236,3 +236,28 @@ def test_a_receipt_into_a_warehouse_that_does_not_exist_is_refused(client, deps,
     ok = {**adjustment, "warehouse": "w1", "adjustment_id": "adj-ok"}
     response = client.http.post("/inventory/SKU-A/adjustments", headers=AUTH, body=json.dumps(ok))
     assert response.status_code == 200, response.body
+
+
+def test_a_pulled_order_out_of_bounds_is_rejected_and_the_rest_of_its_page_queued():
+    from dataclasses import replace
+
+    from chalicelib.domain.polling import Batch, _deliver
+
+    class Sink:
+        def __init__(self):
+            self.queued, self.rejected = [], []
+
+        def queue(self, events, raw):
+            self.queued.extend(events)
+
+        def reject(self, rejected):
+            self.rejected.append(rejected)
+
+    good = event(order_id="ok")
+    bad = replace(event(order_id="o" * 3000), event_key="jd#s1#" + "o" * 3000)
+    sink = Sink()
+    assert _deliver(Batch((good, bad), "{}"), sink) == (1, 1)
+    assert [e.order_id for e in sink.queued] == ["ok"]
+    (rejected,) = sink.rejected
+    assert rejected.key.startswith("invalid#mall#s1#bounds:") and len(rejected.key) < 80
+    assert "order id" in rejected.reason and rejected.order_key == ""
