@@ -6,13 +6,17 @@ from chalice import Chalice
 
 from chalicelib.api import (
     admin,
+    after_sales_pollers,
+    alarm_relay,
     amazon,
     anomalies,
     channel_health,
+    indicator_reports,
     kpis,
     openapi,
     operations,
     order_actions,
+    order_notes,
     personal_data,
     pollers,
     processor,
@@ -21,6 +25,7 @@ from chalicelib.api import (
     stock,
     stock_push,
     timeline,
+    tracking,
     webhooks,
 )
 from chalicelib.api.http import authenticate_request, chalice_errors
@@ -53,5 +58,10 @@ for blueprint in (
     openapi.bp,
     personal_data.bp,
     order_actions.bp,
+    alarm_relay.bp,
+    indicator_reports.bp,
+    order_notes.bp,
+    tracking.bp,
+    after_sales_pollers.bp,
 ):
     app.register_blueprint(blueprint)

@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
 from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
+from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
 from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import StockPushRouter, build_stock_push_client
@@ -45,6 +46,7 @@ from chalicelib.adapters.ops_stats import (
     build_anomaly_openings_model,
     build_ops_stats_model,
 )
+from chalicelib.adapters.order_activity import DynamoOrderActivity, build_activity_model
 from chalicelib.adapters.order_days import DynamoOrderDays
 from chalicelib.adapters.personal_data import KmsEnvelopeVault
 from chalicelib.adapters.platform_api import build_order_detail_router
@@ -58,6 +60,8 @@ from chalicelib.adapters.report_store import (
 from chalicelib.adapters.reveals import DynamoRevealStore
 from chalicelib.adapters.secrets import SecretsManagerSource, SecretsManagerStore
 from chalicelib.adapters.statements import JdStatement, StatementRouter
+from chalicelib.adapters.tracking_clients import AfterShipClient, Kuaidi100Client
+from chalicelib.adapters.tracks import DynamoTracks, build_tracks_model
 from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.channel_health import HealthProbe
 from chalicelib.domain.details import OrderDetailRouter
@@ -251,8 +255,27 @@ class Container:
         """Notices to SNS, WeCom/DingTalk robots and SES, routed by `orderhub/notifications`."""
         s = self.settings
         return build_notifier(
-            self.secrets, s.notifications_secret, s.notify_topics, self._client, self.now
+            self.secrets,
+            s.notifications_secret,
+            s.notify_topics,
+            self._client,
+            self.now,
+            budget=self.sms_budget,
         )
+
+    @cached_property
+    def sms_budget(self) -> DynamoSmsBudget:
+        """Texts per SMS channel and window, shared by every function (`orderhub-ops-stats`)."""
+        return DynamoSmsBudget(lambda: self.dynamodb, self.settings.ops_stats_table)
+
+    @cached_property
+    def alarm_states(self) -> DynamoAlarmStates:
+        """The last announced state of each CloudWatch alarm (`orderhub-ops-stats`)."""
+        return DynamoAlarmStates(lambda: self.dynamodb, self.settings.ops_stats_table)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")
 
     @cached_property
     def report_presigner(self) -> Any:
@@ -340,6 +363,29 @@ class Container:
         s = self.settings
         openings = build_anomaly_openings_model(s.anomalies_table, s.region)
         return DynamoKpiSources(self.models.orders, openings, self.after_sales)
+
+    @cached_property
+    def tracks(self) -> DynamoTracks:
+        """Carrier tracks (`orderhub-tracks`, domain/tracking.py)."""
+        s = self.settings
+        return DynamoTracks(build_tracks_model(s.tracks_table, s.region))
+
+    @cached_property
+    def order_activity(self) -> DynamoOrderActivity:
+        """Notes, pick lists and review notes (`orderhub-order-activity`)."""
+        s = self.settings
+        return DynamoOrderActivity(build_activity_model(s.order_activity_table, s.region))
+
+    @cached_property
+    def tracking_providers(self) -> dict[str, Any]:
+        """The tracking aggregators' clients by provider name; pushes come back to
+        `{ORDERHUB_LINK_BASE_URL}/tracking/<provider>/callback`."""
+        s = self.settings
+        callback = s.link_base_url.rstrip("/") + "/tracking/kuaidi100/callback"
+        return {
+            "kuaidi100": Kuaidi100Client(s.kuaidi100_api_url, self.secrets, callback, now=self.now),
+            "aftership": AfterShipClient(s.aftership_api_url, self.secrets),
+        }
 
     def warehouses(self) -> dict[str, Warehouse]:
         return {w.warehouse_id: w for w in self.catalog.list_warehouses()}

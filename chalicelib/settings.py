@@ -83,6 +83,19 @@ SHOPIFY_API_URL = "ORDERHUB_SHOPIFY_API_URL"
 SHOPIFY_API_VERSION = "ORDERHUB_SHOPIFY_API_VERSION"
 DEFAULT_SHOPIFY_API_VERSION = "2025-07"
 WOOCOMMERCE_API_URL = "ORDERHUB_WOOCOMMERCE_API_URL"
+# optional: carrier tracks, notes and pick lists (chalicelib/domain/tracking.py, order_notes.py):
+# their tables, the tracking aggregators' API bases (local: the stub tracking provider), and
+# how long a moving parcel's track may stay silent before `logistics_stalled` (hours)
+TRACKS_TABLE = "ORDERHUB_TRACKS_TABLE"
+DEFAULT_TRACKS_TABLE = "orderhub-tracks"
+ORDER_ACTIVITY_TABLE = "ORDERHUB_ORDER_ACTIVITY_TABLE"
+DEFAULT_ORDER_ACTIVITY_TABLE = "orderhub-order-activity"
+KUAIDI100_API_URL = "ORDERHUB_KUAIDI100_API_URL"
+DEFAULT_KUAIDI100_API_URL = "https://poll.kuaidi100.com"
+AFTERSHIP_API_URL = "ORDERHUB_AFTERSHIP_API_URL"
+DEFAULT_AFTERSHIP_API_URL = "https://api.aftership.com/tracking/2024-10"
+TRACK_STALL_HOURS = "ORDERHUB_TRACK_STALL_HOURS"
+DEFAULT_TRACK_STALL_HOURS = 48.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,11 @@ class Settings:
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     woocommerce_api_url: str = ""  # health probe base; unset: the store's site_url
     api_key_max_days: int = 90  # API keys live at most this long (never more than 90)
+    tracks_table: str = DEFAULT_TRACKS_TABLE  # carrier tracks
+    order_activity_table: str = DEFAULT_ORDER_ACTIVITY_TABLE  # notes, pick lists, review notes
+    kuaidi100_api_url: str = DEFAULT_KUAIDI100_API_URL
+    aftership_api_url: str = DEFAULT_AFTERSHIP_API_URL
+    track_stall_hours: float = DEFAULT_TRACK_STALL_HOURS
 
     @property
     def report_bucket(self) -> str:
@@ -168,6 +186,12 @@ class Settings:
             raise ConfigError(f"{API_KEY_MAX_DAYS} must be whole days") from None
         if not 1 <= key_days <= 90:
             raise ConfigError(f"{API_KEY_MAX_DAYS} must be 1..90 (keys rotate quarterly)")
+        try:
+            stall_hours = float(environ.get(TRACK_STALL_HOURS) or DEFAULT_TRACK_STALL_HOURS)
+        except ValueError:
+            raise ConfigError(f"{TRACK_STALL_HOURS} must be hours (e.g. 48)") from None
+        if not stall_hours > 0:
+            raise ConfigError(f"{TRACK_STALL_HOURS} must be more than 0 hours")
         return cls(
             api_key_max_days=key_days,
             region=region,
@@ -193,5 +217,10 @@ class Settings:
             shopify_api_url=environ.get(SHOPIFY_API_URL, ""),
             shopify_api_version=environ.get(SHOPIFY_API_VERSION) or DEFAULT_SHOPIFY_API_VERSION,
             woocommerce_api_url=environ.get(WOOCOMMERCE_API_URL, ""),
+            tracks_table=environ.get(TRACKS_TABLE) or DEFAULT_TRACKS_TABLE,
+            order_activity_table=environ.get(ORDER_ACTIVITY_TABLE) or DEFAULT_ORDER_ACTIVITY_TABLE,
+            kuaidi100_api_url=environ.get(KUAIDI100_API_URL) or DEFAULT_KUAIDI100_API_URL,
+            aftership_api_url=environ.get(AFTERSHIP_API_URL) or DEFAULT_AFTERSHIP_API_URL,
+            track_stall_hours=stall_hours,
             **values,
         )

@@ -25,6 +25,7 @@ URL_VARIABLES = {
     "ORDERHUB_STUB": "stub_url",
     "ORDERHUB_PULL_STUB": "pull_stub_url",
     "ORDERHUB_NOTIFY_STUB": "notify_stub_url",
+    "ORDERHUB_TRACKING_STUB": "tracking_stub_url",
 }
 
 

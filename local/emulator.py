@@ -616,6 +616,9 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("emulator already started")
         patch_moto()
+        from local.alarm_actions import patch_local_aws
+
+        patch_local_aws()  # alarm actions to SNS, SMS to the local phone (moto does neither)
         # Per-request access logs would drown test output; errors still get through.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Same app and handler as moto's ThreadedMotoServer, wrapped in the lock.

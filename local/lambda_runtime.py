@@ -74,3 +74,33 @@ def scheduled_event(rule_name: str, region: str, when: datetime | None = None) -
         "resources": [f"arn:aws:events:{region}:123456789012:rule/{rule_name}"],
         "detail": {},
     }
+
+
+def sns_event(envelope: dict[str, Any], subscription_arn: str, region: str) -> dict[str, Any]:
+    """The event SNS invokes a subscribed function with, from the JSON envelope SNS delivers
+    to an SQS subscription (same fields; two are spelt differently, attributes reshaped)."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": envelope.get("Type", "Notification"),
+                    "MessageId": envelope.get("MessageId", str(uuid.uuid4())),
+                    "TopicArn": envelope.get("TopicArn", ""),
+                    "Subject": envelope.get("Subject"),
+                    "Message": envelope.get("Message", ""),
+                    "Timestamp": envelope.get("Timestamp", ""),
+                    "SignatureVersion": envelope.get("SignatureVersion", "1"),
+                    "Signature": envelope.get("Signature", ""),
+                    "SigningCertUrl": envelope.get("SigningCertURL", ""),
+                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
+                    "MessageAttributes": {
+                        name: {"Type": value.get("Type"), "Value": value.get("Value")}
+                        for name, value in (envelope.get("MessageAttributes") or {}).items()
+                    },
+                },
+            }
+        ]
+    }

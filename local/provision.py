@@ -257,6 +257,40 @@ def _kms_alias(clients: Callable[[str], Any], props: dict[str, Any], region: str
     return Resolved(props["AliasName"])
 
 
+LAMBDA_QUEUE_PREFIX = "local-lambda-"
+LAMBDA_QUEUE_VISIBILITY = 5  # seconds before a failed invocation is retried locally
+
+
+def _subscription(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
+    """A topic subscription. moto hands `lambda` subscriptions to its own Lambda backend
+    (functions in Docker), so locally a `lambda` subscription of one of our functions becomes
+    an SQS queue `local-lambda-<Function>-<topic>` subscribed to the topic, which the stack's
+    worker reads and turns into the SNS event Lambda would get (local/worker.py,
+    `SnsLambdaPoller`). Other protocols are subscribed as written."""
+    sns = clients("sns")
+    topic_arn, protocol, endpoint = props["TopicArn"], props["Protocol"], props["Endpoint"]
+    if protocol != "lambda":
+        arn = sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint)
+        return Resolved(arn["SubscriptionArn"])
+    function = endpoint.rsplit(":", 1)[-1]
+    queue = f"{LAMBDA_QUEUE_PREFIX}{function}-{topic_arn.rsplit(':', 1)[-1]}"[:80]
+    sqs = clients("sqs")
+    url = sqs.create_queue(
+        QueueName=queue, Attributes={"VisibilityTimeout": str(LAMBDA_QUEUE_VISIBILITY)}
+    )["QueueUrl"]
+    queue_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}"
+    arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+    attrs = {"Function": function, "QueueUrl": url, "QueueArn": queue_arn, "TopicArn": topic_arn}
+    return Resolved(arn, attrs)
+
+
+def _lambda_permission(
+    clients: Callable[[str], Any], props: dict[str, Any], region: str
+) -> Resolved:
+    """Who may invoke a function: nothing to create locally (the worker invokes it)."""
+    return Resolved(f"{props['FunctionName']}-{props['Principal']}")
+
+
 CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolved]] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
@@ -266,6 +300,8 @@ CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolv
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::CloudWatch::Dashboard": _dashboard,
     "AWS::SNS::Topic": _topic,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::Lambda::Permission": _lambda_permission,
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
 }
@@ -320,9 +356,10 @@ def provision(
                 f"{name}: {res['Type']} has no local provisioning; add it to local/provision.py"
             )
     # Fragments of Chalice's own resources (functions) do not exist locally; a reference to
-    # one (an alarm on a function's errors) resolves to its logical name.
+    # one (an alarm on a function's errors) resolves to its logical name, its Arn to a
+    # function ARN ending in that name (a subscription's endpoint).
     done: dict[str, Resolved] = {
-        name: Resolved(name)
+        name: Resolved(name, {"Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"})
         for name, res in template.get("Resources", {}).items()
         if "Type" not in res
     }
@@ -351,4 +388,10 @@ def function_environment(
     variables = (
         template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
-    return {k: str(resolve(v, done, region)) for k, v in variables.items()}
+    resolved = {}
+    for name, value in variables.items():
+        try:
+            resolved[name] = str(resolve(value, done, region))
+        except _Unresolved:  # Chalice's own resources (the REST API): the stack sets these
+            continue
+    return resolved

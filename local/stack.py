@@ -104,9 +104,11 @@ class LocalStack:
         self.stub: Any = None
         self.pull_stub: Any = None  # local/stub_pull.py: Taobao, Pinduoduo and JD routers
         self.notify_stub: Any = None  # local/stub_notify.py: WeCom and DingTalk robots
+        self.tracking_stub: Any = None  # local/stub_tracking.py: 快递100 and AfterShip
         self.sns_taps: dict[str, str] = {}
         self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
+        self.lambda_subscriptions: list[Any] = []
         self.stopping = threading.Event()
 
     def _spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -115,20 +117,26 @@ class LocalStack:
         return child
 
     def start(self) -> None:
+        from local.alarm_actions import SMS_SINK_VARIABLE
         from local.emulator import set_fake_aws_env
         from local.stub_notify import start_notify_stub
         from local.stub_platform import start_stub
         from local.stub_pull import start_pull_stub
+        from local.stub_tracking import start_tracking_stub
 
         self.stub = start_stub(os.environ.get("ORDERHUB_STUB_PORT"))
         self.pull_stub = start_pull_stub(
             os.environ.get("ORDERHUB_PULL_STUB_PORT"), health=self.stub.health.control
         )  # one `POST /_stub/health` (stub platform) fails or slows every platform's probes
         self.notify_stub = start_notify_stub(os.environ.get("ORDERHUB_NOTIFY_STUB_PORT"))
+        self.tracking_stub = start_tracking_stub(
+            os.environ.get("ORDERHUB_TRACKING_STUB_PORT"), self.api_url
+        )
 
         env = dict(os.environ)
         set_fake_aws_env(env, REGION)
         env["AWS_ENDPOINT_URL"] = self.aws_url
+        env[SMS_SINK_VARIABLE] = f"{self.notify_stub.url}/_stub/sms"  # the emulator's texts
         env["PYTHONUNBUFFERED"] = "1"
 
         emulator = self._spawn(
@@ -180,6 +188,7 @@ class LocalStack:
                     "stub_url": self.stub.url,
                     "pull_stub_url": self.pull_stub.url,
                     "notify_stub_url": self.notify_stub.url,
+                    "tracking_stub_url": self.tracking_stub.url,
                     "sns_taps": self.sns_taps,
                     "event_taps": self.event_taps,
                     "children": [child.pid for child in self.children],
@@ -196,6 +205,7 @@ class LocalStack:
         from local.notify_local import seed_notifications, tap_sns_topics
         from local.provision import function_environment, load_template, provision, tap_event_buses
         from local.seed import apply_seed, load_seed
+        from local.stub_tracking import seed_tracking_secrets
 
         session = boto3.session.Session(region_name=REGION)
         template = load_template()
@@ -212,6 +222,7 @@ class LocalStack:
         # health probes: AWS calls each store's https://{shop_domain} / site_url instead
         function_env["ORDERHUB_SHOPIFY_API_URL"] = self.stub.url
         function_env["ORDERHUB_WOOCOMMERCE_API_URL"] = self.stub.url
+        function_env.update(self.tracking_stub.function_environment())  # 快递100, AfterShip
         self.event_taps = tap_event_buses(template, session.client, REGION)
         os.environ.update(function_env)
         deps = Container()
@@ -224,6 +235,7 @@ class LocalStack:
             deps.api_keys,
         )
         self.sns_taps = tap_sns_topics(template, session.client, REGION)
+        seed_tracking_secrets(session.client("secretsmanager"))
         seed_notifications(
             self.notify_stub.local_config(),
             session.client("secretsmanager"),
@@ -232,6 +244,8 @@ class LocalStack:
         self.queues = {
             r.attrs["QueueName"]: r for r in resources.values() if "QueueName" in r.attrs
         }
+        # functions subscribed to topics (AWS::SNS::Subscription, protocol lambda)
+        self.lambda_subscriptions = [r for r in resources.values() if "Function" in r.attrs]
         return function_env
 
     def _start_workers(self) -> None:
@@ -266,6 +280,28 @@ class LocalStack:
         self.scheduler = Scheduler(jobs, REGION)
         self.scheduler.start()
         self.threads.append(self.scheduler)
+        self._start_sns_deliveries(sqs)
+
+    def _start_sns_deliveries(self, sqs: Any) -> None:
+        """SNS invoking the functions subscribed to topics (local/worker.py SnsLambdaPoller)."""
+        from chalice.utils import to_cfn_resource_name
+
+        from app import app
+        from local.worker import SnsLambdaPoller
+
+        by_logical_name = {to_cfn_resource_name(name): name for name in app.handler_map}
+        for subscription in self.lambda_subscriptions:
+            name = by_logical_name[subscription.attrs["Function"]]
+            poller = SnsLambdaPoller(
+                sqs,
+                subscription.attrs["QueueUrl"],
+                subscription.ref,
+                name,
+                app.handler_map[name],
+                REGION,
+            )
+            poller.start()
+            self.threads.append(poller)
 
     def wait(self) -> int:
         """Block until asked to stop (0) or until a part dies (1)."""
@@ -290,6 +326,8 @@ class LocalStack:
             self.pull_stub.stop()
         if self.notify_stub is not None:
             self.notify_stub.stop()
+        if self.tracking_stub is not None:
+            self.tracking_stub.stop()
         for child in reversed(self.children):
             if child.poll() is None:
                 child.terminate()
@@ -310,7 +348,8 @@ OrderHub local stack is up (AWS emulated by moto; no account, no network).
   AWS emulator {aws}
   Channel stub {stub}/_stub/pushes   (stock pushes; ORDERHUB_STUB_PORT)
   Pull stub    {pull}/_stub/taobao/orders   (Taobao/Pinduoduo/JD routers; ORDERHUB_PULL_STUB_PORT)
-  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk; ORDERHUB_NOTIFY_STUB_PORT)
+  Robots stub  {notify}/_stub/notifications   (WeCom/DingTalk, _stub/sms; ..._NOTIFY_STUB_PORT)
+  Tracking     {tracking}/_stub/tracking/push   (快递100/AfterShip; ORDERHUB_TRACKING_STUB_PORT)
   Events       queue orderhub-inventory-tap   (LimitedSale / LimitedSaleLifted, local only)
   Jobs         make job NAME=publish_queue_metrics   (or push_stock, audit_inventory, ...)
   Elsewhere    make status, make demo, make stop   (they find this stack in {state})
@@ -341,6 +380,7 @@ def main() -> int:
                 stub=stack.stub.url,
                 pull=stack.pull_stub.url,
                 notify=stack.notify_stub.url,
+                tracking=stack.tracking_stub.url,
                 state=state_path(),
             ),
             flush=True,

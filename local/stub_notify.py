@@ -10,9 +10,14 @@ have been sent, checked the way the real robots check it.
 - Both answer HTTP 200 with `{"errcode": 0, "errmsg": "ok"}` like the real robots, and an
   errcode otherwise (HTTP 200 still: the robots put errors in the body).
 
+- `POST /_stub/sms {"message_id", "to", "message"}`: the local phone. moto's SNS keeps texts
+  to itself; the emulator posts each one here (local/alarm_actions.py). `to` must be E.164.
+
 For developers and tests:
 - `GET /_stub/notifications` (optionally `?robot=wecom|dingtalk`): every accepted message,
   oldest first: `{"robot", "name", "body", "query", "received_at"}` (query without `sign`);
+- `GET /_stub/sms` (optionally `?to=+86...`): every text, oldest first:
+  `{"message_id", "to", "message", "received_at"}`;
 - `POST /_stub/reset`: forget them and any failure mode;
 - `POST /_stub/fail {"robot": "wecom", "errcode": 45009, "count": 1}` (or `"status": 500`):
   answer that robot's next N posts so (count null: until reset).
@@ -28,6 +33,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -47,6 +53,8 @@ DINGTALK_ROBOTS = {
     "devonly-dingtalk-ops-token": ("ops-dingtalk", "SECdevonly0local0dingtalk0signing0secret"),
 }
 EMAIL_SENDER = "orderhub-alerts@example.com"
+SMS_NUMBERS = ("+8613800000000",)  # dev-only: the on-call phone of the local config
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 log = logging.getLogger("orderhub.local.stub_notify")
 
@@ -56,6 +64,7 @@ class _State:
         self.lock = threading.Lock()
         self.captured: list[dict[str, Any]] = []
         self.failing: dict[str, dict[str, Any]] = {}  # robot -> {errcode|status, left}
+        self.texts: list[dict[str, Any]] = []
 
 
 class _Handler(JsonHandler):
@@ -63,6 +72,12 @@ class _Handler(JsonHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
+        if url.path == "/_stub/sms":
+            to = parse_qs(url.query).get("to", [None])[0]
+            with self.server.state.lock:
+                texts = [t for t in self.server.state.texts if to is None or t["to"] == to]
+            self._answer(200, texts)
+            return
         if url.path != "/_stub/notifications":
             self._answer(404, {"error": "not_found", "message": f"no GET {url.path}"})
             return
@@ -81,7 +96,10 @@ class _Handler(JsonHandler):
             with state.lock:
                 state.captured.clear()
                 state.failing.clear()
+                state.texts.clear()
             self._answer(200, {"status": "reset"})
+        elif url.path == "/_stub/sms":
+            self._text(raw)
         elif url.path == "/_stub/fail":
             self._fail(raw)
         elif url.path == "/cgi-bin/webhook/send":
@@ -90,6 +108,25 @@ class _Handler(JsonHandler):
             self._robot("dingtalk", query, raw)
         else:
             self._answer(404, {"error": "not_found", "message": f"no POST {url.path}"})
+
+    def _text(self, raw: bytes) -> None:
+        try:
+            record = json.loads(raw or b"{}")
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not _E164.match(str(record.get("to", ""))):
+            message = 'need {"to": "+<E.164 number>", "message": "...", "message_id": "..."}'
+            self._answer(400, {"error": "invalid_payload", "message": message})
+            return
+        text = {
+            "message_id": str(record.get("message_id", "")),
+            "to": record["to"],
+            "message": str(record.get("message", "")),
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+        with self.server.state.lock:
+            self.server.state.texts.append(text)
+        self._answer(200, {"status": "delivered"})
 
     def _fail(self, raw: bytes) -> None:
         try:
@@ -216,10 +253,14 @@ class StubNotify(BackgroundServer):
         with self._server.state.lock:
             return [c for c in self._server.state.captured if robot in (None, c["robot"])]
 
+    def texts(self) -> list[dict[str, Any]]:
+        with self._server.state.lock:
+            return list(self._server.state.texts)
+
     def local_config(self, email_to: tuple[str, ...] = ("ops@example.com",)) -> dict[str, Any]:
         """The `orderhub/notifications` routing configuration pointing at this stub: every
-        alert (P0-P2) to SNS by priority and both robots, P0 also by email; finance notices
-        to the finance topic and by email."""
+        alert (P0-P2) to SNS by priority and both robots, P0 also by email and SMS; finance
+        notices to the finance topic and by email."""
         (wecom_key, wecom_name), *_ = WECOM_ROBOTS.items()
         (token, (dingtalk_name, secret)), *_ = DINGTALK_ROBOTS.items()
         return {
@@ -238,6 +279,8 @@ class StubNotify(BackgroundServer):
                     "mention_on": ["P0"],
                 },
                 "ops-mail": {"type": "email", "to": list(email_to)},
+                # a dev budget roomy enough for a session of tests; AWS's default is 5 an hour
+                "ops-sms": {"type": "sms", "to": list(SMS_NUMBERS), "limit": 100},
                 "finance-mail": {"type": "email", "to": ["finance@example.com"]},
             },
             "routes": [
@@ -247,7 +290,7 @@ class StubNotify(BackgroundServer):
                     "sns": "priority",
                     "channels": [wecom_name, dingtalk_name],
                 },
-                {"audiences": ["*"], "priorities": ["P0"], "channels": ["ops-mail"]},
+                {"audiences": ["*"], "priorities": ["P0"], "channels": ["ops-mail", "ops-sms"]},
                 {
                     "audiences": ["finance"],
                     "priorities": ["*"],

@@ -56,6 +56,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.channels.jd import sign_jd
 from chalicelib.channels.pinduoduo import sign_pdd
 from chalicelib.channels.taobao import SIGN_METHODS, sign_top
+from local import stub_after_sales
 from local.stub_health import HealthControl
 from local.stub_server import BackgroundServer, JsonHandler, start_on_port
 
@@ -163,6 +164,7 @@ class _State:
         self.jd_orders: dict[str, dict[str, Any]] = {}
         self.calls: dict[str, list[dict[str, Any]]] = {p: [] for p in PLATFORMS}
         self.failing: dict[str, tuple[str, int]] = {}
+        self.after_sales: dict[str, dict[str, dict[str, Any]]] = {}  # stub_after_sales.py
 
     def find(self, platform: str, app_key: str) -> StubCredentials | None:
         return next((c for c in self.credentials[platform] if c.app_key == app_key), None)
@@ -247,6 +249,8 @@ def _pinduoduo(state: _State, params: dict[str, str]) -> dict[str, Any]:
     injected = state.injected("pinduoduo")
     if injected:
         raise injected
+    if params.get("type") == stub_after_sales.PDD_METHOD:  # local/stub_after_sales.py
+        return stub_after_sales.pdd_after_sales(state, params)
     if params.get("type") != "pdd.order.number.list.increment.get":
         raise _pdd_error(10001, f"未知的接口 (unknown type {params.get('type')})")
     try:
@@ -290,6 +294,8 @@ def _jd(state: _State, params: dict[str, str]) -> dict[str, Any]:
     injected = state.injected("jd")
     if injected:
         raise injected
+    if params.get("method") == stub_after_sales.JD_METHOD:  # local/stub_after_sales.py
+        return stub_after_sales.jd_after_sales(state, params)
     if params.get("method") != "jingdong.pop.order.search":
         raise _jd_error("22", "Invalid method", "方法不存在")
     try:
@@ -469,6 +475,10 @@ class _Handler(JsonHandler):
                     count = int(body.get("count", 1))
                     state.failing[parts[1]] = (kind, count)
                     self._answer(200, {"status": "failing", "kind": kind, "count": count})
+                elif parts[2] == "after-sales" and parts[1] in ("pinduoduo", "jd"):
+                    self._answer(200, stub_after_sales.seed_after_sales(state, parts[1], body))
+                elif parts[1:] == ["taobao", "refunds"]:
+                    self._answer(200, stub_after_sales.seed_taobao_refund(state, body))
                 elif parts[1:] == ["taobao", "orders"]:
                     self._answer(200, _seed_taobao(state, body))
                 elif parts[1:] == ["taobao", "redeliver"]:

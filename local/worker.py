@@ -8,12 +8,13 @@ them to the DLQ after maxReceiveCount receives.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from local.lambda_runtime import LocalLambdaContext, sqs_record
+from local.lambda_runtime import LocalLambdaContext, sns_event, sqs_record
 
 log = logging.getLogger("orderhub.local.worker")
 
@@ -86,5 +87,37 @@ class SqsPoller(threading.Thread):
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
                 ],
+            )
+        return len(messages)
+
+
+LAMBDA_ASYNC_ATTEMPTS = 3  # SNS invokes asynchronously: Lambda tries an event 1 + 2 times
+
+
+class SnsLambdaPoller(SqsPoller):
+    """Stand-in for SNS invoking a subscribed function (local/provision.py `_subscription`):
+    reads the queue the topic delivers to, invokes the handler with Lambda's SNS event, one
+    message per invocation, and deletes it on success. A failed invocation is retried after
+    the queue's visibility timeout, and dropped (logged) after Lambda's three attempts."""
+
+    def poll_once(self) -> int:
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait_seconds,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        for message in messages:
+            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            try:
+                event = sns_event(json.loads(message["Body"]), self._queue_arn, self._region)
+                self._handler(event, LocalLambdaContext(self._function_name))
+            except Exception:
+                log.exception("%s failed (attempt %d)", self._function_name, attempt)
+                if attempt < LAMBDA_ASYNC_ATTEMPTS:
+                    continue
+                log.error("%s: event dropped after %d attempts", self._function_name, attempt)
+            self._sqs.delete_message(
+                QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
         return len(messages)

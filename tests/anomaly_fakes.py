@@ -237,3 +237,28 @@ class FakeAfterSales:
             if not answered and at <= before
         ]
         return sorted(found, key=lambda w: (w.since, w.subject))[:limit]
+
+    def for_order(self, order_key: str, limit: int = 50) -> list[dict[str, Any]]:
+        """As DynamoAfterSales.for_order, from what was recorded."""
+        rows: dict[str, dict[str, Any]] = {}
+        for event in self.recorded:
+            if event.order_key != order_key:
+                continue
+            row = rows.setdefault(
+                event.request_key,
+                {
+                    "request_key": event.request_key,
+                    "platform": event.platform,
+                    "requested_at": None,
+                    "answered_at": None,
+                    "waiting": False,
+                    "detail": "",
+                },
+            )
+            stamp = event.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if event.kind == REQUESTED and row["requested_at"] is None:
+                row["requested_at"], row["waiting"] = stamp, row["answered_at"] is None
+            elif event.kind != REQUESTED:
+                row["answered_at"], row["waiting"] = stamp, False
+            row["detail"] = event.detail
+        return list(rows.values())[:limit]

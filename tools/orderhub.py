@@ -31,6 +31,7 @@ from chalicelib.domain.audit import Action
 from chalicelib.domain.dlq import describe, last_failure, selected
 from chalicelib.domain.privacy import buyer_view
 from tools import access as keys_cli
+from tools import alarms as alarms_cli
 from tools import notify as notify_cli
 from tools import webhook as webhook_cli
 
@@ -363,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys_cli.add_parser(sub)
     notify_cli.add_parser(sub)
     webhook_cli.add_parser(sub)
+    alarms_cli.add_parser(sub)
     sub.add_parser(
         "env",
         help='the running local stack\'s URLs and a dev key per role, as exports: eval "$(...)"',
@@ -382,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = _environment()
         api = args.api_url or os.environ.get("ORDERHUB_API") or _local_api_url()
         return webhook_cli.run(env, args, api)
+    if args.area == "alarm":
+        return alarms_cli.run(_environment(), args)
     if args.area == "notify":
         return notify_cli.run(_environment(), args)
     if args.area == "keys":

@@ -8,6 +8,9 @@ Hash `request_key` (`platform#store#request_id`). Two indexes:
   scan's `AfterSalesFeed` queries it for requests waiting since a moment or earlier.
 - `opened_day`: hash `opened_day` (the Beijing day the request was first seen), range
   `request_key`, keys-only. The daily KPI counts it (Select COUNT) for the customer chase rate.
+- `by_order`: hash `order_key`, range `request_key`, all attributes: the order timeline's
+  after-sales requests (`for_order`). A request whose answer came first without an order id
+  has no `order_key` and is not in it.
 
 Each event is one conditional write (domain/after_sales.py says what each kind does): a
 request is created waiting only if the key is new, so a repeat or a late request for an
@@ -21,7 +24,12 @@ from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+)
 from pynamodb.models import Model
 
 from chalicelib.domain.after_sales import REQUESTED, AfterSalesEvent
@@ -52,6 +60,14 @@ def build_after_sales_model(table_name: str, region: str, endpoint_url: str | No
         opened_day = UnicodeAttribute(hash_key=True)
         request_key = UnicodeAttribute(range_key=True)
 
+    class ByOrderIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "by_order"
+            projection = AllProjection()
+
+        order_key = UnicodeAttribute(hash_key=True)
+        request_key = UnicodeAttribute(range_key=True)
+
     class AfterSalesRequest(Model):
         class Meta:
             table_name = table
@@ -71,6 +87,7 @@ def build_after_sales_model(table_name: str, region: str, endpoint_url: str | No
         detail = UnicodeAttribute(null=True)
         unanswered = UnansweredIndex()
         by_opened_day = OpenedDayIndex()
+        by_order = ByOrderIndex()
 
     return AfterSalesRequest
 
@@ -142,3 +159,19 @@ class DynamoAfterSales:
     def opened_on(self, day: date) -> int:
         """Requests first seen on Beijing `day` (the chase rate's numerator)."""
         return int(self._m.by_opened_day.count(day.isoformat()))
+
+    def for_order(self, order_key: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The order's after-sales requests (the timeline's `after_sales` entries)."""
+        rows = []
+        for item in self._m.by_order.query(order_key, limit=limit):
+            rows.append(
+                {
+                    "request_key": item.request_key,
+                    "platform": item.platform,
+                    "requested_at": item.requested_at,
+                    "answered_at": item.answered_at,
+                    "waiting": item.waiting == WAITING,
+                    "detail": item.detail or "",
+                }
+            )
+        return rows

@@ -1,4 +1,4 @@
-"""Notifications out: SNS topics, WeCom / DingTalk group robots, email through SES.
+"""Notifications out: SNS topics, WeCom / DingTalk group robots, email through SES, SMS.
 
 `RoutingNotifier` is the `Notifier` (chalicelib/domain/notices.py): it reads the routing
 configuration (Secrets Manager, `orderhub/notifications`, chalicelib/domain/notify_routing.py),
@@ -6,6 +6,10 @@ delivers the notice to every target it names in that target's format
 (chalicelib/domain/notify_formats.py), and keeps going when one fails: each failure is
 logged (route name and host only: robot URLs carry credentials) and counted as
 `NotificationFailures`; it raises `NotificationFailed` only when every target failed.
+
+SMS goes through SNS Publish to each E.164 number (`SmsSender`), within the channel's budget
+(`SmsBudget`: a shared counter per channel and window, so concurrent functions share it); a
+text the budget refuses is `suppressed`, not a failure (the notice still went elsewhere).
 
 An unreadable or invalid configuration is logged and counted too, and the notice still goes
 to the SNS topics of `DEFAULT_CONFIG`, so an alarm is never lost to a typo in a robot list.
@@ -18,8 +22,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from chalicelib.domain.notices import Notice
@@ -27,6 +31,7 @@ from chalicelib.domain.notify_formats import (
     dingtalk_markdown,
     dingtalk_signed_url,
     email_message,
+    sms_text,
     sns_message,
     sns_subject,
     wecom_markdown,
@@ -37,6 +42,7 @@ from chalicelib.domain.notify_routing import (
     EmailList,
     NotificationConfigError,
     RoutingConfig,
+    SmsList,
     SnsTopic,
     Target,
     WeComRobot,
@@ -47,6 +53,7 @@ from chalicelib.domain.notify_routing import (
 
 ROBOT_TIMEOUT = 5.0  # seconds per robot POST
 FAILURE_METRIC = "NotificationFailures"
+SUPPRESSED_METRIC = "SmsSuppressed"
 
 
 class _Lazy:
@@ -168,6 +175,56 @@ class SesMailer:
         return str(answer.get("MessageId", ""))
 
 
+class SmsSender:
+    """Texts one E.164 number through SNS Publish (transactional: delivered before marketing)."""
+
+    def __init__(self, client: Callable[[], Any]) -> None:
+        self._client = _Lazy(client)
+
+    def send(self, number: str, text: str) -> str:
+        try:
+            answer = self._client().publish(
+                PhoneNumber=number,
+                Message=text,
+                MessageAttributes={
+                    "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}
+                },
+            )
+        except Exception as exc:  # botocore ClientError (opted out, spend limit, ...)
+            # the number is personal data: name only its last two digits
+            raise DeliveryFailed(f"SMS to ...{number[-2:]} failed: {exc}") from None
+        return str(answer.get("MessageId", ""))
+
+
+class SmsBudget(Protocol):
+    def take(self, channel: str, window: str, limit: int, expires: datetime) -> int | None:
+        """Count one text of `channel` in `window`: its number (1..limit), or None when the
+        window's `limit` is spent. Shared by every function (a conditional counter)."""
+        ...
+
+
+class MemorySmsBudget:
+    """The budget in one process (tests, and the CLI's test command)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def take(self, channel: str, window: str, limit: int, expires: datetime) -> int | None:
+        used = self.counts.get((channel, window), 0)
+        if used >= limit:
+            return None
+        self.counts[(channel, window)] = used + 1
+        return used + 1
+
+
+def sms_window(now: datetime, minutes: int) -> tuple[str, datetime]:
+    """The window `now` falls in (its start, as text) and when its counter may be forgotten."""
+    span = minutes * 60
+    start = int(now.timestamp()) // span * span
+    begin = datetime.fromtimestamp(start, tz=UTC)
+    return begin.strftime("%Y-%m-%dT%H:%MZ"), begin + timedelta(seconds=span, days=1)
+
+
 # --- the notifier --------------------------------------------------------------------
 
 
@@ -196,6 +253,16 @@ def _log_failure(route: str, reason: str, notice: Notice) -> None:
     metrics().add_metric(name=FAILURE_METRIC, unit="Count", value=1)
 
 
+def _log_suppressed(channel: str, notice: Notice) -> None:
+    from chalicelib.observability import logger, metrics
+
+    logger().warning(
+        "SMS budget spent: text suppressed",
+        extra={"route": channel, "kind": notice.kind, "title": notice.title},
+    )
+    metrics().add_metric(name=SUPPRESSED_METRIC, unit="Count", value=1)
+
+
 def _log_info(message: str, **extra: Any) -> None:
     from chalicelib.observability import logger
 
@@ -213,6 +280,8 @@ class RoutingNotifier:
         mailer: SesMailer,
         now: Callable[[], datetime],
         on_failure: Callable[[str, str, Notice], None] = _log_failure,
+        sms: SmsSender | None = None,
+        budget: SmsBudget | None = None,
     ) -> None:
         self._config = config
         self._sns = sns
@@ -220,6 +289,8 @@ class RoutingNotifier:
         self._mailer = mailer
         self._now = now
         self._on_failure = on_failure
+        self._sms = sms
+        self._budget = budget if budget is not None else MemorySmsBudget()
 
     def notify(self, notice: Notice) -> None:
         delivery = self.deliver(notice)
@@ -239,7 +310,10 @@ class RoutingNotifier:
             if isinstance(target, SnsTopic) and target.topic not in self._sns.topic_arns:
                 continue  # that topic is not deployed here: no route, not a failure
             try:
-                self._send(target, notice, config)
+                if isinstance(target, SmsList):
+                    self._text(target, notice)
+                else:
+                    self._send(target, notice, config)
             except Exception as exc:
                 reason = str(exc) if isinstance(exc, DeliveryFailed) else repr(exc)
                 delivery.results[target.name] = reason
@@ -249,6 +323,27 @@ class RoutingNotifier:
         if not delivery.results:
             _log_info("notice has no route", kind=notice.kind, audience=notice.audience)
         return delivery
+
+    def _text(self, target: SmsList, notice: Notice) -> None:
+        """Text every number of the channel, within its budget; a spent budget suppresses."""
+        if self._sms is None:
+            raise DeliveryFailed("no SMS sender configured")
+        window, expires = sms_window(self._now(), target.window_minutes)
+        taken = self._budget.take(target.name, window, target.limit, expires)
+        if taken is None:
+            _log_suppressed(target.name, notice)
+            return  # not a failure: the budget exists to drop these
+        text = sms_text(notice, last_in_window=taken == target.limit)
+        failures = []
+        for number in target.to:
+            try:
+                self._sms.send(number, text)
+            except DeliveryFailed as exc:
+                failures.append(str(exc))
+        if failures and len(failures) == len(target.to):
+            raise DeliveryFailed("; ".join(failures))
+        for reason in failures:  # some numbers got it: the rest are still worth knowing
+            self._on_failure(target.name, reason, notice)
 
     def _send(self, target: Target, notice: Notice, config: RoutingConfig) -> None:
         if isinstance(target, SnsTopic):
@@ -288,6 +383,7 @@ def build_notifier(
     topic_arns: Mapping[str, str],
     client: Callable[[str], Any],
     now: Callable[[], datetime],
+    budget: SmsBudget | None = None,
 ) -> RoutingNotifier:
     """The notifier the functions use; AWS clients are built on first use."""
     return RoutingNotifier(
@@ -296,4 +392,6 @@ def build_notifier(
         RobotClient(),
         SesMailer(lambda: client("ses")),
         now,
+        sms=SmsSender(lambda: client("sns")),
+        budget=budget,
     )

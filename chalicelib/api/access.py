@@ -27,6 +27,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/webhooks/{platform}/{store}"): "platform signature",
     ("GET", "/health"): "none",
     ("GET", "/openapi.json"): "none; it describes routes and schemas, never data",
+    ("POST", "/tracking/{provider}/callback"): "tracking provider signature",
 }
 
 ROUTES: dict[tuple[str, str], Permission] = {
@@ -40,6 +41,7 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("GET", "/ops/conservation"): P.READ_OPS,
     ("GET", "/ops/channel-health"): P.READ_OPS,
     ("GET", "/ops/kpis"): P.READ_OPS,
+    ("GET", "/ops/banners"): P.READ_ANOMALIES,  # every role: the console shows them to all
     ("POST", "/admin/api-keys"): P.MANAGE_KEYS,
     ("GET", "/admin/api-keys"): P.MANAGE_KEYS,
     ("POST", "/admin/api-keys/{key_id}/rotate"): P.MANAGE_KEYS,
@@ -57,6 +59,10 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/orders/{platform}/{store}/{order_id}/void"): P.VOID_ORDERS,
     ("POST", "/orders/{platform}/{store}/{order_id}/address"): P.EDIT_ADDRESS,
     ("GET", "/orders/export"): P.EXPORT,
+    ("POST", "/orders/{platform}/{store}/{order_id}/notes"): P.WRITE_NOTES,
+    ("POST", "/wms/pick-lists"): P.CONFIRM_SHIPMENTS,
+    ("POST", "/reports/monthly-review/{month}/notes"): P.WRITE_NOTES,
+    ("GET", "/reports/monthly-review/{month}/notes"): P.READ_REPORTS,
 }
 
 # A query parameter value that needs a permission beyond its route's, checked by the same

@@ -37,8 +37,10 @@ from chalice import Blueprint
 
 from chalicelib.api.intake import queue_and_record
 from chalicelib.api.processor import record_rejection
+from chalicelib.channels.after_sales_platforms import amazon_after_sales
 from chalicelib.channels.amazon import PLATFORM, parse_amazon_notification
 from chalicelib.deps import Container, container
+from chalicelib.domain.after_sales import record_after_sales
 from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload, UnknownStore
 from chalicelib.domain.model import order_key
@@ -90,6 +92,8 @@ def handle_amazon_notification(body: str, received_at: datetime, deps: Container
             f"order {event.order_id} bring it"
         )
     ack_ms = int((time.monotonic() - started) * 1000)
+    # a buyer's cancellation request, or its answer (channels/after_sales_platforms.py)
+    record_after_sales(amazon_after_sales(body, store), deps.after_sales)
     queue_and_record(deps, PLATFORM, store.store_id, [event], body, received_at, ack_ms)
     log.info(
         "amazon notification queued",

@@ -14,11 +14,16 @@ from urllib.parse import unquote
 from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
-from chalicelib.api.http import api_errors, json_response, read_json
+from chalicelib.api.http import api_errors, json_response, own_base_url, read_json
 from chalicelib.deps import container
 from chalicelib.domain import anomalies as engine
 from chalicelib.domain.audit import Action
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.tracking import (
+    stall_after,
+    tracks_stalled,
+    with_activity_signals,
+)
 from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)
@@ -85,7 +90,8 @@ def handle_resolve_anomaly(key: str) -> Any:
     before, episode = engine.resolve(
         deps.anomalies, unquote(key), principal_of(request), _note(), deps.now()
     )
-    notice = engine.resolution_notice(episode, deps.settings.link_base_url)
+    base = own_base_url(request, deps.settings.link_base_url)
+    notice = engine.resolution_notice(episode, base)
     if notice is not None:
         try:
             deps.notifier.notify(notice)
@@ -100,6 +106,27 @@ def handle_resolve_anomaly(key: str) -> Any:
         request=request,
     )
     return json_response(engine.anomaly_view(episode))
+
+
+def refine_with_activity(
+    deps: Any, found: list[Any], failed: list[str]
+) -> tuple[list[Any], list[str]]:
+    """Pick lists and carrier tracks (domain/tracking.py `with_activity_signals`); a source
+    that fails is reported like a rule's and the rest still runs."""
+    now = deps.now()
+    picked: set[str] = set()
+    stalled: list[Any] = []
+    try:
+        candidates = [a.subject for a in found if a.rule == "paid_not_picked"]
+        picked = deps.order_activity.picked(candidates) if candidates else set()
+    except Exception as exc:
+        failed = [*failed, f"pick lists: {type(exc).__name__}: {exc}"]
+    try:
+        after = stall_after(deps.settings.track_stall_hours)
+        stalled = tracks_stalled(deps.tracks.silent(now - after, limit=5000), now, after)
+    except Exception as exc:
+        failed = [*failed, f"carrier tracks: {type(exc).__name__}: {exc}"]
+    return with_activity_signals(found, picked, stalled), failed
 
 
 @bp.schedule("rate(5 minutes)")
@@ -117,6 +144,7 @@ def scan_anomalies(event: Any) -> dict[str, Any]:
         },
         deps.now(),
     )
+    found, failed = refine_with_activity(deps, found, failed)
     report = engine.scan(
         deps.anomalies, deps.notifier, deps.now, found, deps.settings.link_base_url
     )

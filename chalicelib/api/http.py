@@ -171,3 +171,20 @@ def chalice_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
                 headers,
             )
     return response
+
+
+def own_base_url(request: Any, configured: str) -> str:
+    """The API's own base URL for links in notices: ORDERHUB_LINK_BASE_URL when set (every
+    function but the API's, infra/resources.json), else the URL this request came in on
+    (API Gateway's `domainName` and stage; the API function cannot be given its own URL by
+    the template without a dependency cycle)."""
+    if configured:
+        return configured
+    context = getattr(request, "context", None) or {}
+    headers = getattr(request, "headers", None) or {}
+    domain = context.get("domainName") or headers.get("host") or ""
+    if not domain:
+        return ""
+    stage = context.get("stage") or ""
+    scheme = headers.get("x-forwarded-proto") or ("http" if domain.startswith("127.") else "https")
+    return f"{scheme}://{domain}" + (f"/{stage}" if stage and ".execute-api." in domain else "")

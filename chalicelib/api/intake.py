@@ -10,6 +10,7 @@ from chalicelib.deps import Container
 from chalicelib.domain.ingest import enqueue_events
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.ports import StoreRules
+from chalicelib.domain.tracking import TrackUpdate
 from chalicelib.observability import logger, metrics
 
 
@@ -52,3 +53,32 @@ def queue_and_record(
         deps, platform, store, received_at, ack_ms, [e.event_key for e in events], message_ids
     )
     return message_ids
+
+
+TRACKING_PLATFORM = "tracking"  # the trail's platform for carrier-track events
+
+
+def queue_track_updates(
+    deps: Container,
+    updates: Sequence[TrackUpdate],
+    received_at: datetime,
+    ack_ms: int = 0,
+) -> tuple[str, ...]:
+    """Queue carrier-track updates (domain/tracking.py) for the order processor, one message
+    `{"track": ...}` each, and record their receipts in the trail under `tracking/<provider>`.
+    The checkpoints are scrubbed already and name no buyer, so nothing is sealed."""
+    message_ids = []
+    for update in updates:
+        message = {"track": update.to_dict(), "event_key": update.event_key}
+        message_ids.append(deps.queue.send(message, update.key))
+    for update, message_id in zip(updates, message_ids, strict=True):
+        record_receipts(
+            deps,
+            TRACKING_PLATFORM,
+            update.provider,
+            received_at,
+            ack_ms,
+            [update.event_key],
+            [message_id],
+        )
+    return tuple(message_ids)

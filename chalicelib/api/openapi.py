@@ -189,6 +189,10 @@ SCHEMAS: dict[str, Schema] = {
                     "allocation",
                     "anomaly",
                     "notification",
+                    "note",
+                    "pick_list",
+                    "track",
+                    "after_sales",
                 ],
             },
             "summary": STRING,
@@ -728,6 +732,46 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {400: "date is not YYYY-MM-DD", 404: "no indicators for that day yet"},
         query={"date": DATE_QUERY},
     ),
+    ("GET", "/ops/banners"): Operation(
+        "Banners for the console: metric-table alarms now in ALARM (the oversell rate)",
+        "operations",
+        {
+            200: Reply(
+                "the active banners, oldest first (none: an empty list)",
+                obj(
+                    {
+                        "banners": {
+                            "type": "array",
+                            "items": obj(
+                                {
+                                    "alarm": STRING,
+                                    "priority": STRING,
+                                    "title": STRING,
+                                    "message": STRING,
+                                    "reason": STRING,
+                                    "since": TIME,
+                                    "link": STRING,
+                                }
+                            ),
+                        }
+                    }
+                ),
+                {
+                    "banners": [
+                        {
+                            "alarm": "orderhub-oversell-rate-above-0",
+                            "priority": "P0",
+                            "title": "P0 ALARM: orderhub-oversell-rate-above-0",
+                            "message": "Yesterday (Beijing day) some orders were oversold.",
+                            "reason": "Threshold Crossed: 1 datapoint [0.5] > 0.0",
+                            "since": "2026-11-26T16:20:00+00:00",
+                            "link": "https://api.example.com/console#/anomalies",
+                        }
+                    ]
+                },
+            )
+        },
+    ),
     ("POST", "/admin/api-keys"): Operation(
         "Issue an API key (shown once)",
         "access",
@@ -918,6 +962,18 @@ SECURITY_SCHEMES: dict[str, Schema] = {
         "description": "Douyin: hex MD5(app key + body + app secret), or HMAC-SHA256 per "
         "`sign-method`; with `app-id`.",
     },
+    "kuaidi100Sign": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sign",
+        "description": "快递100 push: form field `sign` = upper-case hex MD5(param + salt).",
+    },
+    "aftershipHmac": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "aftership-hmac-sha256",
+        "description": "AfterShip: base64 HMAC-SHA256 of the raw body with the webhook secret.",
+    },
 }
 
 COMMON_ERRORS = {
@@ -1049,6 +1105,9 @@ def operation_object(method: str, path: str, op: Operation) -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
+    from chalicelib.api.openapi_activity import ACTIVITY_OPERATIONS  # it imports this module
+
+    OPERATIONS.update(ACTIVITY_OPERATIONS)
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), op in OPERATIONS.items():
         paths.setdefault(path, {})[method.lower()] = operation_object(method, path, op)

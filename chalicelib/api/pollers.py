@@ -28,8 +28,10 @@ from chalicelib.adapters.pull_clients import JdOrders, PinduoduoOrders, TaobaoTm
 from chalicelib.api.intake import queue_and_record
 from chalicelib.api.processor import record_rejection
 from chalicelib.channels import jd, pinduoduo, taobao
+from chalicelib.channels.after_sales_platforms import taobao_after_sales
 from chalicelib.channels.pull import pull_credentials
 from chalicelib.deps import Container, container
+from chalicelib.domain.after_sales import record_after_sales
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.polling import (
@@ -95,6 +97,13 @@ def poll_taobao_store(deps: Container, store: Store, result: TmcResult) -> None:
     tmc = TaobaoTmc(deps.settings.taobao_api_url, credentials, deps.pull_transport, deps.now)
 
     def read(message: TmcMessage) -> Any:
+        if not credentials.seller_nick or message.user_nick == credentials.seller_nick:
+            # refund topics are after-sales requests (channels/after_sales_platforms.py),
+            # recorded before the message can be confirmed
+            found = taobao_after_sales(
+                message.message_id, message.topic, message.content, message.pub_time, store
+            )
+            record_after_sales(found, deps.after_sales)
         return taobao.read_tmc_message(message, tmc.fetch_trade, store, credentials, deps.now())
 
     drain_tmc(tmc, read, IntakeSink(deps, store), MAX_TMC_BATCHES, result)

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
+from chalicelib.api.tracking import apply_track_message, read_track_message
 from chalicelib.deps import Container, container
 from chalicelib.domain.archive import raw_document, raw_key
 from chalicelib.domain.booking import BookingContext
@@ -67,8 +68,17 @@ def read_event(body: str, deps: Container) -> OrderEvent:
     return read_message(body, deps)[0]
 
 
+def message_key(body: str, deps: Container) -> str:
+    """The event key of a queued message: a carrier-track update's, or an order event's."""
+    track = read_track_message(body, deps)
+    return str(track["event_key"]) if track is not None else read_event(body, deps).event_key
+
+
 def handle_order_message(body: str, deps: Container) -> ProcessResult:
-    """Load one queued message and book its event."""
+    """Load one queued message and book its event (or apply its carrier-track update)."""
+    track = read_track_message(body, deps)
+    if track is not None:
+        return ProcessResult(apply_track_message(track, deps), "", 1)
     event, raw = read_message(body, deps)
     store = deps.catalog.get_store(event.platform, event.store)
     # Intake sealed the buyer and the payload; a message queued before sealing existed (or a
@@ -138,10 +148,14 @@ def record_rejection(
 
 def reject_message(record: SQSRecord, exc: Exception, deps: Container) -> str:
     """Record a permanent failure with its reason, once; the message is then deleted."""
+    track = read_track_message(record.body, deps)
     try:
-        event = read_event(record.body, deps)
-        key, order = event.event_key, event.order_key
-    except InvalidMessage:
+        if track is not None:  # a carrier-track update: its own key closes its trail
+            key, order = str(track["event_key"]), ""
+        else:
+            event = read_event(record.body, deps)
+            key, order = event.event_key, event.order_key
+    except (InvalidMessage, KeyError):
         key, order = f"invalid#{record.message_id}", ""
     reason = getattr(exc, "message", str(exc))
     record_rejection(deps, key, order, reason)
@@ -185,7 +199,7 @@ def track_attempt(
     booking is committed already, and the pending-events job repairs a trail left open."""
     attempt = int(record.attributes.approximate_receive_count or 1)
     try:
-        event_key = read_event(record.body, deps).event_key
+        event_key = message_key(record.body, deps)
         final = outcome in FINAL_OUTCOMES
         if error:  # why it failed, for `dlq show`: scrubbed, short
             reason = scrub_free_text(error)[:300]

@@ -10,9 +10,11 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.indicator_reports import monthly_chase_lines
 from chalicelib.deps import Container, container
 from chalicelib.domain.daily_reports import ReportRun, run_inventory_report, run_reconciliation
-from chalicelib.domain.monthly_review import previous_month, run_monthly_review
+from chalicelib.domain.monthly_review import month_start, previous_month, run_monthly_review
+from chalicelib.domain.order_notes import previous_month_label, review_note_lines
 from chalicelib.domain.reconcile import previous_day
 from chalicelib.domain.reports import parse_kind, parse_report_date
 from chalicelib.observability import logger, metrics
@@ -76,7 +78,19 @@ def monthly_review(event: Any) -> dict[str, Any]:
     re-runs that month."""
     deps = container()
     month = _date_asked(event) or previous_month(deps.now())
-    run = run_monthly_review(month, deps.anomalies, deps.reports, deps.notifier, deps.now)
+    chase = monthly_chase_lines(deps, month_start(month))  # the metric table's monthly row
+    earlier = review_note_lines(
+        deps.order_activity.review_notes(previous_month_label(month_start(month)))
+    )
+    run = run_monthly_review(
+        month,
+        deps.anomalies,
+        deps.reports,
+        deps.notifier,
+        deps.now,
+        extra_lines=chase,
+        earlier_actions=earlier,
+    )
     return _log(run)
 
 

@@ -9,6 +9,7 @@ from chalice import Blueprint
 from chalicelib.api.access import audit
 from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.api.queries import order_view, stock_view
+from chalicelib.api.tracking import subscribe_shipment
 from chalicelib.deps import Container, container
 from chalicelib.domain.audit import Action
 from chalicelib.domain.errors import NotFound
@@ -19,6 +20,7 @@ from chalicelib.domain.stock_ops import (
     parse_adjustment,
     parse_outbound_confirmation,
 )
+from chalicelib.domain.tracking import parse_tracking
 from chalicelib.observability import logger
 
 bp = Blueprint(__name__)
@@ -48,7 +50,9 @@ def _json_body() -> Any:
 def handle_outbound_confirmation() -> Any:
     """Units left the warehouse: locked and on_hand go down together. Idempotent by id."""
     deps = container()
-    confirmation = parse_outbound_confirmation(_json_body())
+    body = _json_body()
+    confirmation = parse_outbound_confirmation(body)
+    tracking = parse_tracking(body)  # optional {carrier, number}: the parcel is followed
     key = order_key(confirmation.platform, confirmation.store, confirmation.order_id)
     before = _shipment_state(deps.orders.get_order(key))
     result = ship_order(confirmation, deps.orders, deps.now)
@@ -72,12 +76,15 @@ def handle_outbound_confirmation() -> Any:
             },
             request=bp.current_request,
         )
-    return json_response(
-        {
-            "status": "duplicate" if result.outcome.value == "duplicate" else "shipped",
-            "order": order_view(order),
-        }
-    )
+    answer = {
+        "status": "duplicate" if result.outcome.value == "duplicate" else "shipped",
+        "order": order_view(order),
+    }
+    if tracking is not None:
+        answer["tracking"] = subscribe_shipment(
+            deps, key, *tracking, confirmation_id=confirmation.confirmation_id
+        )
+    return json_response(answer)
 
 
 @bp.route("/inventory/{sku}/adjustments", methods=["POST"])

@@ -25,6 +25,13 @@ from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import order_key
 from chalicelib.domain.order_actions import without_amounts
 from chalicelib.domain.timeline import order_timeline, parse_include
+from chalicelib.domain.timeline_activity import (
+    activity_entries,
+    after_sales_entries,
+    track_entries,
+    track_view,
+    with_entries,
+)
 
 bp = Blueprint(__name__)
 
@@ -54,6 +61,14 @@ def handle_get_order_timeline(platform: str, store: str, order_id: str) -> Any:
         include_raw=include_raw,
         vault=deps.personal_data if include_raw else None,
     )
+    # notes, pick lists and the carrier track (domain/timeline_activity.py)
+    tracks = deps.tracks.for_order(key)
+    timeline = with_entries(
+        timeline,
+        activity_entries(deps.order_activity.entries(key))
+        + track_entries(tracks)
+        + after_sales_entries(deps.after_sales.for_order(key)),
+    )
     if include_raw:
         payloads = sorted(
             str(e.details["event_key"])
@@ -70,6 +85,10 @@ def handle_get_order_timeline(platform: str, store: str, order_id: str) -> Any:
             },
             request=request,
         )
-    shown = {"order": order_view(order) if order is not None else None, **timeline.to_dict()}
+    shown = {
+        "order": order_view(order) if order is not None else None,
+        **timeline.to_dict(),
+        "tracks": [track_view(t, deps.now()) for t in tracks],
+    }
     # amounts (the order's, and any an entry carries) only for read_payments
     return json_response(shown if may_see_amounts(request) else without_amounts(shown))

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from chalicelib.channels.after_sales_platforms import PLATFORM_PARSERS
 from chalicelib.channels.base import Delivery, load_json, platform_time, text
 from chalicelib.domain.after_sales import ANSWERED, REQUESTED, AfterSalesEvent
 from chalicelib.domain.errors import InvalidPayload
@@ -223,6 +224,10 @@ AFTER_SALES_PARSERS: dict[str, Callable[[Delivery, Store], list[AfterSalesEvent]
     "douyin": douyin_after_sales,
     "shopify": shopify_after_sales,
 }
+
+
+# the own shop, WooCommerce and BigCommerce (channels/after_sales_platforms.py)
+AFTER_SALES_PARSERS.update(PLATFORM_PARSERS)
 
 
 def parse_after_sales(platform: str, delivery: Delivery, store: Store) -> list[AfterSalesEvent]:

@@ -141,6 +141,16 @@ def _change_time(document: Mapping[str, Any], change: Mapping[str, Any]) -> tupl
     return utc_time(trigger, "TimeOfOrderChange", path)
 
 
+def _event_time(document: Mapping[str, Any]) -> datetime | None:
+    """The notification's `EventTime` (UTC): when Amazon sent it, what clock skew is measured
+    on (domain/skew.py); None when absent or unreadable (never a reason to refuse)."""
+    raw = document.get("EventTime")
+    try:
+        return parse_in_zone(raw, "UTC") if isinstance(raw, str) and raw else None
+    except ValueError:
+        return None
+
+
 def _line(raw: Any, path: str) -> OrderLine | None:
     if not isinstance(raw, dict):
         raise InvalidPayload(f"{path} must be an object")
@@ -202,5 +212,6 @@ def parse_amazon_notification(body: bytes | str, received_at: datetime) -> Notif
         received_at=received_at,
         complete=whole_order,
         platform_event_id=notification_id,
+        sent_at=_event_time(document),
     )
     return Notification(kind, notification_id, seller_id, event)

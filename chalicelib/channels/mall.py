@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chalicelib.channels.after_sales_platforms import is_mall_refund
 from chalicelib.channels.base import Credentials, Delivery, accepted_reply, webhook_credentials
 from chalicelib.channels.standard_webhooks import verify_standard_webhook
 from chalicelib.domain.bounds import check_json_depth
@@ -174,6 +175,8 @@ class MallChannel:
         return verify_standard_webhook(delivery.headers, delivery.body, credentials.secrets, now)
 
     def parse(self, delivery: Delivery, store: Store, delivery_id: str) -> list[OrderEvent]:
+        if is_mall_refund(delivery.body):  # refund.*: after-sales, no order event in it
+            return []
         return [parse_mall_payload(delivery.body, store, delivery_id, delivery.received_at)]
 
     def ack(self, delivery_id: str, events: Sequence[OrderEvent]) -> tuple[int, dict[str, Any]]:

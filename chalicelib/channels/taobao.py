@@ -90,6 +90,7 @@ from chalicelib.domain.polling import (
     TmcMessage,
 )
 from chalicelib.domain.ports import Store
+from chalicelib.domain.timeutil import parse_in_zone
 
 PLATFORM = "taobao"
 DEFAULT_API_URL = "https://eco.taobao.com/router/rest"
@@ -366,7 +367,17 @@ def trade_event(
         buyer=buyer,
         received_at=received_at,
         platform_event_id=message.message_id,
+        sent_at=_pub_time(message.pub_time),
     )
+
+
+def _pub_time(raw: str) -> datetime | None:
+    """TMC's `pub_time` (Beijing, "yyyy-MM-dd HH:mm:ss"): when TMC published the message,
+    what clock skew is measured on (domain/skew.py); None when absent or unreadable."""
+    try:
+        return parse_in_zone(raw, str(PLATFORM_ZONE)) if raw else None
+    except ValueError:
+        return None
 
 
 def _raw(message: TmcMessage, trade_text: str | None) -> str:

@@ -33,7 +33,7 @@ Payload → canonical event (a thin event: `complete=False`)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.channels.base import (
@@ -126,8 +126,21 @@ def parse_tiktok_webhook(body: bytes, store: Store, received_at: datetime) -> li
             buyer=None,
             received_at=received_at,
             complete=False,
+            sent_at=_sent_at(payload),
         )
     ]
+
+
+def _sent_at(payload: Mapping[str, Any]) -> datetime | None:
+    """The body's `timestamp` (Unix seconds, signed): when TikTok sent the message, what
+    clock skew is measured on (domain/skew.py); None when absent or unreadable."""
+    stamp = payload.get("timestamp")
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or stamp <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(stamp, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class TikTokChannel:

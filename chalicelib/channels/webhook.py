@@ -7,7 +7,7 @@ part (seal and queue each event) is `domain/ingest.enqueue_events`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from chalicelib.domain.ingest import MAX_BODY_BYTES, enqueue_events
 from chalicelib.domain.personal_data import PersonalDataVault
 from chalicelib.domain.ports import Catalog, EventQueue, SecretSource
 from chalicelib.domain.rotation import effective_secret
+from chalicelib.domain.skew import sender_time
 
 __all__ = ["MAX_BODY_BYTES", "Accepted", "accept_webhook"]
 
@@ -82,6 +83,9 @@ def accept_webhook(
     credentials = channel.credentials(effective_secret(secrets.get_secret(store.secret_name), now))
     delivery_id = check_id(channel.verify(delivery, credentials, now), "the delivery's id header")
     events = channel.parse(delivery, store, delivery_id)
+    sent_at = sender_time(delivery.headers)  # what clock skew is measured on (domain/skew.py)
+    if sent_at is not None:
+        events = [e if e.sent_at else replace(e, sent_at=sent_at) for e in events]
     requests = parse_after_sales(platform, delivery, store) if after_sales is not None else []
     changed = record_after_sales(requests, after_sales) if after_sales is not None else ()
     message_ids = enqueue_events(events, body, queue, vault, store.rules)

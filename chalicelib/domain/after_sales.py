@@ -18,10 +18,10 @@ What the records feed:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.kpis import kpi_day
 
@@ -75,3 +75,47 @@ class AfterSalesLog(Protocol):
 def record_after_sales(events: Iterable[AfterSalesEvent], log: AfterSalesLog) -> tuple[str, ...]:
     """Record each event; the request keys that changed."""
     return tuple(event.request_key for event in events if log.record(event))
+
+
+class AfterSalesPages(Protocol):
+    """One platform's after-sales list for one store (adapters/after_sales_pull.py)."""
+
+    def pages(self, window: Any) -> Iterable[Sequence[AfterSalesEvent]]:
+        """Every after-sales row changed in the window, page by page."""
+        ...
+
+
+def poll_after_sales(
+    key: str,
+    cursors: Any,
+    source: AfterSalesPages,
+    log: AfterSalesLog,
+    now: datetime,
+    policy: Any,
+) -> dict[str, Any]:
+    """Read and record window by window after the store's after-sales cursor (the order
+    pollers' windows and cursor store, domain/polling.py, under their own cursor id), until
+    caught up or `policy.max_windows` are done. A failure leaves the cursor at the end of
+    the last window fully recorded; recording is idempotent, so a re-read changes nothing."""
+    from chalicelib.domain.polling import Cursor, initial_position, next_window
+
+    cursor = cursors.load(key) or Cursor(key, initial_position(now, policy))
+    recorded = seen = windows = 0
+    caught_up = False
+    for _ in range(policy.max_windows):
+        window = next_window(cursor.position, now, policy)
+        if window is None:
+            caught_up = True
+            break
+        for page in source.pages(window):
+            seen += len(page)
+            recorded += len(record_after_sales(page, log))
+        cursor = cursors.advance(cursor, window.end, now)
+        windows += 1
+    return {
+        "windows": windows,
+        "seen": seen,
+        "recorded": recorded,
+        "cursor": cursor.position.isoformat(),
+        "caught_up": caught_up,
+    }

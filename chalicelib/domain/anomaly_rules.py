@@ -102,9 +102,10 @@ RULES: Mapping[str, AnomalyRule] = {
             P0,
             "warehouse",
             Sla(_m(30), _h(4)),
-            "paid, stock locked, nothing shipped 6 h after payment",
+            "paid, stock locked, no pick list printed and nothing shipped 6 h after payment",
             E.SCAN,
-            "orders GSI `awaiting_shipment` (awaiting = paid, since = paid time)",
+            "orders GSI `awaiting_shipment` (awaiting = paid, since = paid time), less the "
+            "orders a WMS pick list named (order-activity table, `POST /wms/pick-lists`)",
             trigger_after=_h(6),
         ),
         AnomalyRule(
@@ -112,10 +113,12 @@ RULES: Mapping[str, AnomalyRule] = {
             P1,
             "cs",
             Sla(_h(4), _h(24)),
-            "the platform shows the order shipped, no update from it for 48 h, and the "
-            "warehouse has not confirmed the goods left (units still locked)",
+            "the parcel's carrier track has had no checkpoint for 48 h "
+            "(ORDERHUB_TRACK_STALL_HOURS) while not delivered; or the platform shows the order "
+            "shipped, no update for 48 h, and the warehouse has not confirmed the goods left",
             E.SCAN,
-            "orders GSI `awaiting_shipment` (awaiting = shipped, since = platform's last update)",
+            "tracks table's sparse index `moving` (快递100 / AfterShip pushes, polled as a "
+            "backup); orders GSI `awaiting_shipment` (awaiting = shipped)",
             trigger_after=_h(48),
         ),
         AnomalyRule(
@@ -135,8 +138,8 @@ RULES: Mapping[str, AnomalyRule] = {
             Sla(_h(2), _h(24)),
             "a buyer's after-sales request unanswered for 24 h",
             E.SCAN,
-            "after-sales table's sparse index `unanswered` (TikTok Shop, Douyin, Shopify "
-            "requests; domain/after_sales.py)",
+            "after-sales table's sparse index `unanswered` (every platform's requests; "
+            "domain/after_sales.py)",
             trigger_after=_h(24),
         ),
         AnomalyRule(
@@ -190,9 +193,10 @@ RULES: Mapping[str, AnomalyRule] = {
             P2,
             "ops",
             Sla(_h(24), _h(72)),
-            "a store's event time more than 5 min ahead of, or 7 days behind, its receipt",
+            "a store's send time more than 5 min from our receipt, either way (no send time: "
+            "an event time over 5 min ahead)",
             E.PROCESSOR,
-            "the event's time against its receipt",
+            "the platform's send time (or the event's time) against its receipt",
             subject="store",
         ),
         AnomalyRule(

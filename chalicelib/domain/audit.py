@@ -51,6 +51,9 @@ class Action:
     ORDER_VOID = "order.void"  # cancelled by a person, with a reason (api/order_actions.py)
     ORDER_EDIT_ADDRESS = "order.edit_address"  # a suspicious address corrected
     ORDERS_EXPORT = "orders.export"  # a CSV of a date range
+    ORDER_NOTE = "order.note"  # a note added to an order (its text is in the order's activity)
+    WMS_PICK_LIST = "wms.pick_list"  # the WMS printed a pick list naming orders
+    REVIEW_NOTE = "review.note"  # a monthly review's root cause and action for an anomaly type
 
 
 SYSTEM = Principal(key_id="system", owner="system", role="system")  # scheduled jobs

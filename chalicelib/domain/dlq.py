@@ -42,6 +42,14 @@ def describe(
         body = json.loads(message.get("Body", ""))
         if isinstance(body, dict) and isinstance(body.get("event"), dict):
             event = body["event"]
+        elif isinstance(body, dict) and isinstance(body.get("track"), dict):  # a carrier track
+            track = body["track"]
+            event = {
+                "platform": "tracking",
+                "store": track.get("provider", ""),
+                "order_id": f"{track.get('carrier', '')} {track.get('number', '')}",
+                "event_key": body.get("event_key", ""),
+            }
         elif isinstance(body, dict) and body.get("overflow") and load is not None:
             found = load(str(message.get("Body", "")))
             event = found["event"] if isinstance(found.get("event"), dict) else {}

@@ -29,14 +29,15 @@ Days are Beijing days (00:00-24:00 Asia/Shanghai), as in the reconciliation repo
   `opened_at` in its own record, so an anomaly resolved and reopened counts twice, repeats of
   an open one (`occurrences`) never. Every rule and priority counts.
 - **Customer chase rate** (`CustomerChaseRate`, %) = 100 × after-sales requests opened that
-  day ÷ new orders. A "chase" is a buyer-initiated after-sales request as the platform pushes
-  it (domain/after_sales.py, channels/after_sales.py): TikTok Shop reverse orders (webhook
-  type 2), Douyin refund messages (tags 200-205), Shopify returns and refunds
-  (`CHASE_SOURCES`). Counted through the after-sales table's `opened_day` index (the Beijing
-  day a request was first seen), once per request. Not counted: the platforms' urge-shipment
-  ("催发货") and complaint messages (OrderHub receives none), and after-sales on the other
-  platforms (pull platforms, own shop, WooCommerce, BigCommerce, Amazon), whose orders still
-  count in the denominator, so the rate is a lower bound.
+  day ÷ new orders. A "chase" is a buyer-initiated after-sales request as the platform
+  reports it (domain/after_sales.py; channels/after_sales.py, after_sales_platforms.py,
+  after_sales_pull.py): TikTok Shop reverse orders, Douyin refund messages, Shopify returns
+  and refunds, Taobao/Tmall TMC refund messages, Pinduoduo and JD after-sales lists (pulled),
+  WooCommerce refunds, BigCommerce refund callbacks, Amazon cancellation requests and the own
+  shop's refund events (`CHASE_SOURCES`: every platform). Counted through the after-sales
+  table's `opened_day` index (the Beijing day a request was first seen), once per request.
+  Not counted: the platforms' urge-shipment ("催发货") and complaint messages (OrderHub
+  receives none) and Amazon's returns (return reports, not notified).
 
 Rates are not emitted for a day without new orders (undefined, not 0).
 """
@@ -53,8 +54,19 @@ from chalicelib.domain.model import StockLevel
 
 KPI_ZONE = ZoneInfo("Asia/Shanghai")  # the business day, as the reconciliation's
 OVERSELL_RULES = ("out_of_stock", "backorder")
-# Platforms whose after-sales requests OrderHub ingests and counts (channels/after_sales.py).
-CHASE_SOURCES: tuple[str, ...] = ("tiktok", "douyin", "shopify")
+# Platforms whose after-sales requests OrderHub ingests and counts (channels/after_sales*.py).
+CHASE_SOURCES: tuple[str, ...] = (
+    "tiktok",
+    "douyin",
+    "shopify",
+    "taobao",
+    "pinduoduo",
+    "jd",
+    "woocommerce",
+    "bigcommerce",
+    "amazon",
+    "mall",
+)
 TARGETS = {  # the issue's targets; the alarms' thresholds (infra/resources.json)
     "sync_latency_p50_seconds": 60.0,
     "oversell_rate_pct": 0.0,

@@ -159,6 +159,10 @@ class OrderEvent:
     # The platform's own id for the event when it differs from the dedupe key (Shopify's
     # X-Shopify-Event-Id, WooCommerce's delivery id, Douyin's msg_id): for investigation.
     platform_event_id: str = ""
+    # When the sender says it sent this delivery (UTC; Standard Webhooks `webhook-timestamp`,
+    # Shopify `X-Shopify-Triggered-At`, Amazon `EventTime`, TMC `pub_time`, TikTok
+    # `timestamp`): what clock skew is measured on (domain/skew.py). None: not given.
+    sent_at: datetime | None = None
 
     @property
     def order_key(self) -> str:
@@ -185,6 +189,7 @@ class OrderEvent:
             "region": self.region,
             "complete": self.complete,
             "platform_event_id": self.platform_event_id,
+            **({"sent_at": self.sent_at.isoformat()} if self.sent_at else {}),
         }
 
     @classmethod
@@ -205,6 +210,7 @@ class OrderEvent:
             region=data.get("region", ""),
             complete=bool(data.get("complete", True)),
             platform_event_id=data.get("platform_event_id", ""),
+            sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
         )
 
 

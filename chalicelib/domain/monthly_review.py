@@ -15,8 +15,8 @@ now for one still open; an escalated episode breached by definition.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
@@ -167,7 +167,9 @@ def review_cells(month: date, rank: int, entry: RuleStats) -> list[str]:
     ]
 
 
-def review_summary(month: date, ranked: list[RuleStats]) -> ReportSummary:
+def review_summary(
+    month: date, ranked: list[RuleStats], extra_lines: Sequence[str] = ()
+) -> ReportSummary:
     top = ranked[:TOP]
     total = sum(s.opened for s in ranked)
     label = month.strftime("%Y-%m")
@@ -185,6 +187,7 @@ def review_summary(month: date, ranked: list[RuleStats]) -> ReportSummary:
     if len(ranked) > TOP:
         rest = ranked[TOP:]
         lines.append(f"{len(rest)} more types: {sum(s.opened for s in rest)} anomalies")
+    lines += extra_lines  # the metric table's monthly indicators (customer chase rate)
     chart = Chart(
         f"Top {TOP} anomaly types, {label}",
         ("opened", "SLA breaches"),
@@ -205,8 +208,14 @@ def run_monthly_review(
     reports: ReportStore,
     notifier: Notifier,
     now: Callable[[], datetime],
+    extra_lines: Sequence[str] = (),
+    earlier_actions: Sequence[str] = (),
 ) -> ReportRun:
-    """Last month's review into `reports/monthly/<YYYY-MM-01>/`, then a notice to finance."""
+    """Last month's review into `reports/monthly/<YYYY-MM-01>/`, then a notice to finance;
+    `extra_lines` join its summary (the customer chase rate, domain/indicator_reports.py);
+    `earlier_actions`: the lines recording the month before's root causes and actions
+    (domain/order_notes.py `review_note_lines`), shown on the summary page after the
+    numbers."""
     month = month_start(month)
     start, end = month_window(month)
     moment = now()
@@ -220,7 +229,9 @@ def run_monthly_review(
     for rank, entry in enumerate(ranked[:TOP], start=1):
         draft.add(review_cells(month, rank, entry))
         run.rows += 1
-    summary = review_summary(month, ranked)
+    summary = review_summary(month, ranked, extra_lines)
+    if earlier_actions:
+        summary = replace(summary, lines=(*summary.lines, *earlier_actions))
     run.details = [dict(zip(REVIEW_COLUMNS, row, strict=True)) for row in summary.rows]
     run.published = draft.publish(summary)
     announce_report(run, summary, notifier, moment)

@@ -19,7 +19,7 @@ from typing import Protocol
 class Notice:
     """One message for people. Never carries personal data (buyer name, phone, address)."""
 
-    kind: str  # anomaly_opened | anomaly_escalated | anomaly_resolved | health | report
+    kind: str  # anomaly_opened | anomaly_escalated | anomaly_resolved | health | report | alarm
     priority: str  # P0 | P1 | P2 for anomalies and health; "info" for reports
     audience: str  # the owner role it is for: ops | cs | finance | warehouse | admin
     title: str  # one line, e.g. "P0 out_of_stock: mall#demo-shop#A-1001"
@@ -27,6 +27,9 @@ class Notice:
     link: str = ""  # where to look: the order's timeline, the report's presigned URL
     at: datetime | None = None  # when it happened (UTC)
     facts: Mapping[str, str] = field(default_factory=dict)  # short key/value lines
+    # Channel types the notice must reach besides its routes ("wecom", "dingtalk", "email",
+    # "sms"), when a rule names them (the metric table, chalicelib/domain/metric_table.py).
+    via: tuple[str, ...] = ()
 
 
 class Notifier(Protocol):

@@ -368,3 +368,23 @@ def sns_document(notice: Notice) -> dict[str, Any]:
 
 def sns_message(notice: Notice) -> str:
     return json.dumps(sns_document(notice), ensure_ascii=False)  # facts keep their order
+
+
+# --- SMS -------------------------------------------------------------------------------
+
+SMS_MAX_CHARS = 300  # SNS splits a text into parts; we keep alerts to a few parts at most
+SMS_LAST_OF_WINDOW = "SMS limit reached: further alerts go to WeCom/DingTalk/email only"
+
+
+def sms_text(notice: Notice, last_in_window: bool = False) -> str:
+    """One short text: the headline and the link (always kept), cut to SMS_MAX_CHARS; the
+    last text a channel may send in its window says so."""
+    link = safe_link(notice.link)
+    tail = [link] if link else []
+    if last_in_window:
+        tail.append(SMS_LAST_OF_WINDOW)
+    room = SMS_MAX_CHARS - sum(len(t) + 1 for t in tail)
+    head = f"{PRODUCT} {headline(notice)}"
+    if len(head) > room:
+        head = head[: max(room - 1, 0)] + "…"
+    return "\n".join([head, *tail])

@@ -12,12 +12,14 @@ credential, DingTalk robots have signing secrets) under `orderhub/notifications`
                          "url": "https://oapi.dingtalk.com/robot/send?access_token=...",
                          "secret": "SEC...", "at_mobiles": ["13800000000"], "at_all": false,
                          "mention_on": ["P0"]},
-        "ops-mail": {"type": "email", "to": ["ops@example.com"]}
+        "ops-mail": {"type": "email", "to": ["ops@example.com"]},
+        "ops-sms": {"type": "sms", "to": ["+8613800000000"], "priorities": ["P0"],
+                    "limit": 5, "window_minutes": 60}
       },
       "routes": [
         {"audiences": ["ops", "warehouse"], "priorities": ["P0", "P1"], "sns": "priority",
          "channels": ["ops-wecom", "ops-dingtalk"]},
-        {"audiences": ["*"], "priorities": ["P0"], "channels": ["ops-mail"]},
+        {"audiences": ["*"], "priorities": ["P0"], "channels": ["ops-mail", "ops-sms"]},
         {"audiences": ["finance"], "priorities": ["*"], "sns": "finance", "channels": []}
       ]
     }
@@ -27,6 +29,18 @@ A notice goes to the union of every route whose `audiences` holds its audience a
 SNS topic: `"priority"` the topic of the notice's priority (P0, P1, P2; none for `info`),
 `"finance"` the finance topic; the topics' ARNs are the functions' settings, so an unset one
 is simply no route. Without a configuration, `DEFAULT_CONFIG` applies: SNS only.
+
+SMS channels text E.164 numbers (SNS Publish to a phone number). A text is intrusive and
+costs money, so an SMS channel only takes the priorities it lists (`priorities`, default
+`["P0"]`: P0 goes by SMS by default wherever a route names an SMS channel), and at most
+`limit` texts per `window_minutes` (default 5 per 60) reach its numbers: the last one says
+that further alerts go to the other channels only, so an alarm storm cannot send hundreds.
+
+A notice that names channel types (`Notice.via`, from the metric table) goes where its
+routes send it and also to the channels of those types on every route for its audience,
+whatever the routes' priorities (the table's "→ WeCom + email" is a minimum). Alarm notices
+(kinds `alarm`, `alarm_recovered`: relayed from CloudWatch alarms that the alerts topics
+carried already) never go back to the SNS topics.
 """
 
 from __future__ import annotations
@@ -46,6 +60,11 @@ PRIORITIES = ("P0", "P1", "P2", "info")
 AUDIENCES = ("ops", "cs", "finance", "warehouse", "admin")
 ANY = "*"
 SNS_BY_PRIORITY, SNS_FINANCE = "priority", "finance"
+CHANNEL_TYPES = ("wecom", "dingtalk", "email", "sms")
+ALARM_KINDS = frozenset({"alarm", "alarm_recovered"})  # relayed from SNS: never back to SNS
+SMS_DEFAULT_PRIORITIES = ("P0",)
+SMS_DEFAULT_LIMIT, SMS_DEFAULT_WINDOW_MINUTES = 5, 60
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 PRIORITY_TOPICS = ("P0", "P1", "P2")
 TOPICS = (*PRIORITY_TOPICS, "finance")
 LOOPBACK_HOSTS = ("localhost",)
@@ -81,7 +100,28 @@ class EmailList:
     to: tuple[str, ...]
 
 
-Channel = WeComRobot | DingTalkRobot | EmailList
+@dataclass(frozen=True)
+class SmsList:
+    """Phone numbers (E.164) texted through SNS, at most `limit` texts per window."""
+
+    name: str
+    to: tuple[str, ...]
+    priorities: tuple[str, ...] = SMS_DEFAULT_PRIORITIES
+    limit: int = SMS_DEFAULT_LIMIT
+    window_minutes: int = SMS_DEFAULT_WINDOW_MINUTES
+
+
+Channel = WeComRobot | DingTalkRobot | EmailList | SmsList
+
+
+def channel_type(channel: Channel) -> str:
+    if isinstance(channel, WeComRobot):
+        return "wecom"
+    if isinstance(channel, DingTalkRobot):
+        return "dingtalk"
+    if isinstance(channel, EmailList):
+        return "email"
+    return "sms"
 
 
 @dataclass(frozen=True)
@@ -134,13 +174,33 @@ def targets_for(notice: Notice, config: RoutingConfig) -> list[Target]:
         if not route.matches(notice):
             continue
         topic = None
-        if route.sns == SNS_FINANCE:
+        if notice.kind in ALARM_KINDS:
+            topic = None  # the alarm itself came through the topic
+        elif route.sns == SNS_FINANCE:
             topic = "finance"
         elif route.sns == SNS_BY_PRIORITY and notice.priority in PRIORITY_TOPICS:
             topic = notice.priority
         candidates: list[Target] = [SnsTopic(topic)] if topic else []
-        candidates += [config.channels[name] for name in route.channels]
+        candidates += [
+            c
+            for c in (config.channels[name] for name in route.channels)
+            if not isinstance(c, SmsList) or notice.priority in c.priorities
+        ]
         found += [t for t in candidates if t not in found]
+    return found + [t for t in _targets_via(notice, config) if t not in found]
+
+
+def _targets_via(notice: Notice, config: RoutingConfig) -> list[Target]:
+    """The channels of the notice's `via` types on every route for its audience."""
+    found: list[Target] = []
+    if not notice.via:
+        return found
+    for route in config.routes:
+        if not (ANY in route.audiences or notice.audience in route.audiences):
+            continue
+        for channel in (config.channels[name] for name in route.channels):
+            if channel_type(channel) in notice.via and channel not in found:
+                found.append(channel)
     return found
 
 
@@ -226,7 +286,34 @@ def _channel(name: str, spec: Any, fail: Fail) -> Channel:
             if not _EMAIL.match(address):
                 raise fail(f"{where}.to[{i}]", f"'{address}' is not an email address")
         return EmailList(name, to)
-    raise fail(f"{where}.type", f"must be one of wecom, dingtalk, email (got {kind!r})")
+    if kind == "sms":
+        return _sms(name, spec, fail)
+    raise fail(f"{where}.type", f"must be one of wecom, dingtalk, email, sms (got {kind!r})")
+
+
+def _sms(name: str, spec: Mapping[str, Any], fail: Fail) -> SmsList:
+    where = f"channels.{name}"
+    allowed = {"type", "to", "priorities", "limit", "window_minutes"}
+    _no_other_keys(spec, allowed, f"{where}.", fail)
+    to = _strings(spec.get("to"), f"{where}.to", fail)
+    if not to:
+        raise fail(f"{where}.to", "must list at least one phone number")
+    for i, number in enumerate(to):
+        if not _E164.match(number):
+            raise fail(f"{where}.to[{i}]", f"'{number}' is not an E.164 number (+8613800000000)")
+    raw = spec.get("priorities", list(SMS_DEFAULT_PRIORITIES))
+    priorities = _strings(raw, f"{where}.priorities", fail)
+    _known(priorities, PRIORITIES, f"{where}.priorities", fail)
+    numbers = {}
+    for key, default, top in (
+        ("limit", SMS_DEFAULT_LIMIT, 100),
+        ("window_minutes", SMS_DEFAULT_WINDOW_MINUTES, 1440),
+    ):
+        value = spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise fail(f"{where}.{key}", f"must be a whole number from 1 to {top}")
+        numbers[key] = value
+    return SmsList(name, to, priorities, numbers["limit"], numbers["window_minutes"])
 
 
 def _robot_url(value: Any, credential: str, where: str, fail: Fail) -> str:

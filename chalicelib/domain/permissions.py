@@ -40,6 +40,7 @@ class Permission(StrEnum):
     READ_ANOMALIES = "read_anomalies"
     HANDLE_ANOMALIES = "handle_anomalies"
     APPROVE_DECRYPT = "approve_decrypt"
+    WRITE_NOTES = "write_notes"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -65,6 +66,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.APPROVE_DECRYPT: (
         "approve another person's request to see a buyer's data in clear (two-person rule)"
     ),
+    Permission.WRITE_NOTES: (
+        "add notes to an order, and root causes and actions to the monthly review"
+    ),
 }
 # every role reads anomalies and handles those of the rules it owns; which rules a role owns
 # is data (domain/anomaly_rules.py), so that check is the anomaly engine's (domain/anomalies.py)
@@ -83,11 +87,20 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.REPLAY_DLQ,
             P.READ_TIMELINE,
             P.APPROVE_DECRYPT,  # the shift lead on duty approves cs's reveals
+            P.WRITE_NOTES,
             *ANOMALIES,
         }
     ),
     "cs": frozenset(
-        {P.READ_ORDERS, P.READ_INVENTORY, P.EDIT_ADDRESS, P.DECRYPT, P.READ_TIMELINE, *ANOMALIES}
+        {
+            P.READ_ORDERS,
+            P.READ_INVENTORY,
+            P.EDIT_ADDRESS,
+            P.DECRYPT,
+            P.READ_TIMELINE,
+            P.WRITE_NOTES,
+            *ANOMALIES,
+        }
     ),
     "finance": frozenset({P.READ_ORDERS, P.READ_PAYMENTS, P.READ_REPORTS, P.EXPORT, *ANOMALIES}),
     "warehouse": frozenset(

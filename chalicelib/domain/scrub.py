@@ -3,16 +3,21 @@ replaced by a marker before a reason or note is stored or logged. Pure.
 
 People paste what they are looking at into a reason ("buyer 138 1234 5678 called"); the audit
 log keeps entries 400 days and the logs go wherever logs go. Every place that stores or logs
-text a caller typed runs it through `scrub_free_text` (the audit entry's before/after, the
-refusal log line, anomaly notes, adjustment and void reasons, key revocation reasons).
+text a person or a carrier wrote runs it through this one function (`scrub_free_text`, also
+named `scrub_personal_data`): the audit entry's reasons and notes, the refusal log line,
+anomaly notes, adjustment, void and revocation reasons, order and review notes, carrier
+checkpoints, the processor's failure messages, the local access log's query strings.
 
-Patterns, deliberately wide (a false positive costs a few characters of a reason):
-- Chinese ID numbers: 18 characters, 17 digits then a digit or X (GB 11643-1999), or the
-  old 15-digit form;
-- emails: `local@domain.tld`;
-- phone numbers: a run of 7 to 15 digits, optionally `+` and separated by spaces, dots,
-  dashes or parentheses (covers Chinese mobiles `138 1234 5678`, `+86-138-1234-5678`,
-  landlines `(021) 6123 4567` and international numbers).
+What it replaces, in this order (each with a marker naming what was there):
+- e-mail addresses → `[email]`;
+- mainland China ID numbers, 18 characters (the last may be X) or the old 15 digits →
+  `[id number]`;
+- mobile numbers, 11 digits starting 1[3-9], optionally +86 / 86, spaces or dashes between
+  groups → `[phone]`;
+- any other phone-like run of 7 to 15 digits (spaces, dots, dashes or parentheses allowed:
+  landlines, international numbers) → `[number]`; a date (`2026-11-25 10:00`) is left alone.
+Ids that mix letters and digits (tracking numbers, `o-42`) stay; a long all-digit id in a
+note is masked too, which is the safe side.
 """
 
 from __future__ import annotations
@@ -21,35 +26,39 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-ID_NUMBER_MARK = "[id number]"
-EMAIL_MARK = "[email]"
-PHONE_MARK = "[phone]"
-
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# digits with separators: starts and ends on a digit; 7+ digits counted after matching
-_PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d\s().\-]{5,22}\d(?![\w])")
-
-
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?![0-9A-Za-z])")
+LONG_NUMBER = re.compile(r"(?<![0-9A-Za-z])\+?\(?\d[\d\s().\-]{5,22}\d(?![0-9A-Za-z])")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}(?:[:.]\d{2})*)?")
 
+EMAIL_MARK, ID_NUMBER_MARK, PHONE_MARK, NUMBER_MARK = (
+    "[email]",
+    "[id number]",
+    "[phone]",
+    "[number]",
+)
 
-def _phone(match: re.Match[str]) -> str:
+
+def _long_number(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = sum(ch.isdigit() for ch in text)
     if _DATE.fullmatch(text.strip()):  # 2026-11-25 is a day, not a number to hide
         return text
-    return PHONE_MARK if 7 <= digits <= 15 else text
+    digits = sum(ch.isdigit() for ch in text)
+    return NUMBER_MARK if 7 <= digits <= 15 else text
 
 
 def scrub_free_text(text: str) -> str:
-    """`text` with phone numbers, ID numbers and emails replaced by markers."""
+    """`text` with e-mails, ID numbers, mobiles and other phone-like numbers replaced."""
     if not text:
         return text
-    text = _ID_NUMBER.sub(ID_NUMBER_MARK, text)
-    text = _EMAIL.sub(EMAIL_MARK, text)
-    return _PHONE.sub(_phone, text)
+    text = EMAIL.sub(EMAIL_MARK, text)
+    text = ID_NUMBER.sub(ID_NUMBER_MARK, text)
+    text = MOBILE.sub(PHONE_MARK, text)
+    return LONG_NUMBER.sub(_long_number, text)
 
+
+scrub_personal_data = scrub_free_text  # the name issue 18's notes and tracks call it by
 
 FREE_TEXT_FIELDS = frozenset({"reason", "note", "notes", "disabled_reason", "comment"})
 

@@ -30,9 +30,9 @@ def notification() -> str:
     document = copy.deepcopy(EXAMPLE)
     change = document["Payload"]["OrderChangeNotification"]
     change.update(SellerId=SELLER, AmazonOrderId=ORDER_ID)
-    change["OrderChangeTrigger"]["TimeOfOrderChange"] = (
-        datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    change["OrderChangeTrigger"]["TimeOfOrderChange"] = now
+    document["EventTime"] = now  # Amazon's send time: what clock skew is measured on
     change["Summary"]["OrderItems"][0].update(SellerSKU=SKU, Quantity=2)
     document["NotificationMetadata"]["NotificationId"] = NOTIFICATION_ID
     return json.dumps(document)

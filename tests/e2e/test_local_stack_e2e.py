@@ -164,6 +164,9 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
                 if key in props:
                     assert alarm[key] == props[key], (name, key)
             assert alarm["Threshold"] == float(props["Threshold"]), name
+            for key in ("AlarmActions", "OKActions"):  # the topic's ARN, as Ref gives it
+                topics = [resources[a["Ref"]]["Properties"]["TopicName"] for a in props[key]]
+                assert [a.rsplit(":", 1)[-1] for a in alarm[key]] == topics, (name, key)
         elif resource["Type"] == "AWS::CloudWatch::Dashboard":  # stored locally, not rendered
             got = stack.client("cloudwatch").get_dashboard(DashboardName=props["DashboardName"])
             widgets = json.loads(got["DashboardBody"])["widgets"]
@@ -207,6 +210,15 @@ def test_every_infra_resource_exists_locally_as_defined(stack):
                 answer = requests.get(f"{stack.api}/not/a/route", timeout=10)
                 assert answer.status_code == int(props["StatusCode"]), name
                 assert set(answer.json()) == {"error", "message"}, name
+        elif resource["Type"] == "AWS::SNS::Subscription":  # lambda: a queue the stack reads
+            topic = resources[props["TopicArn"]["Ref"]]["Properties"]["TopicName"]
+            arn = f"arn:aws:sns:us-east-1:123456789012:{topic}"
+            subscribed = stack.client("sns").list_subscriptions_by_topic(TopicArn=arn)
+            function = props["Endpoint"]["Fn::GetAtt"][0]
+            endpoints = [s["Endpoint"] for s in subscribed["Subscriptions"]]
+            assert any(f":local-lambda-{function}-{topic}" in e for e in endpoints), name
+        elif resource["Type"] == "AWS::Lambda::Permission":  # nothing to create locally
+            assert props["Principal"] == "sns.amazonaws.com", name
         else:
             raise AssertionError(f"{name}: no parity check for {resource['Type']}")
 

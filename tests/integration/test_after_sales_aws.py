@@ -55,3 +55,29 @@ def test_the_chase_count_is_per_beijing_day(container: Container):
     assert log.opened_on(date(2026, 11, 25)) == 2
     assert container.kpi_sources.after_sales_opened(date(2026, 11, 26)) == 1
     assert log.opened_on(date(2026, 11, 24)) == 0
+
+
+def test_an_orders_requests_are_found_by_its_key(container):
+    from chalicelib.domain.after_sales import ANSWERED, REQUESTED, AfterSalesEvent
+
+    log = container.after_sales
+    at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    for kind, minutes in ((REQUESTED, 0), (ANSWERED, 30)):
+        log.record(
+            AfterSalesEvent(
+                "mall",
+                "demo-shop",
+                "o-1",
+                "r-1",
+                kind,
+                at + timedelta(minutes=minutes),
+                "x",
+                f"mall#demo-shop#{kind}",
+                "refund.approved",
+            )
+        )
+    [row] = log.for_order("mall#demo-shop#o-1")
+    assert (row["request_key"], row["waiting"]) == ("mall#demo-shop#r-1", False)
+    assert row["requested_at"] == "2026-11-25T08:00:00.000000Z"
+    assert row["answered_at"] == "2026-11-25T08:30:00.000000Z"
+    assert log.for_order("mall#demo-shop#o-2") == []

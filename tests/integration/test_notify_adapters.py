@@ -186,7 +186,7 @@ def test_a_p0_notice_goes_to_sns_both_robots_and_email(container, aws, stub, see
     notice = replace(NOTICE, priority="P0", title="P0 out_of_stock: mall#demo-shop#A-1001")
     delivery = container.notifier.deliver(notice)
     assert delivery.failed == {}
-    assert delivery.delivered == ["sns:P0", "ops-wecom", "ops-dingtalk", "ops-mail"]
+    assert delivery.delivered == ["sns:P0", "ops-wecom", "ops-dingtalk", "ops-mail", "ops-sms"]
     (published,) = tapped(aws, seeded["orderhub-alerts-p0"])
     assert published["Subject"] == "[OrderHub] P0 out_of_stock: mall#demo-shop#A-1001"
     assert json.loads(published["Message"])["link"] == NOTICE.link
@@ -224,7 +224,7 @@ def test_robots_failing_leave_sns_and_email_delivered(container, aws, stub, seed
     notice = replace(NOTICE, priority="P0")
     delivery = container.notifier.deliver(notice)
     assert set(delivery.failed) == {"ops-wecom", "ops-dingtalk"}
-    assert delivery.delivered == ["sns:P0", "ops-mail"]
+    assert delivery.delivered == ["sns:P0", "ops-mail", "ops-sms"]
     container.notifier.notify(notice)  # some routes took it: no exception
 
 
@@ -287,7 +287,7 @@ def test_notify_routes_command_shows_where_each_notice_goes(
     functions_env(monkeypatch, stack_env)
     assert main(["notify", "routes"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "P0\tops\tsns:P0, ops-wecom, ops-dingtalk, ops-mail" in lines
+    assert "P0\tops\tsns:P0, ops-wecom, ops-dingtalk, ops-mail, ops-sms" in lines
     assert "info\tfinance\tsns:finance, finance-mail" in lines
     assert "info\tops\t(nowhere)" in lines
 
@@ -325,7 +325,7 @@ def test_notify_test_command_against_the_http_emulator_as_make_run_has_it(
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 of 4 routes took the notice" in done.stdout
+    assert "5 of 5 routes took the notice" in done.stdout  # P0: SMS too
     (published,) = tapped(session, taps["orderhub-alerts-p0"])
     assert published["Subject"] == "[OrderHub] P0 test notice"
     assert [c["robot"] for c in stub.captured()] == ["wecom", "dingtalk"]

@@ -24,6 +24,8 @@ SAMPLE_PARAMS = {
     "key_id": "key_000000000000",
     "key": "out_of_stock%23mall%23demo-shop%23o-1",
     "request_id": "rv_0000000000000000",
+    "month": "2026-11",
+    "provider": "kuaidi100",
 }
 
 

@@ -42,6 +42,12 @@ WRITTEN: dict[tuple[str, str], str] = {
     ("POST", "/anomalies/{key}/acknowledge"): ALL,
     ("POST", "/anomalies/{key}/resolve"): ALL,
     ("GET", "/reports"): "admin ops finance",
+    # issue 18: notes on orders and on the monthly review, pick lists; issue 15: banners
+    ("POST", f"{ORDER}/notes"): "admin ops cs",
+    ("POST", "/wms/pick-lists"): "admin warehouse",
+    ("POST", "/reports/monthly-review/{month}/notes"): "admin ops cs",
+    ("GET", "/reports/monthly-review/{month}/notes"): "admin ops finance",
+    ("GET", "/ops/banners"): ALL,
 }
 ROLES = ALL.split()
 

@@ -46,6 +46,7 @@ def notification(i: int, stamp_text: str) -> str:
     change = document["Payload"]["OrderChangeNotification"]
     change["AmazonOrderId"] = f"111-{i:07d}-{i * 37 % 10_000_000:07d}"
     change["OrderChangeTrigger"]["TimeOfOrderChange"] = stamp_text
+    document["EventTime"] = stamp_text  # Amazon sends it as the order changes, by its clock
     document["NotificationMetadata"]["NotificationId"] = f"replay-{i:03d}"
     return json.dumps(document)
 

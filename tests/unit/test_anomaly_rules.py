@@ -196,9 +196,9 @@ def test_store_rules_take_the_blocklist_as_stored():
         StoreRules(address_blocklist="abc")  # type: ignore[arg-type]
 
 
-def test_the_operations_page_shows_the_rules_the_code_has():
-    page = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+def test_the_anomalies_page_shows_the_rules_the_code_has():
+    page = (ROOT / "docs" / "anomalies.md").read_text(encoding="utf-8")
     assert rules.render_rules_table() in page, (
-        "docs/operations.md's anomaly rules table is out of date: paste "
+        "docs/anomalies.md's anomaly rules table is out of date: paste "
         "`chalicelib.domain.anomaly_rules.render_rules_table()` in"
     )

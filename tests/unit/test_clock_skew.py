@@ -1,4 +1,6 @@
-"""Clock skew: events stamped far from our clock are booked anyway, reported per store."""
+"""Clock skew: a sender whose clock is far from ours (its own send time more than 5 minutes
+from our receipt, either way) is reported per store, and its events are booked anyway; an
+order's old `updated_at` is not skew."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ import pytest
 
 from chalicelib.api.processor import handle_order_message
 from chalicelib.domain.model import Outcome, Priority
-from chalicelib.domain.skew import PAST_TOLERANCE, clock_skew, report_skew, skew_anomaly
+from chalicelib.domain.skew import (
+    TOLERANCE,
+    clock_skew,
+    report_skew,
+    sender_time,
+    skew_anomaly,
+)
 from chalicelib.domain.timeutil import parse_aware
 from tests.builders import RECEIVED, event
 from tests.fakes import FakeOrderRepository
@@ -21,36 +29,74 @@ def at(offset: timedelta, **kw):
     return replace(event(**kw), updated_at=moment, updated_at_raw=moment.isoformat())
 
 
+def sent(offset: timedelta, updated: timedelta = timedelta(0), **kw):
+    """An event whose sender stamped its delivery `offset` from our receipt."""
+    return replace(at(updated, **kw), sent_at=RECEIVED + offset)
+
+
 @pytest.mark.parametrize(
     "offset",
-    [
-        timedelta(0),
-        timedelta(minutes=5),  # the tolerance itself is not skew
-        timedelta(minutes=-30),
-        timedelta(hours=-48),  # a sender retrying for two days
-        -PAST_TOLERANCE,
-    ],
+    [timedelta(0), TOLERANCE, -TOLERANCE, timedelta(minutes=-4, seconds=-59)],
 )
-def test_times_within_tolerance_are_not_skew(offset):
-    assert clock_skew(at(offset)) is None
+def test_send_times_within_five_minutes_either_way_are_not_skew(offset):
+    assert clock_skew(sent(offset)) is None
+
+
+@pytest.mark.parametrize(
+    "updated",
+    [timedelta(minutes=-30), timedelta(hours=-48), timedelta(days=-400), TOLERANCE],
+)
+def test_an_old_updated_at_is_not_skew(updated):
+    # an order changed long ago, delivered now (a sender retrying, a poller catching up)
+    assert clock_skew(at(updated)) is None
+    assert clock_skew(sent(timedelta(seconds=2), updated=updated)) is None
 
 
 @pytest.mark.parametrize(
     ("offset", "words"),
     [
-        (timedelta(minutes=5, seconds=1), "5 min ahead of"),
-        (timedelta(hours=8), "8.0 h ahead of"),  # a UTC time read as GMT+8, the other way
-        (-PAST_TOLERANCE - timedelta(seconds=1), "7.0 days behind"),
-        (timedelta(days=-400), "400.0 days behind"),
+        (TOLERANCE + timedelta(seconds=1), "5 min ahead of"),
+        (timedelta(hours=8), "8.0 h ahead of"),  # a UTC clock read as GMT+8, the other way
+        (-TOLERANCE - timedelta(seconds=1), "5 min behind"),
+        (timedelta(hours=-8), "8.0 h behind"),
     ],
 )
-def test_times_beyond_tolerance_are_skew_with_a_readable_detail(offset, words):
-    skewed = at(offset)
+def test_send_times_beyond_five_minutes_either_way_are_skew_with_a_readable_detail(offset, words):
+    skewed = sent(offset)
     skew = clock_skew(skewed)
     assert skew is not None and skew.seconds == offset.total_seconds()
+    assert skew.basis == "send time"
     anomaly = skew_anomaly(skewed, skew)
     assert (anomaly.rule, anomaly.subject, anomaly.priority) == ("clock_skew", "mall#s1", "P2")
     assert words in anomaly.detail and "processed anyway" in anomaly.detail
+    assert "send time" in anomaly.detail
+
+
+def test_without_a_send_time_only_an_event_time_in_the_future_is_skew():
+    ahead = at(timedelta(hours=8))
+    skew = clock_skew(ahead)
+    assert skew is not None and skew.basis == "event time"
+    assert "event time" in skew_anomaly(ahead, skew).detail
+    assert clock_skew(at(TOLERANCE)) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"webhook-timestamp": "1764057600"}, "2025-11-25T08:00:00+00:00"),
+        (
+            {"x-shopify-triggered-at": "2025-11-25T08:00:00.877041743Z"},
+            "2025-11-25T08:00:00.877041+00:00",
+        ),
+        ({"x-shopify-triggered-at": "2025-11-25T16:00:00+08:00"}, "2025-11-25T08:00:00+00:00"),
+        ({"x-shopify-triggered-at": "yesterday"}, None),
+        ({"x-shopify-triggered-at": "2025-11-25T08:00:00"}, None),  # no zone: not a time
+        ({"content-type": "application/json"}, None),
+    ],
+)
+def test_the_send_time_webhook_headers_carry(headers, expected):
+    found = sender_time(headers)
+    assert (found.isoformat() if found else None) == expected
 
 
 def test_the_seed_incident_times_are_not_skew_once_read_as_utc():

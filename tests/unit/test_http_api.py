@@ -16,6 +16,8 @@ from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ingest import MAX_BODY_BYTES
 from chalicelib.domain.ports import Store
 from tests.access_fakes import FakeApiKeys, FakeAuditLog, FakeRevealStore, FakeSecretDates
+from tests.activity_fakes import FakeOrderActivity, FakeTrackingProvider, FakeTracks
+from tests.alarm_fakes import FakeAlarmStates
 from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
 from tests.builders import body, mall_payload
 from tests.fakes import (
@@ -119,11 +121,19 @@ class FakeContainer:
         self.anomalies = FakeAnomalies(self.orders.anomalies)  # shares the repo's records
         self.shipment_watch = FakeShipmentWatch(self.orders)
         self.after_sales = FakeAfterSales()
+        self.alarm_states = FakeAlarmStates()  # the alarm relay's announced states (banners)
+        self.tracks = FakeTracks()  # carrier tracks, notes and pick lists (issue 18)
+        self.order_activity = FakeOrderActivity()
+        self.tracking_providers = {
+            "kuaidi100": FakeTrackingProvider(),
+            "aftership": FakeTrackingProvider(),
+        }
         self.settings = SimpleNamespace(
             retry_base_seconds=10,
             pending_alert_seconds=300,
             audit_retention_days=400,
             link_base_url="",
+            track_stall_hours=48.0,
         )
 
     def depths(self):

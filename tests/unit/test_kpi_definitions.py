@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 
+from chalicelib.channels import CHANNELS
 from chalicelib.channels.after_sales import AFTER_SALES_PARSERS
 from chalicelib.domain.kpis import (
     CHASE_SOURCES,
@@ -60,13 +61,14 @@ def test_a_day_without_orders_has_no_rates_rather_than_zero():
 
 
 def test_the_chase_rate_is_after_sales_requests_over_new_orders():
-    # the platforms whose after-sales requests are ingested (channels/after_sales.py)
-    assert CHASE_SOURCES == ("tiktok", "douyin", "shopify")
-    assert set(CHASE_SOURCES) == set(AFTER_SALES_PARSERS)
+    # every platform's after-sales requests are ingested: pushed ones through
+    # AFTER_SALES_PARSERS, Taobao's TMC, Amazon's queue, Pinduoduo's and JD's pulled lists
+    assert set(CHASE_SOURCES) == set(AFTER_SALES_PARSERS) | {"taobao", "amazon", "pinduoduo", "jd"}
+    assert set(CHASE_SOURCES) == set(CHANNELS) | {"taobao", "pinduoduo", "jd", "amazon"}
     kpis = daily_kpis(date(2026, 11, 25), 400, {}, chased_orders=7)
     assert kpis.chased_orders == 7 and kpis.customer_chase_rate == 1.75  # 100 x 7 / 400
     assert kpis.metrics()["CustomerChaseRate"] == 1.75
-    assert kpis.to_dict()["customer_chase_source"] == "tiktok, douyin, shopify"
+    assert kpis.to_dict()["customer_chase_source"] == ", ".join(CHASE_SOURCES)
     assert (
         daily_kpis(date(2026, 11, 25), 400, {}, chased_orders=0).metrics()["CustomerChaseRate"]
         == 0.0

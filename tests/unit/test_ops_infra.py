@@ -13,6 +13,7 @@ from chalice.app import ScheduledEventConfig
 
 from app import app
 from chalicelib.domain.kpis import TARGETS
+from chalicelib.domain.metric_table import BY_NAME, METRIC_TABLE
 from local.provision import Resolved, load_template, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,8 +122,86 @@ def test_schedules_and_timeouts():
     assert config["check_channel_health"]["lambda_timeout"] >= 60
 
 
-def test_the_operations_page_says_what_each_alarm_means():
+def test_the_runbook_has_one_line_per_alarm_with_its_priority():
     page = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-    section = page.split("## What each alarm means", 1)[1].split("\n## ", 1)[0]
-    for name in ALARMS:
-        assert f"`{name}`" in section, name
+    runbook = page.split("## What each alarm means", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in runbook.splitlines() if line.startswith("| `orderhub-")]
+    named = {row.split("`")[1]: row for row in rows}
+    assert set(named) == set(ALARMS) and len(rows) == len(ALARMS)
+    for name, row in named.items():
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == PRIORITY_OF[name], name
+        assert all(cells[2:5]), (name, "meaning, what to check and how to clear it")
+
+
+TOPIC_PRIORITY = {"AlertsP0Topic": "P0", "AlertsP1Topic": "P1", "AlertsP2Topic": "P2"}
+PRIORITY_OF = {
+    name: TOPIC_PRIORITY[alarm["AlarmActions"][0]["Ref"]]
+    for name, alarm in ALARMS.items()
+    if alarm.get("AlarmActions")
+}
+
+
+def test_every_alarm_acts_on_its_priority_topic_for_alarm_and_ok():
+    for name, alarm in ALARMS.items():
+        assert alarm.get("AlarmActions") and alarm.get("OKActions"), name
+        assert alarm["AlarmActions"] == alarm["OKActions"], name
+        assert len(alarm["AlarmActions"]) == 1, name
+        assert alarm["AlarmActions"][0]["Ref"] in TOPIC_PRIORITY, name
+
+
+def test_the_metric_table_is_what_the_alarms_do():
+    for row in METRIC_TABLE:
+        alarm = ALARMS[row.alarm]
+        assert alarm["MetricName"] == row.metric, row.name
+        assert alarm["Threshold"] == row.threshold, row.name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", row.name
+        assert PRIORITY_OF[row.alarm] == row.priority, row.name
+    assert BY_NAME["sync_latency"].via == ("wecom", "email")
+    assert BY_NAME["oversell_rate"].via == ("sms",) and BY_NAME["oversell_rate"].banner
+    assert PRIORITY_OF["orderhub-oversell-rate-above-0"] == "P0"  # P0: by SMS by default
+
+
+def test_the_new_alarms_watch_metrics_the_code_emits():
+    expected = {
+        "orderhub-stock-pushes-pending-over-10-min": "StockPushSkusPending",
+        "orderhub-notification-failures": "NotificationFailures",
+        "orderhub-clock-skew-events": "ClockSkewEvents",
+        "orderhub-audit-write-failures": "AuditWriteFailures",
+        "orderhub-events-pending-over-5-min": "EventsPendingTooLong",
+    }
+    for name, metric in expected.items():
+        assert ALARMS[name]["MetricName"] == metric
+    pending = ALARMS["orderhub-stock-pushes-pending-over-10-min"]
+    assert pending["Statistic"] == "Minimum"  # pending after every run, not once
+    assert pending["EvaluationPeriods"] == pending["DatapointsToAlarm"] == 10
+
+
+def test_the_relay_is_subscribed_to_every_alerts_topic_and_may_be_invoked_by_it():
+    subscriptions = {
+        r["Properties"]["TopicArn"]["Ref"]: r["Properties"]
+        for r in RESOURCES.values()
+        if r.get("Type") == "AWS::SNS::Subscription"
+    }
+    permissions = {
+        r["Properties"]["SourceArn"]["Ref"]: r["Properties"]
+        for r in RESOURCES.values()
+        if r.get("Type") == "AWS::Lambda::Permission"
+    }
+    for topic in TOPIC_PRIORITY:
+        assert subscriptions[topic]["Protocol"] == "lambda"
+        assert subscriptions[topic]["Endpoint"] == {"Fn::GetAtt": ["RelayAlarms", "Arn"]}
+        assert permissions[topic]["Principal"] == "sns.amazonaws.com"
+        assert permissions[topic]["FunctionName"] == {"Fn::GetAtt": ["RelayAlarms", "Arn"]}
+    assert "relay_alarms" in app.handler_map
+
+
+def test_link_base_url_is_the_apis_own_url_except_in_the_api_function():
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["ORDERHUB_LINK_BASE_URL"] == {
+        "Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
+    }
+    # the API function cannot reference its own REST API (a dependency cycle): it takes the
+    # URL a request came in on (chalicelib/api/http.py own_base_url)
+    api_env = RESOURCES["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["ORDERHUB_LINK_BASE_URL"] == ""
