@@ -261,3 +261,18 @@ def test_a_pulled_order_out_of_bounds_is_rejected_and_the_rest_of_its_page_queue
     (rejected,) = sink.rejected
     assert rejected.key.startswith("invalid#mall#s1#bounds:") and len(rejected.key) < 80
     assert "order id" in rejected.reason and rejected.order_key == ""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ops/conservation?date=0001-01-01",
+        "/ops/conservation?date=9999-12-31",
+        "/ops/kpis?date=0001-01-01",
+        "/ops/channel-health?date=9999-12-31",
+        "/admin/audit?to=9999-12-31T23:59:59-01:00",
+        "/orders/export?from=9999-12-01&to=9999-12-31",
+    ],
+)
+def test_days_outside_2000_2100_are_refused_on_every_date_query(client, deps, path):
+    refused(client.http.get(path, headers=AUTH))
