@@ -67,7 +67,8 @@ from chalicelib.adapters.report_store import (
     S3StatementFiles,
     S3WmsSnapshots,
 )
-from chalicelib.adapters.secrets import SecretsManagerSource
+from chalicelib.adapters.reveals import DynamoRevealStore
+from chalicelib.adapters.secrets import SecretsManagerSource, SecretsManagerStore
 from chalicelib.adapters.statements import JdStatement, StatementRouter
 from chalicelib.adapters.stock_nudge import NudgingOrderRepository, SqsStockNudger
 from chalicelib.adapters.tracking_clients import AfterShipClient, Kuaidi100Client
@@ -290,6 +291,16 @@ class Container:
     @cached_property
     def api_keys(self) -> DynamoApiKeys:
         return DynamoApiKeys(self.models)
+
+    @cached_property
+    def secret_store(self) -> SecretsManagerStore:
+        """Secrets read directly, with their dates (the store review: secret ages)."""
+        return SecretsManagerStore(self._client("secretsmanager"))
+
+    @cached_property
+    def reveals(self) -> DynamoRevealStore:
+        """Two-person decrypt: reveal requests and hourly reveal counts (domain/reveal.py)."""
+        return DynamoRevealStore(self.models)
 
     @cached_property
     def audit_log(self) -> DynamoAuditLog:

@@ -50,6 +50,7 @@ DEFAULT_JD_API_URL = "https://api.jd.com/routerjson"
 PULL_SETTLE = "ORDERHUB_PULL_SETTLE_SECONDS"
 DEFAULT_PULL_SETTLE_SECONDS = 180
 DEFAULT_PENDING_ALERT_SECONDS = 300
+API_KEY_MAX_DAYS = "ORDERHUB_API_KEY_MAX_DAYS"  # optional: longest API key life, 1..90
 AUDIT_RETENTION = "ORDERHUB_AUDIT_RETENTION_DAYS"  # optional: audit TTL, at least 180 days
 # optional: the notification SNS topics (infra Globals); an unset one is no SNS route
 NOTIFY_TOPIC_VARS = {
@@ -150,6 +151,7 @@ class Settings:
     shopify_api_url: str = ""  # health probe base; unset: https://{shop_domain}
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     woocommerce_api_url: str = ""  # health probe base; unset: the store's site_url
+    api_key_max_days: int = 90  # API keys live at most this long (never more than 90)
     tracks_table: str = DEFAULT_TRACKS_TABLE  # carrier tracks
     order_activity_table: str = DEFAULT_ORDER_ACTIVITY_TABLE  # notes, pick lists, review notes
     kuaidi100_api_url: str = DEFAULT_KUAIDI100_API_URL
@@ -200,12 +202,19 @@ class Settings:
         if not 1 <= link_days <= 7:
             raise ConfigError(f"{REPORT_LINK_DAYS} must be 1..7 (SigV4 links last 7 days at most)")
         try:
+            key_days = int(environ.get(API_KEY_MAX_DAYS) or 90)
+        except ValueError:
+            raise ConfigError(f"{API_KEY_MAX_DAYS} must be whole days") from None
+        if not 1 <= key_days <= 90:
+            raise ConfigError(f"{API_KEY_MAX_DAYS} must be 1..90 (keys rotate quarterly)")
+        try:
             stall_hours = float(environ.get(TRACK_STALL_HOURS) or DEFAULT_TRACK_STALL_HOURS)
         except ValueError:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be hours (e.g. 48)") from None
         if not stall_hours > 0:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be more than 0 hours")
         return cls(
+            api_key_max_days=key_days,
             region=region,
             channel_api_url=environ.get(CHANNEL_API_URL, ""),
             taobao_api_url=environ.get(TAOBAO_API_URL) or DEFAULT_TAOBAO_API_URL,

@@ -13,10 +13,12 @@ import json
 import sys
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 from chalice import local as chalice_local
 from chalice.cli import main as chalice_main
 
+from chalicelib.domain.scrub import scrub_free_text
 from local.provision import load_template
 
 UNKNOWN_ROUTE = "MISSING_AUTHENTICATION_TOKEN"
@@ -72,7 +74,19 @@ def gateway_class(answer: tuple[int, str]) -> type[chalice_local.LocalGateway]:
     return OrderHubGateway
 
 
+def scrubbed_log_message(handler: Any, format: str, *args: Any) -> None:
+    """chalice local's access log line, with phones, ID numbers and emails in its query
+    string (a reason) replaced as everywhere else (domain/scrub.py)."""
+    line = format % args
+    path, mark, rest = line.partition("?")
+    if mark:  # only the query string: paths hold order ids, which must stay readable
+        query, space, tail = rest.partition(" ")
+        line = f"{path}?{scrub_free_text(unquote_plus(query))}{space}{tail}"
+    sys.stderr.write(f"{handler.address_string()} - - [{handler.log_date_time_string()}] {line}\n")
+
+
 def main(argv: list[str]) -> int:
+    chalice_local.ChaliceRequestHandler.log_message = scrubbed_log_message
     answer = gateway_responses(load_template()).get(UNKNOWN_ROUTE)
     if answer is not None:
         chalice_local.LocalGateway = gateway_class(answer)  # type: ignore[misc]

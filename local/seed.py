@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.dynamo import DynamoCatalog, DynamoOrderRepository
-from chalicelib.domain.api_keys import issue_key
-from chalicelib.domain.ports import ApiKeyStore, Store, StoreRules, Warehouse
+from chalicelib.domain.api_keys import ApiKeyStore, issue_key
+from chalicelib.domain.ports import Store, StoreRules, Warehouse
 from chalicelib.domain.processing import adjust_stock
 from chalicelib.domain.stock_ops import Adjustment
 from chalicelib.domain.stores import secret_name

@@ -95,3 +95,38 @@ class FakeAuditLog:
         more = offset + query.limit < len(found)
         token = json.dumps([query.fingerprint, offset + query.limit]).encode()
         return AuditPage(page, base64.urlsafe_b64encode(token).decode() if more else None)
+
+
+class FakeRevealStore:
+    """reveal.RevealStore in memory, with the same version condition as the adapter."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, Any] = {}
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def get_request(self, request_id: str) -> Any:
+        return self.requests.get(request_id)
+
+    def save_request(self, request: Any) -> None:
+        from chalicelib.domain.errors import ConcurrentUpdate
+
+        stored = self.requests.get(request.request_id)
+        if (stored is None) != (request.version == 1) or (
+            stored is not None and stored.version != request.version - 1
+        ):
+            raise ConcurrentUpdate(f"request {request.request_id} changed meanwhile")
+        self.requests[request.request_id] = request
+
+    def count_reveal(self, key_id: str, hour: str) -> int:
+        self.counts[(key_id, hour)] = self.counts.get((key_id, hour), 0) + 1
+        return self.counts[(key_id, hour)]
+
+
+class FakeSecretDates:
+    """SecretsManagerStore.changed_at in memory: when each secret last changed (None unknown)."""
+
+    def __init__(self) -> None:
+        self.changed: dict[str, Any] = {}
+
+    def changed_at(self, name: str) -> Any:
+        return self.changed.get(name)

@@ -362,7 +362,7 @@ class FakeTrail:
             item["pending"] = True
 
     def record_attempt(
-        self, event_key, at, attempt, outcome=None, error_class=None, final=False
+        self, event_key, at, attempt, outcome=None, error_class=None, final=False, error=None
     ) -> None:
         item = self._item(event_key)
         entry: dict[str, Any] = {"at": at.astimezone(UTC).isoformat(), "attempt": attempt}
@@ -370,6 +370,8 @@ class FakeTrail:
             entry["outcome"] = outcome
         if error_class:
             entry["error_class"] = error_class
+        if error:
+            entry["error"] = error
         item["attempts"].append(entry)
         if final and outcome:
             item["final_outcome"] = outcome

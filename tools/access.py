@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
     issue.add_argument("--owner", required=True, help="who holds it, e.g. alice@example.com")
     issue.add_argument("--role", required=True, help="admin, ops, cs, finance or warehouse")
     issue.add_argument(
-        "--expires-in-days", type=int, default=None, help="validity (default 90, at most 365)"
+        "--expires-in-days", type=int, default=None, help="validity (default 90, at most 90)"
     )
     actions.add_parser("list", help="every key (no secrets)")
 

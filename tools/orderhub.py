@@ -28,7 +28,7 @@ from typing import Any
 
 from chalicelib.adapters.messaging import DeadLetterQueue
 from chalicelib.domain.audit import Action
-from chalicelib.domain.dlq import describe, selected
+from chalicelib.domain.dlq import describe, last_failure, selected
 from chalicelib.domain.privacy import buyer_view
 from tools import access as keys_cli
 from tools import alarms as alarms_cli
@@ -95,6 +95,25 @@ def _masked(body: str) -> Any:
     if isinstance(message, dict) and "raw_sealed" in message:
         message["raw_sealed"] = "<the original payload, sealed>"
     return message
+
+
+def _loader(env: dict[str, str]) -> Any:
+    """Reads an S3-overflow message back (the functions' MessageLoader)."""
+    from chalicelib.deps import Container
+
+    return Container(environ=env).loader.load
+
+
+def _last_failure(env: dict[str, str], event_key: str) -> str:
+    """Why the parked event failed, from its trail (the processor records every attempt)."""
+    from chalicelib.deps import Container
+
+    if not event_key:
+        return ""
+    try:
+        return last_failure(Container(environ=env).trail.get(event_key))
+    except Exception as exc:
+        return f"(trail not readable: {type(exc).__name__})"
 
 
 def _conservation(env: dict[str, str], day: str, store: str | None) -> int:
@@ -207,7 +226,8 @@ def _add_store(env: dict[str, str], args: argparse.Namespace) -> int:
     os.environ.update(env)
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     client = boto3.session.Session(region_name=region).client("secretsmanager")
-    value = json.dumps(credentials)
+    # its age, for the quarterly reminder (domain/store_review.py)
+    value = json.dumps({**credentials, "secret_set_at": datetime.now(UTC).isoformat()})
     try:
         client.create_secret(Name=store.secret_name, SecretString=value)
     except client.exceptions.ResourceExistsException:
@@ -234,8 +254,37 @@ def _list_stores(env: dict[str, str]) -> int:
     os.environ.update(env)
     stores = Container(environ=env).catalog_store.list_stores()
     for s in stores:
-        print(f"{s.platform}/{s.store_id}\t{s.timezone}\t{s.name}")
+        state = f"\tdisabled ({s.disabled_reason})" if s.disabled else ""
+        print(f"{s.platform}/{s.store_id}\t{s.timezone}\t{s.name}{state}")
     print(f"{len(stores)} stores")
+    return 0
+
+
+def _enable_store(env: dict[str, str], ref: str) -> int:
+    """Re-enable a store the daily review disabled (unused for 90 days); audited."""
+    from dataclasses import replace
+
+    from chalicelib.deps import Container
+
+    os.environ.update(env)
+    platform, _, store_id = ref.partition("/")
+    catalog = Container(environ=env).catalog_store
+    store = catalog.get_store(platform, store_id)
+    if store is None:
+        print(f"no store {ref} (give platform/store)", file=sys.stderr)
+        return 2
+    if not store.disabled:
+        print(f"store {ref} is enabled already")
+        return 0
+    catalog.put_store(replace(store, disabled=False, disabled_reason=""))
+    keys_cli.record(
+        env,
+        Action.STORE_ENABLE,
+        f"store/{platform}/{store_id}",
+        before={"disabled": True, "reason": store.disabled_reason},
+        after={"disabled": False},
+    )
+    print(f"store {ref} enabled: its deliveries are accepted again")
     return 0
 
 
@@ -306,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--name", default="", help="a display name")
     add.add_argument("--rules", default="{}", help='JSON, e.g. {"allow_split": true}')
     store_actions.add_parser("list", help="every store")
+    enable = store_actions.add_parser("enable", help="re-enable a store disabled as unused")
+    enable.add_argument("store", help="platform/store")
     amazon = sub.add_parser("amazon", help="Amazon SP-API notifications")
     amazon_actions = amazon.add_subparsers(dest="action", required=True)
     send = amazon_actions.add_parser("send", help="put a notification file on our queue")
@@ -343,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _send_amazon(_environment(), args.file)
     if args.area == "stores":
         env = _environment()
+        if args.action == "enable":
+            return _enable_store(env, args.store)
         return _add_store(env, args) if args.action == "add" else _list_stores(env)
     if args.area == "secrets":
         return _rotate(_environment(), args.store, args.secret, args.grace_minutes)
@@ -351,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env = _environment()
     queue = _dlq(env)
-    parked = [(describe(m), m) for m in queue.browse()]
+    load = _loader(env)
+    parked = [(describe(m, load), m) for m in queue.browse()]
     if args.action == "show":
         found = [(p, m) for p, m in parked if p.message_id == args.message_id]
         if not found:
@@ -361,7 +415,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         p, message = found[0]
         print(p.summary)
-        print(json.dumps(_masked(message["Body"]), indent=2, ensure_ascii=False))
+        print(f"last failure: {_last_failure(env, p.event_key) or 'none recorded'}")
+        body = str(message["Body"])
+        if '"overflow"' in body[:40]:  # an S3 pointer: show the message it points to
+            print(f"(overflowed to S3: {json.loads(body).get('overflow')})")
+            try:
+                body = json.dumps(load(body), ensure_ascii=False)
+            except Exception as exc:
+                print(f"(overflow object not readable: {type(exc).__name__})")
+        print(json.dumps(_masked(body), indent=2, ensure_ascii=False))
         return 0
     chosen = [(p, m) for p, m in parked if selected(p, _since(args.since), args.store)]
     for p, _ in chosen:

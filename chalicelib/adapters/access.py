@@ -56,7 +56,7 @@ def _present(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoApiKeys:
-    """ports.ApiKeyStore over the catalog table."""
+    """api_keys.ApiKeyStore over the catalog table."""
 
     def __init__(self, models: Models) -> None:
         self._m = models
@@ -208,7 +208,7 @@ def _decode(query: AuditQuery) -> dict[str, Any]:
 
 
 class DynamoAuditLog:
-    """ports.AuditLog over `orderhub-audit`."""
+    """audit.AuditLog over `orderhub-audit`."""
 
     DAYS_PER_PAGE = 31  # a time-range page walks at most this many day partitions
 

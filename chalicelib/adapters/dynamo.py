@@ -860,9 +860,12 @@ class DynamoTrail:
         outcome: str | None = None,
         error_class: str | None = None,
         final: bool = False,
+        error: str | None = None,
     ) -> None:
         t = self._m.trail
         entry = _attempt_entry(at, attempt, outcome, error_class)
+        if error:
+            entry["error"] = error
         actions = [t.attempts.set((t.attempts | []).append([entry]))]
         if final and outcome:
             actions += [t.final_outcome.set(outcome), t.pending.remove()]
@@ -905,6 +908,8 @@ def _store(platform: str, store_id: str, data: Mapping[str, Any]) -> Store:
         str(data.get("timezone", "UTC")),
         str(data.get("name", "")),
         StoreRules(**rules),
+        disabled=bool(data.get("disabled", False)),
+        disabled_reason=str(data.get("disabled_reason", "")),
     )
 
 
@@ -949,6 +954,8 @@ class DynamoCatalog:
                     k: list(v) if isinstance(v, tuple) else v
                     for k, v in asdict(store.rules).items()
                 },
+                "disabled": store.disabled,
+                "disabled_reason": store.disabled_reason,
             },
         )
 

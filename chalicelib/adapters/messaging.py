@@ -32,7 +32,12 @@ class SqsEventQueue:
                 Body=data.encode("utf-8"),
                 ContentType="application/json",
             )
-            data = json.dumps({"overflow": {"bucket": self._bucket, "key": key}})
+            pointer: dict[str, Any] = {"overflow": {"bucket": self._bucket, "key": key}}
+            event = body.get("event")
+            if isinstance(event, Mapping):  # what the DLQ and conservation name it by
+                summary = ("event_key", "platform", "store", "order_id")
+                pointer["event"] = {name: event.get(name) for name in summary}
+            data = json.dumps(pointer)
         response = self._sqs.send_message(
             QueueUrl=self._queue_url,
             MessageBody=data,

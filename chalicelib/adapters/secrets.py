@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -34,6 +35,13 @@ class SecretsManagerStore:
         if not isinstance(value, dict):
             raise ValueError(f"secret {name} is not a JSON object")
         return value
+
+    def changed_at(self, name: str) -> datetime | None:
+        """When Secrets Manager last changed the secret (its age for one written without a
+        `secret_set_at` stamp); None when it does not say."""
+        found = self._client.describe_secret(SecretId=name)
+        moment = found.get("LastChangedDate") or found.get("CreatedDate")
+        return moment if isinstance(moment, datetime) else None
 
     def write(self, name: str, value: Mapping[str, Any]) -> None:
         self._client.put_secret_value(SecretId=name, SecretString=json.dumps(dict(value)))

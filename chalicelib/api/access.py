@@ -54,6 +54,13 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/anomalies/{key}/acknowledge"): P.HANDLE_ANOMALIES,  # and the rule's owner role
     ("POST", "/anomalies/{key}/resolve"): P.HANDLE_ANOMALIES,  # and the rule's owner role
     ("GET", "/reports"): P.READ_REPORTS,
+    # the two-person rule (api/personal_data.py): ask with decrypt, another person approves
+    ("POST", "/orders/{platform}/{store}/{order_id}/personal-data/requests"): P.DECRYPT,
+    ("POST", "/personal-data/requests/{request_id}/approve"): P.APPROVE_DECRYPT,
+    # people's actions on orders (api/order_actions.py), each audited
+    ("POST", "/orders/{platform}/{store}/{order_id}/void"): P.VOID_ORDERS,
+    ("POST", "/orders/{platform}/{store}/{order_id}/address"): P.EDIT_ADDRESS,
+    ("GET", "/orders/export"): P.EXPORT,
     ("POST", "/orders/{platform}/{store}/{order_id}/notes"): P.WRITE_NOTES,
     ("POST", "/wms/pick-lists"): P.CONFIRM_SHIPMENTS,
     ("POST", "/reports/monthly-review/{month}/notes"): P.WRITE_NOTES,

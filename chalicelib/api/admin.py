@@ -3,16 +3,17 @@ key review. Permissions are declared in `api/access.py` (manage_keys, read_audit
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.http import api_errors, json_response, read_json
+from chalicelib.api.store_review import run_store_review
 from chalicelib.deps import container
 from chalicelib.domain.api_keys import (
     EXPIRY_WARNING,
+    MAX_LIFETIME_DAYS,
     UNUSED_LIMIT,
     ApiKey,
     IssuedKey,
@@ -23,8 +24,10 @@ from chalicelib.domain.api_keys import (
     rotate_key,
 )
 from chalicelib.domain.audit import SYSTEM, Action, parse_audit_query
+from chalicelib.domain.bounds import check_free_text
 from chalicelib.domain.errors import InvalidPayload, NotFound, OrderHubError
 from chalicelib.domain.model import Anomaly, Priority
+from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)
@@ -33,16 +36,17 @@ SHOWN_ONCE = "store this key now: OrderHub keeps only its hash and cannot show i
 
 
 def _body() -> dict[str, Any]:
-    raw = bp.current_request.raw_body or b""
-    if not raw.strip():
+    found = read_json(bp.current_request.raw_body)
+    if found is None:
         return {}
-    try:
-        found = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc}") from None
     if not isinstance(found, dict):
         raise InvalidPayload("body must be a JSON object")
     return found
+
+
+def _max_days(deps: Any) -> int:
+    """The configured longest key life (ORDERHUB_API_KEY_MAX_DAYS, at most 90)."""
+    return int(getattr(deps.settings, "api_key_max_days", MAX_LIFETIME_DAYS))
 
 
 def _key(key_id: str) -> ApiKey:
@@ -64,7 +68,12 @@ def handle_issue_api_key() -> Any:
     body = _body()
     caller = principal_of(bp.current_request).key_id
     issued = issue_key(
-        body.get("owner"), body.get("role"), deps.now(), body.get("expires_in_days"), caller
+        body.get("owner"),
+        body.get("role"),
+        deps.now(),
+        body.get("expires_in_days"),
+        caller,
+        max_days=_max_days(deps),
     )
     deps.api_keys.save_key(issued.key)
     audit(
@@ -92,7 +101,11 @@ def handle_rotate_api_key(key_id: str) -> Any:
     body = _body()
     before = _key(key_id)
     issued = rotate_key(
-        before, deps.now(), overlap(body.get("overlap_hours")), body.get("expires_in_days")
+        before,
+        deps.now(),
+        overlap(body.get("overlap_hours")),
+        body.get("expires_in_days"),
+        max_days=_max_days(deps),
     )
     deps.api_keys.save_key(issued.key, issued.retired)
     audit(
@@ -111,7 +124,8 @@ def handle_revoke_api_key(key_id: str) -> Any:
     """Disable the key and every secret it has (effective once caches expire, within 60 s)."""
     deps = container()
     before = _key(key_id)
-    reason = str(_body().get("reason") or "revoked by an admin")
+    given = _body().get("reason") or "revoked by an admin"
+    reason = scrub_free_text(check_free_text(given, "reason"))
     after = disable_key(before, deps.now(), reason)
     if after is not before:
         deps.api_keys.save_key(after)
@@ -186,4 +200,6 @@ def review_api_keys(event: Any) -> dict[str, Any]:
         "expiring": [k.key_id for k in review.expiring],
         "warning_days": EXPIRY_WARNING.days,
         "disabled": disabled,
+        # the stores' side of the seed's rule: secrets rotated quarterly, unused stores off
+        "stores": run_store_review(deps, now),
     }

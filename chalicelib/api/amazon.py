@@ -41,6 +41,7 @@ from chalicelib.channels.after_sales_platforms import amazon_after_sales
 from chalicelib.channels.amazon import PLATFORM, parse_amazon_notification
 from chalicelib.deps import Container, container
 from chalicelib.domain.after_sales import record_after_sales
+from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload, UnknownStore
 from chalicelib.domain.model import order_key
 from chalicelib.observability import logger, metrics
@@ -105,11 +106,12 @@ def handle_amazon_notification(body: str, received_at: datetime, deps: Container
 def _identify(body: str, message_id: str) -> tuple[str, str]:
     """Best-effort rejection key and order key of a notification that could not be queued."""
     try:
+        check_json_depth(body)
         document = json.loads(body)
         notification_id = document["NotificationMetadata"]["NotificationId"]
         change = (document.get("Payload") or {}).get("OrderChangeNotification") or {}
         seller, order_id = change.get("SellerId"), change.get("AmazonOrderId")
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, InvalidPayload):
         return f"invalid#{PLATFORM}#sqs-{message_id}", ""
     if not isinstance(notification_id, str) or not notification_id.strip():
         return f"invalid#{PLATFORM}#sqs-{message_id}", ""

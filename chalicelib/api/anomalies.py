@@ -8,18 +8,17 @@ every listed anomaly carries its encoded `path`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import unquote
 
 from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
-from chalicelib.api.http import api_errors, json_response, own_base_url
+from chalicelib.api.http import api_errors, json_response, own_base_url, read_json
 from chalicelib.deps import container
 from chalicelib.domain import anomalies as engine
 from chalicelib.domain.audit import Action
-from chalicelib.domain.errors import InvalidPayload, NotFound
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.tracking import (
     stall_after,
     tracks_stalled,
@@ -31,13 +30,8 @@ bp = Blueprint(__name__)
 
 
 def _note() -> str:
-    raw = bp.current_request.raw_body or b""
-    if not raw.strip():
-        return ""
-    try:
-        return engine.parse_note(json.loads(raw))
-    except ValueError as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc}") from None
+    found = read_json(bp.current_request.raw_body)
+    return "" if found is None else engine.parse_note(found)
 
 
 def _state(record: engine.AnomalyRecord) -> dict[str, Any]:

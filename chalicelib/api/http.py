@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,14 @@ from chalice import Response
 from chalicelib.api import access
 from chalicelib.deps import container
 from chalicelib.domain import errors
+from chalicelib.domain.bounds import (
+    MAX_PATH_VALUE,
+    MAX_QUERY_VALUE,
+    check_json_depth,
+    check_params,
+)
+from chalicelib.domain.reveal import TooManyReveals
+from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.observability import logger
 
 STATUS: dict[type[errors.OrderHubError], int] = {
@@ -26,6 +35,7 @@ STATUS: dict[type[errors.OrderHubError], int] = {
     errors.PayloadTooLarge: 413,
     errors.StockConflict: 409,
     errors.TransientFailure: 503,
+    TooManyReveals: 429,
 }
 
 
@@ -35,6 +45,18 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )
+
+
+def read_json(raw: bytes | str | None) -> Any:
+    """A request body's JSON (None when empty): nesting limited before parsing
+    (domain/bounds.py), text that is not JSON or not valid UTF-8 a 400 naming the body."""
+    if raw is None or not raw.strip():
+        return None
+    check_json_depth(raw)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidPayload(f"body is not valid JSON: {exc}") from None
 
 
 def error_response(exc: errors.OrderHubError) -> Response:
@@ -51,7 +73,8 @@ def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except errors.OrderHubError as exc:
-            logger().info("request refused", extra={"error": exc.code, "reason": exc.message})
+            reason = scrub_free_text(exc.message)  # it may quote what the caller sent
+            logger().info("request refused", extra={"error": exc.code, "reason": reason})
             return error_response(exc)
         except Exception:
             logger().exception("request failed")
@@ -71,6 +94,12 @@ def authenticate_request(event: Any, get_response: Callable[[Any], Any]) -> Any:
     other needs `Bearer <api key>` (401) of a role with the route's permission (403). A route
     declaring nothing is denied (fail closed)."""
     method, path = str(getattr(event, "method", "")), str(getattr(event, "path", ""))
+    try:  # every route's path and query values, before anything reads them (domain/bounds.py)
+        check_params(getattr(event, "uri_params", None), "path parameter", MAX_PATH_VALUE)
+        check_params(getattr(event, "query_params", None), "query parameter", MAX_QUERY_VALUE)
+    except errors.InvalidPayload as exc:
+        logger().info("request refused", extra={"error": exc.code, "route": f"{method} {path}"})
+        return error_response(exc)
     if access.is_public(method, path):
         return get_response(event)
     allowed = access.allowed_methods(path)

@@ -152,7 +152,7 @@ def conservation(deps: Container, day_text: str, store: str | None = None) -> li
     stores = [(s.platform, s.store_id) for s in deps.catalog.list_stores()]
     if store:
         stores = [s for s in stores if store in (s[1], f"{s[0]}/{s[1]}")]
-    parked = [describe(m).event_key for m in deps.dead_letters.browse()]
+    parked = [describe(m, deps.loader.load).event_key for m in deps.dead_letters.browse()]
     depth = deps.queue_monitor.depths()["orders"]
     return report(
         day, stores, deps.trail, deps.orders, parked, depth["visible"] + depth["in_flight"]

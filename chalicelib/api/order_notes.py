@@ -4,17 +4,16 @@ personal data before anything stores them."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib.api.access import audit, principal_of
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.deps import container
 from chalicelib.domain.audit import Action
-from chalicelib.domain.errors import InvalidPayload, NotFound
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.model import order_key
 from chalicelib.domain.order_notes import (
     parse_month,
@@ -28,11 +27,7 @@ bp = Blueprint(__name__)
 
 
 def _json_body() -> Any:
-    raw = bp.current_request.raw_body or b""
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc}") from None
+    return read_json(bp.current_request.raw_body)  # depth-limited (domain/bounds.py)
 
 
 @bp.route("/orders/{platform}/{store}/{order_id}/notes", methods=["POST"])

@@ -1,12 +1,17 @@
-"""POST /orders/{platform}/{store}/{order_id}/personal-data: a buyer's data in clear.
+"""A buyer's data in clear, under the two-person rule (domain/reveal.py, docs/access.md).
 
-The second authorization the seller asked for: the route needs `decrypt` (admin and cs, see
-docs/access.md) and a stated reason, `{"reason": "..."}` (at least 10 characters, else 400).
-The answer holds the buyer's name, phone, address, email and ID number in clear (one KMS
-Decrypt with the order's encryption context); `?include=raw` adds the raw payload of the
-event that last changed the order. Every answer is audited (`personal_data.decrypt`: who,
-when, from where, the reason and which fields were shown, never their values) and carries
-`Cache-Control: no-store`.
+- `POST /orders/{platform}/{store}/{order_id}/personal-data/requests` `{"reason"}`
+  (`decrypt`): ask; 201 with the request id. Audited `personal_data.request`.
+- `POST /personal-data/requests/{request_id}/approve` (`approve_decrypt`): another person
+  approves; the requester may reveal that order for 30 minutes. Audited
+  `personal_data.approve`.
+- `POST /orders/{platform}/{store}/{order_id}/personal-data` `{"request_id"}` (`decrypt`):
+  the buyer's name, phone, address, email and ID number in clear (one KMS Decrypt with the
+  order's encryption context); `?include=raw` adds the raw payload of the event that last
+  changed the order. Each answer is audited (`personal_data.decrypt`: who, when, from where,
+  the request's reason and approver, which fields were shown, never their values) and
+  carries `Cache-Control: no-store`. Over 20 reveals an hour by one key: 429 and a P1
+  `bulk_decrypt` anomaly.
 """
 
 from __future__ import annotations
@@ -16,15 +21,28 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.access import audit
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.access import audit, principal_of
+from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.deps import Container, container
 from chalicelib.domain.archive import raw_key_of
 from chalicelib.domain.audit import Action
+from chalicelib.domain.bounds import check_id
 from chalicelib.domain.errors import InvalidPayload, NotFound
-from chalicelib.domain.model import Order, order_key
-from chalicelib.domain.personal_data import audit_after, decrypt_reason, reveal_personal_data
+from chalicelib.domain.model import Anomaly, Order, Priority, order_key
+from chalicelib.domain.personal_data import audit_after, reveal_personal_data
+from chalicelib.domain.reveal import (
+    MAX_REVEALS_PER_HOUR,
+    RevealRequest,
+    TooManyReveals,
+    approve,
+    bulk_detail,
+    check_grant,
+    hour_of,
+    new_request,
+    parse_reason,
+)
 from chalicelib.domain.timeutil import parse_aware
+from chalicelib.observability import logger
 
 bp = Blueprint(__name__)
 
@@ -54,23 +72,99 @@ def last_raw_document(deps: Container, order: Order) -> tuple[str, dict[str, Any
 @api_errors
 def handle_decrypt_personal_data(platform: str, store: str, order_id: str) -> Any:
     request = bp.current_request
-    try:
-        body = request.json_body
-    except Exception:  # Chalice raises BadRequestError on malformed JSON
-        body = None
-    reason = decrypt_reason(body)
+    body = read_json(request.raw_body)
     include_raw = _include_raw(request.query_params)
     deps = container()
     key = order_key(platform, store, order_id)
     order = deps.orders.get_order(key)
     if order is None:
         raise NotFound(f"no order '{order_id}' from {platform}/{store} has been processed")
+    grant = use_grant(deps, request, key, _request_id(body))
     raw_event_key, document = last_raw_document(deps, order) if include_raw else ("", None)
     revealed = reveal_personal_data(order, deps.personal_data, document, raw_event_key)
     audit(
         Action.PERSONAL_DATA_DECRYPT,
         f"order/{key}",
-        after=audit_after(revealed, reason),
+        after={
+            **audit_after(revealed, grant.reason),
+            "request_id": grant.request_id,
+            "approved_by": grant.approver.owner if grant.approver else None,
+        },
         request=request,
     )
     return json_response(revealed.to_dict(), headers={"Cache-Control": "no-store"})
+
+
+def _request_id(body: Any) -> str:
+    found = body.get("request_id") if isinstance(body, dict) else None
+    if not isinstance(found, str) or not found.strip():
+        raise InvalidPayload(
+            'send {"request_id": "<an approved request for this order>"}: a reveal needs a '
+            "request approved by a second person (POST .../personal-data/requests)"
+        )
+    return check_id(found.strip(), "request_id")
+
+
+def use_grant(deps: Container, request: Any, key: str, request_id: str) -> RevealRequest:
+    """The caller's approved request for order `key`, counted against the hourly bulk limit
+    (over it: a P1 `bulk_decrypt` anomaly, an audit entry and 429). Forbidden without one."""
+    caller = principal_of(request)
+    now = deps.now()
+    grant = check_grant(deps.reveals.get_request(request_id), caller, key, now)
+    hour = hour_of(now)
+    count = deps.reveals.count_reveal(caller.key_id, hour)
+    if count > MAX_REVEALS_PER_HOUR:
+        detail = bulk_detail(caller.key_id, caller.owner, count, hour)
+        deps.orders.open_anomaly(Anomaly("bulk_decrypt", caller.key_id, Priority.P1, detail), now)
+        audit(
+            Action.PERSONAL_DATA_BULK_REFUSED,
+            f"order/{key}",
+            after={"request_id": request_id, "reveals_this_hour": count},
+            request=request,
+        )
+        logger().warning("bulk reveal refused", extra={"key_id": caller.key_id, "count": count})
+        raise TooManyReveals(
+            f"{count} reveals by this key this hour; at most {MAX_REVEALS_PER_HOUR} an hour. "
+            "An admin has been alerted (bulk_decrypt)"
+        )
+    return grant
+
+
+@bp.route(
+    "/orders/{platform}/{store}/{order_id}/personal-data/requests",
+    methods=["POST"],
+)
+@api_errors
+def handle_request_reveal(platform: str, store: str, order_id: str) -> Any:
+    """Ask to see the order's buyer in clear: {"reason"} -> 201 {request_id, status pending}."""
+    request = bp.current_request
+    reason = parse_reason(read_json(request.raw_body))
+    deps = container()
+    key = order_key(platform, store, order_id)
+    if deps.orders.get_order(key) is None:
+        raise NotFound(f"no order '{order_id}' from {platform}/{store} has been processed")
+    asked = new_request(key, principal_of(request), reason, deps.now())
+    deps.reveals.save_request(asked)
+    audit(Action.PERSONAL_DATA_REQUEST, f"order/{key}", after=asked.view(), request=request)
+    return json_response(asked.view(), 201)
+
+
+@bp.route("/personal-data/requests/{request_id}/approve", methods=["POST"])
+@api_errors
+def handle_approve_reveal(request_id: str) -> Any:
+    """A second person approves: the requester may reveal that order for 30 minutes."""
+    request = bp.current_request
+    deps = container()
+    asked = deps.reveals.get_request(request_id)
+    if asked is None:
+        raise NotFound(f"no reveal request '{request_id}'")
+    approved = approve(asked, principal_of(request), deps.now())
+    deps.reveals.save_request(approved)
+    audit(
+        Action.PERSONAL_DATA_APPROVE,
+        f"order/{approved.order_key}",
+        before=asked.view(),
+        after=approved.view(),
+        request=request,
+    )
+    return json_response(approved.view())

@@ -165,7 +165,7 @@ def run_pollers(
 ) -> dict[str, Any]:
     """Poll every store of `platform`; returns {platform, stores: {store_id: outcome}}."""
     stores = sorted(
-        (s for s in deps.catalog.list_stores() if s.platform == platform),
+        (s for s in deps.catalog.list_stores() if s.platform == platform and not s.disabled),
         key=lambda s: s.store_id,
     )
     summary: dict[str, Any] = {}

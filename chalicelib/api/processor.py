@@ -35,6 +35,7 @@ from chalicelib.domain.model import BookingPlan, EventRecord, OrderEvent, Outcom
 from chalicelib.domain.personal_data import raw_of, seal_buyer, seal_event
 from chalicelib.domain.ports import StoreRules
 from chalicelib.domain.processing import ProcessResult, process_order_event
+from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.domain.sealed import Sealed
 from chalicelib.domain.skew import report_skew
 from chalicelib.observability import logger, metrics
@@ -188,16 +189,25 @@ def schedule_retry(record: SQSRecord, exc: Exception, deps: Container) -> None:
 
 
 def track_attempt(
-    record: SQSRecord, deps: Container, outcome: str | None = None, error_class: str | None = None
+    record: SQSRecord,
+    deps: Container,
+    outcome: str | None = None,
+    error_class: str | None = None,
+    error: str | None = None,
 ) -> None:
     """Append this attempt to the event's trail (final outcomes close it). Never raises: the
     booking is committed already, and the pending-events job repairs a trail left open."""
     attempt = int(record.attributes.approximate_receive_count or 1)
     try:
         event_key = message_key(record.body, deps)
-        deps.trail.record_attempt(
-            event_key, deps.now(), attempt, outcome, error_class, outcome in FINAL_OUTCOMES
-        )
+        final = outcome in FINAL_OUTCOMES
+        if error:  # why it failed, for `dlq show`: scrubbed, short
+            reason = scrub_free_text(error)[:300]
+            deps.trail.record_attempt(
+                event_key, deps.now(), attempt, outcome, error_class, final, error=reason
+            )
+        else:
+            deps.trail.record_attempt(event_key, deps.now(), attempt, outcome, error_class, final)
     except InvalidMessage:
         return  # no event key, so no trail (the rejection is in the events table)
     except Exception:
@@ -218,7 +228,7 @@ def handle_order_events(event: Any) -> dict[str, Any]:
                 track_attempt(record, deps, outcome=outcome)
                 return outcome
             # the trail first: the backoff starts when the visibility is set
-            track_attempt(record, deps, error_class=type(exc).__name__)
+            track_attempt(record, deps, error_class=type(exc).__name__, error=str(exc))
             schedule_retry(record, exc, deps)
             raise
         track_attempt(record, deps, outcome=outcome)

@@ -6,10 +6,13 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api.access import principal_of
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import container
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.model import Order, StockLevel, order_key
+from chalicelib.domain.order_actions import without_amounts
+from chalicelib.domain.permissions import Permission, permissions_of
 from chalicelib.domain.privacy import buyer_view
 
 bp = Blueprint(__name__)
@@ -38,6 +41,17 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
+def may_see_amounts(request: Any) -> bool:
+    """Whether the caller's role holds `read_payments` (amounts, totals, unit prices)."""
+    return Permission.READ_PAYMENTS in permissions_of(principal_of(request).role)
+
+
+def shown_order(order: Order, request: Any) -> dict[str, Any]:
+    """The order view as the caller may see it: amounts only with `read_payments`."""
+    view = order_view(order)
+    return view if may_see_amounts(request) else dict(without_amounts(view))
+
+
 def stock_view(sku: str, levels: list[StockLevel]) -> dict[str, Any]:
     buckets = ("on_hand", "locked", "reserved", "available")
     rows = [
@@ -61,7 +75,7 @@ def handle_get_order(platform: str, store: str, order_id: str) -> Any:
             f"no order '{order_id}' from {platform}/{store} has been processed; if its webhook "
             "was accepted moments ago it may still be queued"
         )
-    return json_response(order_view(order))
+    return json_response(shown_order(order, bp.current_request))
 
 
 @bp.route("/inventory/{sku}", methods=["GET"])

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib.api.access import audit
-from chalicelib.api.http import api_errors, json_response
+from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.api.queries import order_view, stock_view
 from chalicelib.api.tracking import subscribe_shipment
 from chalicelib.deps import Container, container
 from chalicelib.domain.audit import Action
-from chalicelib.domain.errors import InvalidPayload, NotFound
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.model import Order, order_key
 from chalicelib.domain.processing import adjust_stock, ship_order
-from chalicelib.domain.stock_ops import parse_adjustment, parse_outbound_confirmation
+from chalicelib.domain.stock_ops import (
+    check_known_warehouse,
+    parse_adjustment,
+    parse_outbound_confirmation,
+)
 from chalicelib.domain.tracking import parse_tracking
 from chalicelib.observability import logger
 
@@ -39,11 +42,7 @@ def _shipment_state(order: Order | None) -> dict[str, Any]:
 
 
 def _json_body() -> Any:
-    raw = bp.current_request.raw_body or b""
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc}") from None
+    return read_json(bp.current_request.raw_body)
 
 
 @bp.route("/wms/outbound-confirmations", methods=["POST"])
@@ -94,6 +93,7 @@ def handle_stock_adjustment(sku: str) -> Any:
     """Receipts, returns and cycle counts, with a reason; never below what is committed."""
     deps = container()
     adjustment = parse_adjustment(sku, _json_body())
+    check_known_warehouse(adjustment.warehouse, deps.warehouses())
     before = _level(deps, sku, adjustment.warehouse)
     result = adjust_stock(adjustment, deps.orders, deps.now)
     logger().info(

@@ -1,9 +1,10 @@
 """GET /orders/{platform}/{store}/{order_id}/timeline: the one-click order view.
 
 Everything OrderHub knows about one order, in time order (chalicelib/domain/timeline.py),
-with the order itself masked exactly as GET /orders shows it. `?include=raw&reason=...` adds
-the platforms' raw payloads: the route's `read_timeline` is not enough for that, the caller
-also needs `decrypt` (declared in `api/access.py`, QUERY_PERMISSIONS), and the read is
+with the order itself masked exactly as GET /orders shows it. `?include=raw&reason=...&request=`
+adds the platforms' raw payloads: the route's `read_timeline` is not enough for that, the
+caller also needs `decrypt` (declared in `api/access.py`, QUERY_PERMISSIONS) and an approved
+reveal request for the order (the two-person rule, api/personal_data.py), and the read is
 audited with its reason.
 """
 
@@ -15,10 +16,14 @@ from chalice import Blueprint
 
 from chalicelib.api.access import audit
 from chalicelib.api.http import api_errors, json_response
-from chalicelib.api.queries import order_view
+from chalicelib.api.personal_data import use_grant
+from chalicelib.api.queries import may_see_amounts, order_view
 from chalicelib.deps import container
 from chalicelib.domain.audit import Action
+from chalicelib.domain.bounds import check_id
+from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import order_key
+from chalicelib.domain.order_actions import without_amounts
 from chalicelib.domain.timeline import order_timeline, parse_include
 from chalicelib.domain.timeline_activity import (
     activity_entries,
@@ -38,6 +43,16 @@ def handle_get_order_timeline(platform: str, store: str, order_id: str) -> Any:
     include_raw, reason = parse_include(request.query_params)
     deps = container()
     key = order_key(platform, store, order_id)
+    grant = None
+    if include_raw:  # the buyer in clear: the two-person rule, as for personal-data
+        query: dict[str, str] = dict(request.query_params or {})
+        asked = str(query.get("request") or "").strip()
+        if not asked:
+            raise InvalidPayload(
+                "include=raw shows the buyer's data in clear: add request=<an approved reveal "
+                "request for this order> (POST .../personal-data/requests, then approval)"
+            )
+        grant = use_grant(deps, request, key, check_id(asked, "request"))
     order = deps.orders.get_order(key)
     timeline = order_timeline(
         key,
@@ -63,13 +78,17 @@ def handle_get_order_timeline(platform: str, store: str, order_id: str) -> Any:
         audit(
             Action.ORDER_RAW_READ,
             f"order/{key}",
-            after={"reason": reason, "raw_payloads_of": payloads},
+            after={
+                "reason": reason,
+                "raw_payloads_of": payloads,
+                "request_id": grant.request_id if grant else None,
+            },
             request=request,
         )
-    return json_response(
-        {
-            "order": order_view(order) if order is not None else None,
-            **timeline.to_dict(),
-            "tracks": [track_view(t, deps.now()) for t in tracks],
-        }
-    )
+    shown = {
+        "order": order_view(order) if order is not None else None,
+        **timeline.to_dict(),
+        "tracks": [track_view(t, deps.now()) for t in tracks],
+    }
+    # amounts (the order's, and any an entry carries) only for read_payments
+    return json_response(shown if may_see_amounts(request) else without_amounts(shown))

@@ -28,6 +28,7 @@ from chalicelib.channels.tracking_aftership import (
 )
 from chalicelib.channels.tracking_kuaidi100 import ACK, parse_kuaidi100, verify_kuaidi100
 from chalicelib.deps import Container, container
+from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.delivery import InvalidMessage
 from chalicelib.domain.errors import InvalidPayload, NotFound, PayloadTooLarge
 from chalicelib.domain.ingest import MAX_BODY_BYTES
@@ -121,8 +122,9 @@ def read_track_message(body: str, deps: Container) -> dict[str, Any] | None:
     """The queued message if it carries a track update (`{"track": ...}`), else None (an
     order event's message: the processor reads it as before)."""
     try:
+        check_json_depth(body)
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, InvalidPayload):
         return None
     if isinstance(message, dict) and "overflow" in message:
         message = deps.loader.load(body)

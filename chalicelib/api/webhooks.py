@@ -9,8 +9,8 @@ from chalice import Blueprint
 
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.api.intake import record_receipts
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.deps import container
-from chalicelib.domain.ingest import accept_webhook
 from chalicelib.observability import logger, metrics
 
 bp = Blueprint(__name__)

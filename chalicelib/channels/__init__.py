@@ -1,7 +1,7 @@
 """Channel adapters: how each platform signs and shapes its deliveries. Pure Python.
 
 `CHANNELS` maps the `{platform}` path segment to the adapter that verifies and parses it.
-For each delivery, ingest (domain/ingest.py) asks the channel, in this order:
+For each delivery, ingest (channels/webhook.py) asks the channel, in this order:
 
 1. `credentials(secret)`: the store's secret JSON (Secrets Manager) read into what this
    platform signs with (each channel names its fields; docs/platforms.md);

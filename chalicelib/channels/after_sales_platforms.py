@@ -41,6 +41,7 @@ from typing import Any
 
 from chalicelib.channels.base import Delivery, platform_time
 from chalicelib.domain.after_sales import ANSWERED, REQUESTED, AfterSalesEvent
+from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.ports import Store
 from chalicelib.domain.timeutil import parse_aware, parse_in_zone
@@ -66,8 +67,9 @@ BEIJING = "Asia/Shanghai"
 
 def _json(body: bytes) -> Any:
     try:
+        check_json_depth(body)  # nesting limited before parsing (domain/bounds.py)
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, InvalidPayload):
         return None
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chalicelib.domain.bounds import check_amount, check_header, check_json_depth
 from chalicelib.domain.errors import InvalidPayload, TransientFailure
 from chalicelib.domain.model import Buyer
 from chalicelib.domain.timeutil import from_unix_seconds, parse_aware, parse_in_zone
@@ -37,7 +38,9 @@ class Delivery:
         return cls({name.lower(): value for name, value in headers.items()}, body, received_at)
 
     def header(self, name: str) -> str:
-        return str(self.headers.get(name.lower(), "")).strip()
+        """The header's value, stripped; InvalidPayload naming it if it is over 1,024
+        characters or holds control characters (domain/bounds.py)."""
+        return check_header(name.lower(), str(self.headers.get(name.lower(), ""))).strip()
 
     @property
     def digest(self) -> str:
@@ -119,7 +122,9 @@ def api_fields(
 
 def load_json(body: bytes) -> Any:
     """JSON with every non-integer number read as Decimal (money never passes through float);
-    integers stay exact whatever their size (64-bit platform ids)."""
+    integers stay exact whatever their size (64-bit platform ids). Nesting is limited before
+    parsing (domain/bounds.py), so a deep document is a 400, never a RecursionError."""
+    check_json_depth(body)
     try:
         return json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -197,7 +202,7 @@ def money(obj: Mapping[str, Any], key: str, path: str) -> Decimal:
         raise InvalidPayload(f'{path}.{key} must be an amount such as "12.50"')
     if amount < 0 or not amount.is_finite():
         raise InvalidPayload(f"{path}.{key} must not be negative")
-    return amount
+    return check_amount(amount, f"{path}.{key}")
 
 
 def per_unit(total: Decimal, count: int) -> Decimal:

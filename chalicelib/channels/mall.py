@@ -28,6 +28,7 @@ from typing import Any
 from chalicelib.channels.after_sales_platforms import is_mall_refund
 from chalicelib.channels.base import Credentials, Delivery, accepted_reply, webhook_credentials
 from chalicelib.channels.standard_webhooks import verify_standard_webhook
+from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import Buyer, OrderEvent, OrderLine, PlatformStatus
 from chalicelib.domain.ports import Store
@@ -91,6 +92,7 @@ def parse_mall_payload(
     body: bytes, store: Store, delivery_id: str, received_at: datetime
 ) -> OrderEvent:
     """Validate the contract and build the canonical event."""
+    check_json_depth(body)
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

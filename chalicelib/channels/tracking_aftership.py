@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload, InvalidSignature
 from chalicelib.domain.scrub import scrub_personal_data
 from chalicelib.domain.timeutil import parse_aware
@@ -100,6 +101,7 @@ def read_tracking(tracking: Mapping[str, Any], received_at: datetime, via: str) 
 
 def parse_aftership(body: bytes, received_at: datetime) -> TrackUpdate | None:
     """The update of a verified webhook; None for events that are not tracking updates."""
+    check_json_depth(body)  # nesting limited before parsing (domain/bounds.py)
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload, InvalidSignature
 from chalicelib.domain.scrub import scrub_personal_data
 from chalicelib.domain.timeutil import parse_in_zone
@@ -147,6 +148,7 @@ def read_result(
 
 def parse_kuaidi100(param: str, received_at: datetime) -> TrackUpdate:
     """The update a verified callback's `param` carries."""
+    check_json_depth(param, "param")  # nesting limited before parsing (domain/bounds.py)
     try:
         payload = json.loads(param)
     except ValueError as exc:

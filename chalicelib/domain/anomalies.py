@@ -38,11 +38,13 @@ from urllib.parse import quote
 
 from chalicelib.domain import anomaly_rules as rules
 from chalicelib.domain.anomaly_rules import AnomalyRule, Waiting, rule_for
+from chalicelib.domain.bounds import check_free_text
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from chalicelib.domain.links import anomaly_link, order_link
 from chalicelib.domain.model import Anomaly, Priority
 from chalicelib.domain.notices import Notice, Notifier
-from chalicelib.domain.ports import Principal
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.scrub import scrub_free_text
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 ACTIVE = (OPEN, ACKNOWLEDGED)
@@ -317,7 +319,7 @@ def parse_note(body: Any) -> str:
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise InvalidPayload(f"note must be text of at most {MAX_NOTE} characters")
-    return note.strip()
+    return scrub_free_text(check_free_text(note, "note", MAX_NOTE).strip())
 
 
 def _found(store: AnomalyStore, key: str) -> AnomalyRecord:

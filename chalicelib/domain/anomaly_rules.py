@@ -39,6 +39,7 @@ class Evaluator(StrEnum):
     STOCK_PUSH = "push_stock (every minute)"
     KEY_REVIEW = "review_api_keys (daily, 09:00 Beijing)"
     HEALTH = "channel health checks (every 5 minutes)"
+    REVEAL = "personal-data reveal (each request)"
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,36 @@ RULES: Mapping[str, AnomalyRule] = {
             "an API key expires within 14 days",
             E.KEY_REVIEW,
             "the API key records",
+            subject="api key",
+        ),
+        AnomalyRule(
+            "store_secret_aging",
+            P2,
+            "admin",
+            Sla(_h(24), timedelta(days=10)),
+            "a store's signing secret is 80 days old or more (rotate quarterly)",
+            E.KEY_REVIEW,
+            "the store secrets' set dates",
+            subject="store",
+        ),
+        AnomalyRule(
+            "store_unused",
+            P2,
+            "admin",
+            Sla(_h(24), timedelta(days=7)),
+            "a store received nothing for 90 days and was disabled",
+            E.KEY_REVIEW,
+            "the trail's receipts per store and day",
+            subject="store",
+        ),
+        AnomalyRule(
+            "bulk_decrypt",
+            P1,
+            "admin",
+            Sla(_h(1), _h(24)),
+            "one API key asked for more than 20 reveals of buyers' data in an hour",
+            E.REVEAL,
+            "the hourly reveal count per key",
             subject="api key",
         ),
     )

@@ -10,10 +10,10 @@ without an outage; a second rotation retires any older secret at once.
 from __future__ import annotations
 
 import secrets as _secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.auth import hash_api_key
 from chalicelib.domain.errors import Conflict, InvalidPayload
@@ -21,7 +21,7 @@ from chalicelib.domain.permissions import validate_role
 from chalicelib.domain.timeutil import parse_aware
 
 DEFAULT_LIFETIME_DAYS = 90  # quarterly rotation
-MAX_LIFETIME_DAYS = 365
+MAX_LIFETIME_DAYS = 90  # the seed: rotate quarterly; a deployment may set it lower
 DEFAULT_OVERLAP = timedelta(hours=24)
 MAX_OVERLAP = timedelta(days=7)
 EXPIRY_WARNING = timedelta(days=14)  # the review warns this long before a key expires
@@ -144,13 +144,14 @@ def new_key_id(token: Callable[[int], str] = _secrets.token_hex) -> str:
     return "key_" + token(6)
 
 
-def lifetime(days: Any) -> timedelta:
+def lifetime(days: Any, max_days: int = MAX_LIFETIME_DAYS) -> timedelta:
+    """A key's life: `days` (default the longest allowed), at most `max_days`, which is at
+    most 90 whatever the configuration says."""
+    longest = max(1, min(max_days, MAX_LIFETIME_DAYS))
     if days is None:
-        return timedelta(days=DEFAULT_LIFETIME_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LIFETIME_DAYS:
-        raise InvalidPayload(
-            f"expires_in_days must be a whole number from 1 to {MAX_LIFETIME_DAYS}"
-        )
+        return timedelta(days=min(DEFAULT_LIFETIME_DAYS, longest))
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= longest:
+        raise InvalidPayload(f"expires_in_days must be a whole number from 1 to {longest}")
     return timedelta(days=days)
 
 
@@ -171,6 +172,7 @@ def issue_key(
     created_by: str = "",
     secret: str | None = None,
     key_id: str | None = None,
+    max_days: int = MAX_LIFETIME_DAYS,
 ) -> IssuedKey:
     """A new key for `owner` with `role`, valid `expires_in_days` (default 90)."""
     if not isinstance(owner, str) or not owner.strip() or len(owner) > 128:
@@ -186,7 +188,7 @@ def issue_key(
         role=role,
         key_hash=hash_api_key(value),
         created_at=now,
-        expires_at=now + lifetime(expires_in_days),
+        expires_at=now + lifetime(expires_in_days, max_days),
         created_by=created_by,
     )
     return IssuedKey(key, value)
@@ -198,6 +200,7 @@ def rotate_key(
     overlap_window: timedelta = DEFAULT_OVERLAP,
     expires_in_days: Any = None,
     secret: str | None = None,
+    max_days: int = MAX_LIFETIME_DAYS,
 ) -> IssuedKey:
     """A new secret for the same key; the current one stays valid for the overlap window (or
     until it would have expired anyway, if sooner). An older secret still in its window is
@@ -214,7 +217,7 @@ def rotate_key(
     rotated = replace(
         key,
         key_hash=hash_api_key(value),
-        expires_at=now + lifetime(expires_in_days),
+        expires_at=now + lifetime(expires_in_days, max_days),
         version=key.version + 1,
         rotated_at=now,
         previous_hash=key.key_hash if keep_previous else None,
@@ -246,3 +249,23 @@ def review_keys(keys: list[ApiKey], now: datetime) -> KeyReview:
     unused = tuple(k for k in live if (k.last_used_at or k.created_at) <= now - UNUSED_LIMIT)
     expiring = tuple(k for k in live if k.expires_at <= now + EXPIRY_WARNING and k not in unused)
     return KeyReview(expiring, unused)
+
+
+class ApiKeyStore(Protocol):
+    """API keys (chalicelib/domain/api_keys.py): each key's record, listed by admins, and one
+    lookup item per live secret, which is what `Catalog.get_api_key(hash)` returns."""
+
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def save_key(self, key: ApiKey, retired: Sequence[str] = ()) -> None:
+        """Write the record and its secrets' lookup items (`key.lookups()`), and mark the
+        `retired` hashes' lookups refused, all or nothing. Version 1 creates the key; a later
+        version replaces the record only if it still holds version - 1 (else ConcurrentUpdate)."""
+        ...
+
+    def touch_key(self, key_id: str, at: datetime, not_since: datetime) -> bool:
+        """Set last_used_at = at unless it is already after `not_since`; best effort: never
+        raises, returns whether it wrote."""
+        ...

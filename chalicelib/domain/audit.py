@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from chalicelib.domain.bounds import check_text, check_time
 from chalicelib.domain.errors import InvalidPayload
-from chalicelib.domain.ports import Principal
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.scrub import scrub_free_text_fields
 from chalicelib.domain.timeutil import parse_aware
 
 MIN_RETENTION_DAYS = 180
@@ -37,16 +39,23 @@ class Action:
     DLQ_REPLAY = "dlq.replay"
     STORE_SAVE = "store.save"
     STORE_SECRET_ROTATE = "store_secret.rotate"
+    STORE_DISABLE = "store.disable"  # the daily review: unused for 90 days
+    STORE_ENABLE = "store.enable"  # bin/orderhub stores enable
     ANOMALY_ACKNOWLEDGE = "anomaly.acknowledge"
     ANOMALY_RESOLVE = "anomaly.resolve"
     ORDER_RAW_READ = "order.raw_read"  # the timeline's raw payloads (buyer data in clear)
     PERSONAL_DATA_DECRYPT = "personal_data.decrypt"  # a buyer's data shown in clear, with why
+    PERSONAL_DATA_REQUEST = "personal_data.request"  # two-person rule: asked, with a reason
+    PERSONAL_DATA_APPROVE = "personal_data.approve"  # two-person rule: approved by another
+    PERSONAL_DATA_BULK_REFUSED = "personal_data.bulk_refused"  # over 20 reveals an hour
+    ORDER_VOID = "order.void"  # cancelled by a person, with a reason (api/order_actions.py)
+    ORDER_EDIT_ADDRESS = "order.edit_address"  # a suspicious address corrected
+    ORDERS_EXPORT = "orders.export"  # a CSV of a date range
     ORDER_NOTE = "order.note"  # a note added to an order (its text is in the order's activity)
     WMS_PICK_LIST = "wms.pick_list"  # the WMS printed a pick list naming orders
     REVIEW_NOTE = "review.note"  # a monthly review's root cause and action for an anomaly type
     STOCK_POLICY = "stock.policy"  # safety stock, holdback (the console's stock policy)
     WAREHOUSE_SAVE = "warehouse.save"  # a warehouse's region and priority
-    # to come with their endpoints (issue 7): order.void, order.edit_address, orders.export
 
 
 SYSTEM = Principal(key_id="system", owner="system", role="system")  # scheduled jobs
@@ -125,8 +134,9 @@ def new_entry(
         expires_at=at.astimezone(UTC) + retention(retention_days),
         source_ip=source_ip[:64],
         user_agent=user_agent[:256],
-        before=before,
-        after=after,
+        # a reason or note a person typed loses any phone, ID number or email before it is kept
+        before=scrub_free_text_fields(before) if before is not None else None,
+        after=scrub_free_text_fields(after) if after is not None else None,
     )
 
 
@@ -169,6 +179,10 @@ def parse_audit_query(params: Mapping[str, str], now: datetime) -> AuditQuery:
         start = parse_aware(params["from"]) if params.get("from") else end - DEFAULT_WINDOW
     except ValueError as exc:
         raise InvalidPayload(f"from/to: {exc}") from None
+    check_time(start, "from")
+    check_time(end, "to")
+    for name, longest in (("actor", 256), ("action", 64), ("next", 4096)):
+        check_text(params.get(name) or "", name, longest, allow_empty=True)
     if start > end:
         raise InvalidPayload("'from' must not be after 'to'")
     try:
@@ -192,3 +206,17 @@ def days_newest_first(start: datetime, end: datetime) -> list[str]:
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     count = (last - first).days + 1
     return [(last - timedelta(days=i)).isoformat() for i in range(count)]
+
+
+class AuditLog(Protocol):
+    """Append-only audit entries (chalicelib/domain/audit.py)."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store a new entry; raises AlreadyProcessed if one with its id exists (never
+        overwrites)."""
+        ...
+
+    def query(self, query: AuditQuery) -> AuditPage:
+        """Entries matching the query, newest first; raises InvalidPayload for a token that is
+        not this query's."""
+        ...

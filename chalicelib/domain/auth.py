@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from chalicelib.domain.errors import Unauthenticated
-from chalicelib.domain.ports import Catalog, Principal
+from chalicelib.domain.ports import Catalog
+from chalicelib.domain.principal import Principal
 from chalicelib.domain.timeutil import parse_aware
 
 TOUCH_EVERY = timedelta(hours=1)  # last_used_at is written at most this often per key

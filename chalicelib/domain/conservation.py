@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from chalicelib.domain.bounds import YEAR_MAX, YEAR_MIN
 from chalicelib.domain.ports import OrderRepository, Trail
 
 BOOKED = frozenset({"booked"})
@@ -156,4 +157,7 @@ def parse_day(text: str) -> date:
     """A YYYY-MM-DD day; ValueError otherwise."""
     if len(text) != 10:
         raise ValueError(f"'{text}' is not a day as YYYY-MM-DD")
-    return date.fromisoformat(text)
+    day = date.fromisoformat(text)
+    if not YEAR_MIN <= day.year <= YEAR_MAX:  # the days an order can be about (domain/bounds.py)
+        raise ValueError(f"'{text}' is outside {YEAR_MIN}-{YEAR_MAX}")
+    return day

@@ -10,7 +10,7 @@ exists) are not retried: they are recorded as rejected with their reason at once
 
 from __future__ import annotations
 
-from chalicelib.domain.errors import OrderHubError, UnknownStore
+from chalicelib.domain.errors import InvalidPayload, OrderHubError, UnknownStore
 
 MAX_ATTEMPTS = 5  # must equal the queue's RedrivePolicy maxReceiveCount (a test checks)
 BASE_DELAY_SECONDS = 10
@@ -23,7 +23,8 @@ class InvalidMessage(OrderHubError):
     code = "invalid_message"
 
 
-PERMANENT_FAILURES: tuple[type[Exception], ...] = (InvalidMessage, UnknownStore)
+# An input problem (InvalidPayload: bounds, shapes) is never worth a retry, so never the DLQ's.
+PERMANENT_FAILURES: tuple[type[Exception], ...] = (InvalidMessage, InvalidPayload, UnknownStore)
 
 
 def is_permanent(exc: Exception) -> bool:

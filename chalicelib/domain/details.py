@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from chalicelib.domain.bounds import check_event
 from chalicelib.domain.delivery import InvalidMessage
-from chalicelib.domain.errors import TransientFailure
+from chalicelib.domain.errors import InvalidPayload, TransientFailure
 from chalicelib.domain.model import Buyer, OrderEvent, OrderLine, PlatformStatus
 from chalicelib.domain.ports import Store
 
@@ -107,4 +108,9 @@ def complete_thin_event(event: OrderEvent, store: Store, sources: OrderDetailSou
     source = sources.source_for(event.platform)
     if source is None:
         return event
-    return merge_details(event, source.fetch(store, event.order_id))
+    merged = merge_details(event, source.fetch(store, event.order_id))
+    try:
+        check_event(merged)  # what the platform's API answered faces the same bounds
+    except InvalidPayload as exc:
+        raise InvalidMessage(f"the platform's order details: {exc.message}") from None
+    return merged

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +27,14 @@ class ParkedMessage:
         )
 
 
-def describe(message: Mapping[str, Any]) -> ParkedMessage:
-    """Read a raw SQS message; unreadable bodies still show (their id is enough to act on)."""
+def describe(
+    message: Mapping[str, Any], load: Callable[[str], Mapping[str, Any]] | None = None
+) -> ParkedMessage:
+    """Read a raw SQS message; unreadable bodies still show (their id is enough to act on).
+
+    A message that overflowed to S3 is a pointer: its `event` summary (key, platform, store,
+    order id: written beside the pointer since issue 12) names it; an older pointer without
+    one is followed with `load` (`MessageLoader.load`) when given."""
     attrs = message.get("Attributes") or {}
     sent = datetime.fromtimestamp(int(attrs.get("SentTimestamp", 0)) / 1000, tz=UTC)
     event: dict[str, Any] = {}
@@ -44,8 +50,11 @@ def describe(message: Mapping[str, Any]) -> ParkedMessage:
                 "order_id": f"{track.get('carrier', '')} {track.get('number', '')}",
                 "event_key": body.get("event_key", ""),
             }
-    except ValueError:
-        pass
+        elif isinstance(body, dict) and body.get("overflow") and load is not None:
+            found = load(str(message.get("Body", "")))
+            event = found["event"] if isinstance(found.get("event"), dict) else {}
+    except Exception:
+        event = {}
     return ParkedMessage(
         message_id=str(message["MessageId"]),
         sent_at=sent,
@@ -54,6 +63,20 @@ def describe(message: Mapping[str, Any]) -> ParkedMessage:
         store=str(event.get("store", "")),
         order_id=str(event.get("order_id", "")),
         event_key=str(event.get("event_key", "")),
+    )
+
+
+def last_failure(trail: Mapping[str, Any] | None) -> str:
+    """Why the event's last attempt failed, from its trail (`attempts`): the error class and
+    the (scrubbed) message the processor recorded; "" when no attempt failed or no trail."""
+    attempts = (trail or {}).get("attempts") or []
+    failed = [a for a in attempts if isinstance(a, Mapping) and a.get("error_class")]
+    if not failed:
+        return ""
+    last = failed[-1]
+    error = f": {last['error']}" if last.get("error") else ""
+    return (
+        f"attempt {last.get('attempt', '?')} at {last.get('at', '?')}: {last['error_class']}{error}"
     )
 
 

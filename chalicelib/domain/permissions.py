@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from chalicelib.domain.errors import Forbidden
-from chalicelib.domain.ports import Principal
+from chalicelib.domain.principal import Principal
 
 
 class Permission(StrEnum):
@@ -39,6 +39,7 @@ class Permission(StrEnum):
     READ_TIMELINE = "read_timeline"
     READ_ANOMALIES = "read_anomalies"
     HANDLE_ANOMALIES = "handle_anomalies"
+    APPROVE_DECRYPT = "approve_decrypt"
     WRITE_NOTES = "write_notes"
     SET_STOCK_POLICY = "set_stock_policy"
     READ_SELF = "read_self"
@@ -63,6 +64,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.READ_ANOMALIES: "list and read anomalies",
     Permission.HANDLE_ANOMALIES: (
         "acknowledge and resolve anomalies of the rules the role owns (admin: every rule)"
+    ),
+    Permission.APPROVE_DECRYPT: (
+        "approve another person's request to see a buyer's data in clear (two-person rule)"
     ),
     Permission.WRITE_NOTES: (
         "add notes to an order, and root causes and actions to the monthly review"
@@ -91,6 +95,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.READ_OPS,
             P.REPLAY_DLQ,
             P.READ_TIMELINE,
+            P.APPROVE_DECRYPT,  # the shift lead on duty approves cs's reveals
             P.WRITE_NOTES,
             P.SET_STOCK_POLICY,
             *ANOMALIES,
@@ -107,7 +112,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             *ANOMALIES,
         }
     ),
-    "finance": frozenset({P.READ_ORDERS, P.READ_PAYMENTS, P.READ_REPORTS, *ANOMALIES}),
+    "finance": frozenset({P.READ_ORDERS, P.READ_PAYMENTS, P.READ_REPORTS, P.EXPORT, *ANOMALIES}),
     "warehouse": frozenset(
         {P.READ_ORDERS, P.READ_INVENTORY, P.ADJUST_STOCK, P.CONFIRM_SHIPMENTS, *ANOMALIES}
     ),

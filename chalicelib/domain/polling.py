@@ -42,13 +42,20 @@ handlers log and count them (alarm `orderhub-pull-store-failures`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import ConcurrentUpdate, OrderHubError, TransientFailure
+from chalicelib.domain.bounds import MAX_ID, check_event
+from chalicelib.domain.errors import (
+    ConcurrentUpdate,
+    InvalidPayload,
+    OrderHubError,
+    TransientFailure,
+)
 from chalicelib.domain.model import OrderEvent
 
 
@@ -201,12 +208,33 @@ class IncrementalResult:
         }
 
 
+def within_bounds(events: Sequence[OrderEvent]) -> tuple[list[OrderEvent], list[Rejected]]:
+    """The events that pass the edge bounds (domain/bounds.py), and a rejection for each one
+    that does not: recorded as `rejected_invalid`, so a pulled order that can never be booked
+    neither holds the cursor back nor stops the others of its page."""
+    fine: list[OrderEvent] = []
+    refused: list[Rejected] = []
+    for event in events:
+        try:
+            check_event(event)
+        except InvalidPayload as exc:
+            digest = hashlib.sha256(event.event_key.encode("utf-8", "replace")).hexdigest()[:32]
+            key = f"invalid#{event.platform}#{event.store}#bounds:{digest}"
+            order = event.order_key if len(event.order_key) <= 3 * MAX_ID else ""
+            refused.append(Rejected(key, order, exc.message))
+        else:
+            fine.append(event)
+    return fine, refused
+
+
 def _deliver(batch: Batch, sink: EventSink) -> tuple[int, int]:
-    for rejected in batch.rejected:
-        sink.reject(rejected)
-    if batch.events:
-        sink.queue(batch.events, batch.raw)
-    return len(batch.events), len(batch.rejected)
+    events, refused = within_bounds(batch.events)
+    rejected = [*batch.rejected, *refused]
+    for rejection in rejected:
+        sink.reject(rejection)
+    if events:
+        sink.queue(events, batch.raw)
+    return len(events), len(rejected)
 
 
 def poll_increments(

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.model import Anomaly, BookingPlan, Order, StockChange, StockLevel
+from chalicelib.domain.principal import Principal
 
-if TYPE_CHECKING:  # these modules import Principal from here
-    from chalicelib.domain.api_keys import ApiKey
-    from chalicelib.domain.audit import AuditEntry, AuditPage, AuditQuery
+# The API key and audit ports live beside their types (domain/api_keys.py, domain/audit.py),
+# so this module imports neither and they need nothing of it: no import circle.
+__all__ = ["Principal"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Store:
     timezone: str = "UTC"
     name: str = ""
     rules: StoreRules = field(default_factory=lambda: StoreRules())
+    # unused for 90 days (domain/store_review.py): deliveries refused until re-enabled
+    disabled: bool = False
+    disabled_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,6 @@ class Warehouse:
     warehouse_id: str
     region: str = ""
     priority: int = 1000
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling the API."""
-
-    key_id: str
-    owner: str
-    role: str
 
 
 class OrderRepository(Protocol):
@@ -199,9 +194,10 @@ class Trail(Protocol):
         outcome: str | None = None,
         error_class: str | None = None,
         final: bool = False,
+        error: str | None = None,
     ) -> None:
-        """Append an attempt (its outcome, or the error class of a failed one); when `final`,
-        set the final outcome and clear pending in the same write."""
+        """Append an attempt (its outcome, or the error class and message of a failed one);
+        when `final`, set the final outcome and clear pending in the same write."""
         ...
 
     def finalize(self, event_key: str, outcome: str) -> None:
@@ -217,37 +213,3 @@ class Trail(Protocol):
         ...
 
     def get(self, event_key: str) -> Mapping[str, Any] | None: ...
-
-
-class ApiKeyStore(Protocol):
-    """API keys (chalicelib/domain/api_keys.py): each key's record, listed by admins, and one
-    lookup item per live secret, which is what `Catalog.get_api_key(hash)` returns."""
-
-    def get_key(self, key_id: str) -> ApiKey | None: ...
-
-    def list_keys(self) -> list[ApiKey]: ...
-
-    def save_key(self, key: ApiKey, retired: Sequence[str] = ()) -> None:
-        """Write the record and its secrets' lookup items (`key.lookups()`), and mark the
-        `retired` hashes' lookups refused, all or nothing. Version 1 creates the key; a later
-        version replaces the record only if it still holds version - 1 (else ConcurrentUpdate)."""
-        ...
-
-    def touch_key(self, key_id: str, at: datetime, not_since: datetime) -> bool:
-        """Set last_used_at = at unless it is already after `not_since`; best effort: never
-        raises, returns whether it wrote."""
-        ...
-
-
-class AuditLog(Protocol):
-    """Append-only audit entries (chalicelib/domain/audit.py)."""
-
-    def append(self, entry: AuditEntry) -> None:
-        """Store a new entry; raises AlreadyProcessed if one with its id exists (never
-        overwrites)."""
-        ...
-
-    def query(self, query: AuditQuery) -> AuditPage:
-        """Entries matching the query, newest first; raises InvalidPayload for a token that is
-        not this query's."""
-        ...

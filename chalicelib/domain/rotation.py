@@ -60,7 +60,8 @@ def signing_field(secret: Mapping[str, Any]) -> str:
 def effective_secret(secret: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The secret as channels read it at `now`: during a rotation's grace window the
     previous signing values follow the current ones; afterwards they are gone."""
-    result = {k: v for k, v in secret.items() if k != "rotation"}
+    # the rotation block and the secret's age are bookkeeping, not credentials
+    result = {k: v for k, v in secret.items() if k not in ("rotation", "secret_set_at")}
     rotation = secret.get("rotation")
     if not isinstance(rotation, Mapping):
         return result
@@ -108,6 +109,7 @@ def rotate(
         k: v for k, v in secret.items() if k not in (field, SIGNING_FIELDS[field], "rotation")
     }
     result[field] = new_value
+    result["secret_set_at"] = now.isoformat()  # its age, for the quarterly reminder
     if grace > timedelta(0):
         result["rotation"] = {
             "previous": {field: current[0]},

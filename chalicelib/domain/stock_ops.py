@@ -5,11 +5,20 @@ events, so each is idempotent by its own id and lands in the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.booking import booking_for
+from chalicelib.domain.bounds import (
+    MAX_ID,
+    MAX_SKU,
+    MAX_WAREHOUSE,
+    check_free_text,
+    check_quantity,
+    check_sku,
+    check_text,
+)
 from chalicelib.domain.errors import InvalidPayload, NotFound, StockConflict
 from chalicelib.domain.model import (
     Booking,
@@ -21,6 +30,7 @@ from chalicelib.domain.model import (
     StockChange,
     StockLevel,
 )
+from chalicelib.domain.scrub import scrub_free_text
 
 
 @dataclass(frozen=True)
@@ -261,20 +271,35 @@ def audit_stock(
     return drifts
 
 
-def _text(payload: Mapping[str, object], key: str, required: bool = True) -> str:
+def _text(
+    payload: Mapping[str, object], key: str, required: bool = True, max_length: int = MAX_ID
+) -> str:
     value = payload.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
         raise InvalidPayload(f"{key} must be a non-empty string")
-    return value.strip()
+    return check_text(value, key, max_length).strip()
+
+
+def _reason(payload: Mapping[str, object]) -> str:
+    value = payload.get("reason")
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPayload("reason must be a non-empty string")
+    return scrub_free_text(check_free_text(value, "reason").strip())
 
 
 def _count(payload: Mapping[str, object], key: str, minimum: int) -> int:
-    value = payload.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidPayload(f"{key} must be an integer >= {minimum}")
-    return value
+    return check_quantity(payload.get(key), key, minimum)
+
+
+def check_known_warehouse(warehouse: str, known: Collection[str]) -> str:
+    """Stock goes only into a warehouse the catalog lists (a receipt into "steal" would
+    otherwise create sellable stock nowhere)."""
+    if warehouse not in known:
+        listed = ", ".join(sorted(known)[:20]) or "none configured"
+        raise InvalidPayload(f"warehouse '{warehouse}' is not a known warehouse ({listed})")
+    return warehouse
 
 
 def parse_outbound_confirmation(payload: object) -> OutboundConfirmation:
@@ -292,9 +317,9 @@ def parse_outbound_confirmation(payload: object) -> OutboundConfirmation:
         try:
             lines.append(
                 ShippedLine(
-                    _text(raw, "sku"),
+                    _text(raw, "sku", max_length=MAX_SKU),
                     _count(raw, "quantity", 1),
-                    _text(raw, "warehouse", required=False),
+                    _text(raw, "warehouse", required=False, max_length=MAX_WAREHOUSE),
                 )
             )
         except InvalidPayload as exc:
@@ -318,9 +343,9 @@ def parse_adjustment(sku: str, payload: object) -> Adjustment:
     quantity = _count(payload, "quantity", 0 if kind == "count" else 1)
     return Adjustment(
         _text(payload, "adjustment_id"),
-        sku,
-        _text(payload, "warehouse"),
+        check_sku(sku, "sku"),
+        _text(payload, "warehouse", max_length=MAX_WAREHOUSE),
         kind,
         quantity,
-        _text(payload, "reason"),
+        _reason(payload),
     )

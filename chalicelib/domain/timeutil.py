@@ -27,7 +27,16 @@ def parse_aware(text: str) -> datetime:
         raise ValueError(f"'{text}' is not an ISO-8601 time") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"'{text}' has no UTC offset (add Z or +08:00)")
-    return parsed.astimezone(UTC)
+    return _to_utc(parsed, text)
+
+
+def _to_utc(parsed: datetime, text: str) -> datetime:
+    """`parsed` in UTC; ValueError when that leaves Python's years 1-9999 (year 1 at +01:00,
+    9999-12-31 at -01:00), which `astimezone` reports as an OverflowError."""
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"'{text}' is out of the range of times OrderHub handles") from None
 
 
 def zone(name: str) -> ZoneInfo:
@@ -54,7 +63,7 @@ def parse_in_zone(text: str, zone_name: str) -> datetime:
         raise ValueError(f"'{text}' is not an ISO-8601 time") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=zone(zone_name))
-    return parsed.astimezone(UTC)
+    return _to_utc(parsed, text)
 
 
 def from_unix_seconds(value: object) -> datetime:

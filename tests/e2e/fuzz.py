@@ -16,7 +16,7 @@ key or an unknown one. Checks on every answer:
 - nothing is queued: the emulator's `sqs.SendMessage` count is the same after the run.
 
 State-changing routes are fuzzed, with their effects confined (`confine`): stock
-adjustments go to one throwaway stock item (`FUZZ-SKU` @ `wh-fuzz`: a receipt to a random
+adjustments go to one throwaway stock item (`FUZZ-SKU` @ `wh-guangzhou`: a receipt to a random
 SKU would create stock items the stock pusher then works through, ahead of the SKUs other
 tests wait for); issued API keys get an owner marked `fuzz-` and a year's expiry (a short
 one would make the daily key review warn), and `revoke_fuzz_keys` disables them afterwards.
@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 FUZZ_SKU = "FUZZ-SKU"
-FUZZ_WAREHOUSE = "wh-fuzz"
+FUZZ_WAREHOUSE = "wh-guangzhou"  # a seeded warehouse: stock goes only into known ones
 FUZZ_OWNER = "fuzz-"
 UNKNOWN_KEY = "oh_not_a_key_of_anyone_at_all_0000000000000000"
 WEBHOOK = "/webhooks/{platform}/{store}"
@@ -121,7 +121,7 @@ def confine(case: Any) -> None:
     if (method, path) == ("POST", "/admin/api-keys") and body is not None:
         body["owner"] = f"{FUZZ_OWNER}{str(body.get('owner', ''))[:100]}"
         if "expires_in_days" in body:
-            body["expires_in_days"] = 365
+            body["expires_in_days"] = 90
 
 
 def error_shape_problem(response: requests.Response) -> str | None:

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.builders import mall_payload
+from tests.e2e.reveals import approved_request
 
 pytestmark = pytest.mark.e2e
 
@@ -69,6 +70,11 @@ def test_where_is_my_parcel_in_one_call(stack):
 
 def test_raw_payload_on_request_with_a_reason(stack):
     params = {"include": "raw", "reason": "buyer says the parcel never came"}
+    unapproved = requests.get(f"{stack.api}{PATH}", params=params, headers=stack.auth, timeout=10)
+    assert unapproved.status_code == 400 and "request=" in unapproved.json()["message"]
+    # the two-person rule: asked with the admin key, approved with the seed's ops key
+    order_path = PATH.removesuffix("/timeline")
+    params["request"] = approved_request(stack.api, order_path, stack.auth, params["reason"])
     response = requests.get(f"{stack.api}{PATH}", params=params, headers=stack.auth, timeout=10)
     assert response.status_code == 200, response.text
     receipt = next(e for e in response.json()["entries"] if e["kind"] == "receipt")

@@ -28,6 +28,7 @@ import requests
 from chalicelib.channels.body_hmac import sign_body_hmac
 from tests.conftest import FIXTURES, fixture_json
 from tests.e2e.conftest import SEED
+from tests.e2e.reveals import approved_request
 
 pytestmark = pytest.mark.e2e
 
@@ -262,11 +263,14 @@ def test_no_buyer_phone_id_number_or_email_is_stored_queued_or_logged_in_clear(s
         assert leaks(json.dumps(shown)) == [], (order_id, shown["buyer"])
     stack.wait_for_empty_queue()
 
-    # with the decrypt permission and a reason, every value comes back in clear
+    # with the decrypt permission, a reason and a second person's approval, every value
+    # comes back in clear
     for (platform, store, order_id), (phone, id_number, email) in orders.items():
+        path = f"/orders/{platform}/{store}/{order_id}"
+        request_id = approved_request(stack.api, path, stack.auth, REASON)
         opened = requests.post(
-            f"{stack.api}/orders/{platform}/{store}/{order_id}/personal-data",
-            json={"reason": REASON},
+            f"{stack.api}{path}/personal-data",
+            json={"request_id": request_id},
             headers=stack.auth,
             timeout=10,
         )

@@ -93,3 +93,24 @@ def test_store_save_and_secret_rotation_are_audited_without_secrets(env, tmp_pat
     assert rotation.after["generated"] is True and rotation.after["previous_until"]
     text = json.dumps([e.to_dict() for e in [*saves, rotation]])
     assert "c2VjcmV0" not in text and new_secret not in text
+
+
+def test_dlq_show_prints_the_last_failure_and_follows_an_overflow(env, aws, capsys):
+    from datetime import UTC, datetime
+
+    from chalicelib.adapters.messaging import MAX_INLINE_BYTES, SqsEventQueue
+
+    key = "mall#s1#m2"
+    event = {"event_key": key, "platform": "mall", "store": "s1", "order_id": "o2"}
+    parked = SqsEventQueue(env.sqs, env.settings.order_dlq_url, env.s3, env.settings.raw_bucket)
+    message_id = parked.send({"event": event, "raw": "x" * (MAX_INLINE_BYTES + 1)}, "mall#s1#o2")
+    at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    env.trail.record_receipt(key, "mall", "s1", at, 5, message_id)
+    env.trail.record_attempt(key, at, 5, error_class="TransientFailure", error="throttled")
+    assert main(["dlq", "show", message_id]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "last failure: attempt 5 at 2026-11-25T08:00:00+00:00: TransientFailure: throttled" in out
+    )
+    assert "overflowed to S3" in out and '"event_key": "mall#s1#m2"' in out
+    assert f"order o2  {key}" in out  # the summary names the event, not a bare pointer

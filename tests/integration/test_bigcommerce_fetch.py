@@ -21,9 +21,9 @@ from chalicelib.adapters.platform_api import PAGE_SIZE, BigCommerceOrderApi
 from chalicelib.api.processor import handle_order_message
 from chalicelib.channels.bigcommerce import raw_secret_key
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.deps import Container, use_container
 from chalicelib.domain.details import OrderDetailsUnavailable, OrderNotOnPlatform
-from chalicelib.domain.ingest import accept_webhook
 from chalicelib.domain.model import Booking, Buyer, OrderLine, Outcome, PlatformStatus
 from chalicelib.domain.ports import Store, Warehouse
 from chalicelib.domain.processing import adjust_stock

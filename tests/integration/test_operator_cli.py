@@ -11,9 +11,9 @@ import pytest
 
 from chalicelib.adapters.secrets import SecretsManagerStore
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.deps import Container
 from chalicelib.domain.errors import InvalidSignature
-from chalicelib.domain.ingest import accept_webhook
 from chalicelib.domain.ports import Store
 from tests.builders import body, mall_payload
 from tests.fakes import FakeQueue
@@ -97,9 +97,9 @@ def test_platform_issued_secret_is_not_echoed(env, capsys):
     )
     out = capsys.readouterr().out
     assert "whsec_bmV3IQ==" not in out and "void" in out
-    assert SecretsManagerStore(env._client("secretsmanager")).read(NAME) == {
-        "webhook_secret": "whsec_bmV3IQ=="
-    }
+    stored = SecretsManagerStore(env._client("secretsmanager")).read(NAME)
+    assert stored.pop("secret_set_at")  # its age, for the quarterly reminder
+    assert stored == {"webhook_secret": "whsec_bmV3IQ=="}
 
 
 @pytest.mark.parametrize(
@@ -126,13 +126,13 @@ def test_stores_add_writes_secret_and_catalog_then_lists(env, tmp_path, capsys):
     store = env.catalog_store.get_store("shopify", "acme")
     assert store.timezone == "America/New_York" and store.rules.allow_split
     stored = SecretsManagerStore(env._client("secretsmanager")).read(store.secret_name)
+    assert stored.pop("secret_set_at")  # its age, for the quarterly reminder
     assert stored == {"webhook_secret": "shpss_abc"}
     # again with a new secret: updated, not duplicated
     creds.write_text(json.dumps({"webhook_secret": "shpss_new"}))
     assert main(["stores", "add", *args, str(creds)]) == 0
-    assert SecretsManagerStore(env._client("secretsmanager")).read(store.secret_name) == {
-        "webhook_secret": "shpss_new"
-    }
+    stored = SecretsManagerStore(env._client("secretsmanager")).read(store.secret_name)
+    assert stored.pop("secret_set_at") and stored == {"webhook_secret": "shpss_new"}
     capsys.readouterr()
     assert main(["stores", "list"]) == 0
     assert "shopify/acme\tAmerica/New_York" in capsys.readouterr().out
@@ -184,3 +184,23 @@ def test_amazon_send_puts_the_file_on_our_amazon_queue(env, tmp_path, capsys):
     assert json.loads(message["Body"]) == {"NotificationType": "ORDER_CHANGE"}
     notification.write_text("not json")
     assert main(["amazon", "send", str(notification)]) == 2
+
+
+def test_stores_enable_re_enables_a_store_the_review_disabled(env, capsys):
+    from dataclasses import replace
+
+    store = env.catalog_store.get_store("mall", "s1")
+    env.catalog_store.put_store(replace(store, disabled=True, disabled_reason="unused for 90 days"))
+    assert main(["stores", "list"]) == 0
+    assert "mall/s1\tUTC\t\tdisabled (unused for 90 days)" in capsys.readouterr().out
+    with pytest.raises(Exception, match="disabled"):
+        deliver(env, OLD, datetime.now(UTC))
+    assert main(["stores", "enable", "mall/s1"]) == 0
+    assert not env.catalog_store.get_store("mall", "s1").disabled
+    assert deliver(env, OLD, datetime.now(UTC)).event_keys  # accepted again
+    assert main(["stores", "enable", "mall/nope"]) == 2
+
+
+def test_the_secret_age_comes_from_secrets_manager_when_not_stamped(env):
+    changed = SecretsManagerStore(env._client("secretsmanager")).changed_at(NAME)
+    assert changed is not None and abs((datetime.now(UTC) - changed).total_seconds()) < 600

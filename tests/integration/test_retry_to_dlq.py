@@ -70,6 +70,7 @@ def test_poison_message_reaches_the_dlq_after_five_growing_waits(emulated_stack)
     trail = deps.trail.get(event().event_key)  # every attempt on the trail, not final
     assert [a["attempt"] for a in trail["attempts"]] == [1, 2, 3, 4, 5]
     assert {a["error_class"] for a in trail["attempts"]} == {"TransientFailure"}
+    assert trail["attempts"][-1]["error"] == "DynamoDB throttled (injected)"  # for `dlq show`
     assert trail["final_outcome"] is None
 
 

@@ -9,6 +9,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.deps import use_container
+from chalicelib.domain.ports import Warehouse
 from tests.fakes import with_stock
 from tests.unit.test_http_api import FakeContainer
 
@@ -18,6 +19,7 @@ def deps() -> Iterator[FakeContainer]:
     """The fake stack, installed as the app's container; one SKU in stock."""
     fake = FakeContainer()
     with_stock(fake.orders, "SKU-A", "w1", 5)
+    fake.catalog.put_warehouse(Warehouse("w1"))  # stock goes only into known warehouses
     use_container(fake)  # type: ignore[arg-type]
     yield fake
     use_container(None)

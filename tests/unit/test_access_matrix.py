@@ -23,6 +23,7 @@ SAMPLE_PARAMS = {
     "sku": "SKU-A",
     "key_id": "key_000000000000",
     "key": "out_of_stock%23mall%23demo-shop%23o-1",
+    "request_id": "rv_0000000000000000",
     "month": "2026-11",
     "provider": "kuaidi100",
     "warehouse": "wh-1",

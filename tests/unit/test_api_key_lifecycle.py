@@ -121,15 +121,36 @@ def test_last_use_is_written_at_most_once_an_hour():
     assert keys.touches == 2  # the stored last_used_at is recent: the conditional write skips
 
 
+YEAR = timedelta(days=365)
+
+
+def test_keys_live_at_most_90_days_or_the_configured_ceiling():
+    now = FixedClock()()
+    assert issue_key("a", "cs", now).key.expires_at == now + timedelta(days=90)
+    with pytest.raises(InvalidPayload, match="from 1 to 90"):
+        issue_key("a", "cs", now, 91)
+    with pytest.raises(InvalidPayload, match="from 1 to 30"):
+        issue_key("a", "cs", now, 31, max_days=30)
+    assert issue_key("a", "cs", now, max_days=30).key.expires_at == now + timedelta(days=30)
+    # a configuration above 90 does not lift the ceiling
+    with pytest.raises(InvalidPayload, match="from 1 to 90"):
+        issue_key("a", "cs", now, 365, max_days=365)
+
+
 def test_review_picks_expiring_and_unused_keys():
     clock = FixedClock()
     now = clock()
     fresh = issue_key("a", "cs", now).key
     expiring = issue_key("b", "cs", now - timedelta(days=80)).key  # 10 days left
     expiring = replace(expiring, last_used_at=now)
-    unused = issue_key("c", "cs", now - timedelta(days=91), 365).key
+    # issued before keys lived at most 90 days (a year then), so still valid, but idle
+    unused = replace(issue_key("c", "cs", now - timedelta(days=91)).key, expires_at=now + YEAR)
     used = replace(unused, key_id="used", last_used_at=now)
-    gone = disable_key(issue_key("d", "cs", now - timedelta(days=200), 365).key, now, "x")
+    gone = disable_key(
+        replace(issue_key("d", "cs", now - timedelta(days=200)).key, expires_at=now + YEAR),
+        now,
+        "x",
+    )
     review = review_keys([fresh, expiring, unused, used, gone], now)
     assert [k.owner for k in review.expiring] == ["b"]
     assert [k.key_id for k in review.unused] == [unused.key_id]

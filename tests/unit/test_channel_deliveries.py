@@ -13,8 +13,8 @@ import pytest
 from chalicelib.channels.body_hmac import sign_body_hmac
 from chalicelib.channels.douyin_signature import sign_douyin
 from chalicelib.channels.tiktok_signature import sign_tiktok
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.domain.booking import BookingContext
-from chalicelib.domain.ingest import accept_webhook
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.ports import Store
 from chalicelib.domain.processing import process_order_event

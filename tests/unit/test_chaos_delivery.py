@@ -138,6 +138,7 @@ def play(
     queue.extend(Message(m.event) for m in dlq)
     dlq.clear()
     drain()
+    stats["dlq_left"] = len(dlq)  # parked again after the replay: never booked
     return stats
 
 
@@ -175,8 +176,12 @@ def balanced(repo: FakeOrderRepository) -> bool:
 def test_faults_change_nothing_but_the_number_of_tries(seed):
     """Ample stock, so which order wins a unit cannot depend on timing: the stormy run must
     end exactly where the calm one does."""
-    calm, _ = run(seed, 0.0)
+    calm, quiet = run(seed, 0.0)
     stormy, stats = run(seed, 0.08)
+    # nothing a calm run books may park in the DLQ, or be refused (a processor failing every
+    # paid event would otherwise fail both runs alike and pass)
+    assert (quiet["dlq"], quiet["dlq_left"], quiet["permanent"], quiet["retries"]) == (0, 0, 0, 0)
+    assert stats["dlq_left"] == 0
     assert stats["injected"] > 0 and stats["retries"] > 0
     assert stormy.stock == calm.stock  # 0 double-booked, 0 lost stock moves
     assert states(stormy) == states(calm)
@@ -186,13 +191,32 @@ def test_faults_change_nothing_but_the_number_of_tries(seed):
     assert stats["permanent"] == 0
 
 
+def test_the_dlq_check_catches_a_processor_that_fails_every_paid_event(monkeypatch):
+    """The check above, proven able to fail: break booking on purpose (every paid event
+    raises) and the calm run parks deliveries in the DLQ."""
+    from chalicelib.domain import processing
+
+    real = processing.plan_event
+
+    def broken(event, *args, **kwargs):
+        if event.status.value == "paid":
+            raise TransientFailure("broken on purpose")
+        return real(event, *args, **kwargs)
+
+    monkeypatch.setattr(processing, "plan_event", broken)
+    _, quiet = run(0, 0.0)
+    assert quiet["dlq"] > 0 and quiet["dlq_left"] > 0
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_under_contention_faults_never_oversell_or_lose_an_event(seed):
     """Scarce stock in two warehouses: who wins now depends on timing (first come, first
     served), but no bucket goes negative, the ledger explains every unit, and every accepted
     event still ends with exactly one record."""
-    calm, _ = run(seed, 0.0, stock=40, warehouses=("east", "south"))
+    calm, quiet = run(seed, 0.0, stock=40, warehouses=("east", "south"))
     stormy, stats = run(seed, 0.08, stock=40, warehouses=("east", "south"))
+    assert (quiet["dlq"], quiet["dlq_left"], quiet["permanent"]) == (0, 0, 0)
+    assert stats["dlq_left"] == 0
     assert stats["injected"] > 0
     assert set(stormy.events) == set(calm.events)
     assert all(level.is_consistent() for level in stormy.all_stock())

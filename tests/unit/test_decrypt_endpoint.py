@@ -1,5 +1,6 @@
 """POST /orders/{platform}/{store}/{order_id}/personal-data: the buyer in clear for callers who
-hold `decrypt` and state a reason; every answer audited, never with the plaintext."""
+hold `decrypt` and state a reason, once another person approved (the two-person rule; its own
+cases in test_two_person_decrypt.py); every answer audited, never with the plaintext."""
 
 from __future__ import annotations
 
@@ -38,10 +39,39 @@ def booked(client, deps) -> bytes:
     return raw
 
 
-def decrypt(client, key: str, payload: object = None, query: str = ""):
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+APPROVER = "test-admin-key"  # the fixture's admin, owner "t": another person than any role_key
+
+
+def _headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+
+def ask(client, key: str, payload: object = None, path: str = PATH):
     data = json.dumps({"reason": REASON} if payload is None else payload)
-    return client.http.post(PATH + query, headers=headers, body=data)
+    return client.http.post(path + "/requests", headers=_headers(key), body=data)
+
+
+def approve(client, request_id: str, key: str = APPROVER):
+    return client.http.post(
+        f"/personal-data/requests/{request_id}/approve", headers=_headers(key), body=b""
+    )
+
+
+def reveal(client, key: str, request_id: str, query: str = "", path: str = PATH):
+    data = json.dumps({"request_id": request_id})
+    return client.http.post(path + query, headers=_headers(key), body=data)
+
+
+def decrypt(client, key: str, payload: object = None, query: str = ""):
+    """Ask (with `payload` as the request's body), have the fixture's admin approve, reveal;
+    the first refusal is the answer."""
+    asked = ask(client, key, payload)
+    if asked.status_code != 201:
+        return asked
+    request_id = asked.json_body["request_id"]
+    approved = approve(client, request_id)
+    assert approved.status_code == 200, approved.body
+    return reveal(client, key, request_id, query)
 
 
 def audited(deps) -> list[dict]:
@@ -117,6 +147,8 @@ def test_a_body_that_is_not_json_is_refused(client, deps):
     }
     response = client.http.post(PATH, headers=headers, body=b"{not json")
     assert response.status_code == 400 and audited(deps) == []
+    response = client.http.post(PATH + "/requests", headers=headers, body=b"{not json")
+    assert response.status_code == 400 and deps.reveals.requests == {}
 
 
 def test_a_phone_number_typed_into_the_reason_is_masked_in_the_audit(client, deps):
@@ -125,7 +157,8 @@ def test_a_phone_number_typed_into_the_reason_is_masked_in_the_audit(client, dep
     assert decrypt(client, role_key(deps, "cs"), {"reason": reason}).status_code == 200
     (entry,) = audited(deps)
     text = json.dumps(entry)
-    assert "139 5550 1234" not in text and PHONE not in text and "139****1234" in text
+    assert "139 5550 1234" not in text and PHONE not in text
+    assert "buyer on [phone] asks; also wrote [phone]" in text  # scrubbed when asked
 
 
 def test_include_raw_opens_the_last_events_payload_too(client, deps):
@@ -145,7 +178,10 @@ def test_include_raw_opens_the_last_events_payload_too(client, deps):
 
 
 def test_an_unknown_order_is_404_and_nothing_is_audited(client, deps):
-    response = decrypt(client, role_key(deps, "cs"))
+    cs = role_key(deps, "cs")
+    response = decrypt(client, cs)
+    assert response.status_code == 404 and audited(deps) == []
+    response = reveal(client, cs, "rv_none")
     assert response.status_code == 404 and audited(deps) == []
 
 

@@ -15,7 +15,7 @@ from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.ingest import MAX_BODY_BYTES
 from chalicelib.domain.ports import Store
-from tests.access_fakes import FakeApiKeys, FakeAuditLog
+from tests.access_fakes import FakeApiKeys, FakeAuditLog, FakeRevealStore, FakeSecretDates
 from tests.activity_fakes import FakeOrderActivity, FakeTrackingProvider, FakeTracks
 from tests.alarm_fakes import FakeAlarmStates
 from tests.anomaly_fakes import FakeAfterSales, FakeAnomalies, FakeShipmentWatch
@@ -80,6 +80,9 @@ class FakeContainer:
         self.api_keys = FakeApiKeys(self.catalog)
         self.api_keys.save_key(issue_key("t", "admin", self.now(), secret=KEY, key_id="k").key)
         self.audit_log = FakeAuditLog()
+        self.reveals = FakeRevealStore()  # two-person decrypt
+        self.secret_store = FakeSecretDates()  # store secrets' ages (the daily review)
+        self.order_days = LiveOrderDays(self.orders)  # the placed_day index (exports)
         self.secrets = FakeSecrets({"secret/demo": {"webhook_secret": SECRET}})
         self.queue = FakeQueue()
         self.kms = FakeKms()

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.channels.webhook import MAX_BODY_BYTES, accept_webhook
 from chalicelib.domain import errors
-from chalicelib.domain.ingest import MAX_BODY_BYTES, accept_webhook
 from chalicelib.domain.ports import Store
 from tests.builders import body, mall_payload
 from tests.fakes import FakeCatalog, FakeQueue, FakeSecrets

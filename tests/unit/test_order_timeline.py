@@ -246,8 +246,10 @@ def test_customer_service_sees_the_whole_story_masked(client, deps):
     assert receipt["details"]["raw"]["key"].startswith("raw/mall/demo-shop/2026/11/25/")
     assert "payload" not in receipt["details"]["raw"]
     # the order exactly as GET /orders shows it: masked
-    order = get(client, "/orders/mall/demo-shop/o-1", "test-admin-key").json_body
+    order = get(client, "/orders/mall/demo-shop/o-1", "key-of-cs").json_body
     assert view["order"] == order and view["order"]["buyer"]["phone"] == "138****5678"
+    # cs holds no read_payments: no amounts in the order or anywhere in its timeline
+    assert "total" not in order and "unit_price" not in response.body.decode()
     assert "13812345678" not in response.body.decode()
     assert any("refused deliveries" in gap for gap in view["not_covered"])
 
@@ -259,6 +261,16 @@ def test_warehouse_may_not_read_the_timeline(client, deps):
     assert "read_timeline" in response.json_body["message"]
 
 
+def approved_request(client, key: str) -> str:
+    """A reveal request for o-1 asked with `key`, approved by the fixture's admin."""
+    from tests.unit.test_decrypt_endpoint import approve, ask
+
+    asked = ask(client, key, path="/orders/mall/demo-shop/o-1/personal-data")
+    assert asked.status_code == 201, asked.body
+    assert approve(client, asked.json_body["request_id"]).status_code == 200
+    return str(asked.json_body["request_id"])
+
+
 def test_raw_payloads_need_decrypt_and_a_reason_and_are_audited(client, deps):
     book_and_ship(client, deps)
     ops = role_key(deps, "ops")
@@ -267,9 +279,13 @@ def test_raw_payloads_need_decrypt_and_a_reason_and_are_audited(client, deps):
     assert denied.status_code == 403 and "decrypt" in denied.json_body["message"]
     cs = role_key(deps, "cs")
     assert get(client, f"{TIMELINE}?include=raw", cs).status_code == 400
+    # the two-person rule: without an approved request, the raw payloads stay closed
+    unapproved = get(client, f"{TIMELINE}?include=raw&reason=buyer%20called", cs)
+    assert unapproved.status_code == 400 and "request=" in unapproved.json_body["message"]
+    request_id = approved_request(client, cs)
     before = len(deps.audit_log.all())
-    shown = get(client, f"{TIMELINE}?include=raw&reason=buyer%20called", cs)
-    assert shown.status_code == 200
+    shown = get(client, f"{TIMELINE}?include=raw&reason=buyer%20called&request={request_id}", cs)
+    assert shown.status_code == 200, shown.body
     raw = shown.json_body["entries"][0]["details"]["raw"]
     assert raw["found"] is True and "13812345678" in raw["payload"]  # the platform's bytes
     (entry,) = deps.audit_log.all()[before:]

@@ -19,9 +19,12 @@ def test_review_warns_disables_and_audits(client, deps, capsys):
     now = deps.now()
     fresh = issue_key("fresh", "cs", now, secret="fresh-key", key_id="k-fresh")
     soon = issue_key("soon", "ops", now - timedelta(days=80), secret="soon-key", key_id="k-soon")
-    idle = issue_key("idle", "finance", now - timedelta(days=95), 365, secret="idle-key")
-    idle = replace(idle, key=replace(idle.key, key_id="k-idle"))
-    used = issue_key("used", "warehouse", now - timedelta(days=95), 365, key_id="k-used")
+    # issued when keys could live a year: still valid, so the unused rule is what stops them
+    year = now + timedelta(days=270)
+    idle = issue_key("idle", "finance", now - timedelta(days=95), secret="idle-key")
+    idle = replace(idle, key=replace(idle.key, key_id="k-idle", expires_at=year))
+    used = issue_key("used", "warehouse", now - timedelta(days=95), key_id="k-used")
+    used = replace(used, key=replace(used.key, expires_at=year))
     for issued in (fresh, soon, idle, used):
         deps.api_keys.save_key(issued.key)
     deps.api_keys.touch_key("k-soon", now - timedelta(days=1), now)
@@ -30,7 +33,9 @@ def test_review_warns_disables_and_audits(client, deps, capsys):
 
     result = run_review(client)
 
+    stores = result.pop("stores")
     assert result == {"expiring": ["k-soon"], "warning_days": 14, "disabled": ["k-idle"]}
+    assert stores == {"secrets_aging": [], "disabled": [], "age_unknown": ["mall/demo-shop"]}
     anomaly = deps.orders.get_anomaly("api_key_expiring", "k-soon")
     assert anomaly["priority"] == "P2" and "rotate" in anomaly["detail"]
     assert deps.api_keys.get_key("k-idle").disabled

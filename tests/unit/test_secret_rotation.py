@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.domain.errors import InvalidPayload, InvalidSignature
-from chalicelib.domain.ingest import accept_webhook
 from chalicelib.domain.ports import Store
 from chalicelib.domain.rotation import effective_secret, new_webhook_secret, rotate
 from tests.builders import body, mall_payload

@@ -16,7 +16,7 @@ from chalicelib.channels.amazon import parse_amazon_notification
 from chalicelib.channels.base import load_json
 from chalicelib.channels.taobao import trade_event
 from chalicelib.channels.tiktok import parse_tiktok_webhook
-from chalicelib.domain.ingest import accept_webhook
+from chalicelib.channels.webhook import accept_webhook
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.ports import Store
 from chalicelib.domain.skew import clock_skew
