@@ -1,9 +1,9 @@
 """The API description of notes, pick lists, review notes and the tracking callbacks (merged
-into api/openapi.py's OPERATIONS when the document is built)."""
+into api/openapi.py's OPERATIONS)."""
 
 from __future__ import annotations
 
-from chalicelib.api.openapi import (
+from chalicelib.api.openapi_schema import (
     ID,
     STRING,
     TIME,

@@ -1,15 +1,15 @@
 """The API description of the console's routes (api/console_api.py, api/console.py), kept
 apart from api/openapi.py so that file stays small; `console_operations` is merged into its
-OPERATIONS. Imports api/openapi lazily (it imports this module)."""
+OPERATIONS."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.api import openapi_schema as o
+
 
 def console_operations() -> dict[tuple[str, str], Any]:
-    from chalicelib.api import openapi as o
-
     string, integer, boolean = o.STRING, o.INTEGER, o.BOOLEAN
     ref_schema = {"type": "string", "pattern": "^p1:[0-9a-f]{64}$"}
     row = o.obj(

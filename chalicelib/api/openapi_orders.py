@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.openapi import (
+from chalicelib.api.openapi_build import operation_object
+from chalicelib.api.openapi_schema import (
     ORDER_EXAMPLE,
     STRING,
     TIME,
@@ -14,7 +15,6 @@ from chalicelib.api.openapi import (
     Reply,
     maybe,
     obj,
-    operation_object,
     ref,
 )
 
