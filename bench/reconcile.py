@@ -104,7 +104,7 @@ def index_decode_seconds(items: int) -> float:
     """OrderHub's side as the adapter reads it: `items` raw index items (DynamoDB JSON, as a
     Query page holds them) through pynamodb and `DynamoOrderDays` into ledger rows. DynamoDB's
     own time is not in it."""
-    from chalicelib.adapters.dynamo import Models, TableNames, build_models
+    from chalicelib.adapters.dynamo_models import Models, TableNames, build_models
     from chalicelib.adapters.order_days import DynamoOrderDays
 
     names = TableNames(**{name: "bench" for name in TableNames.__dataclass_fields__})

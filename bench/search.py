@@ -36,7 +36,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chalicelib.adapters.dynamo import TableNames, _item_from_order, build_models
+from chalicelib.adapters.dynamo import _item_from_order
+from chalicelib.adapters.dynamo_models import TableNames, build_models
 from chalicelib.adapters.personal_data import blind_index_key
 from chalicelib.domain.blind_index import phone_index
 from chalicelib.domain.model import (

@@ -21,14 +21,9 @@ from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
 from chalicelib.adapters.day_lists import day_list_sources
-from chalicelib.adapters.dynamo import (
-    DynamoCatalog,
-    DynamoOrderRepository,
-    DynamoTrail,
-    Models,
-    TableNames,
-    build_models,
-)
+from chalicelib.adapters.dynamo import DynamoOrderRepository
+from chalicelib.adapters.dynamo_models import Models, TableNames, build_models
+from chalicelib.adapters.dynamo_records import DynamoCatalog, DynamoTrail
 from chalicelib.adapters.events import EventBridgePublisher
 from chalicelib.adapters.health_probes import build_health_probes
 from chalicelib.adapters.history import OrderHistoryReader

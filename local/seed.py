@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalicelib.adapters.dynamo import DynamoCatalog, DynamoOrderRepository
+from chalicelib.adapters.dynamo import DynamoOrderRepository
+from chalicelib.adapters.dynamo_records import DynamoCatalog
 from chalicelib.domain.api_keys import ApiKeyStore, issue_key
 from chalicelib.domain.ports import Store, StoreRules, Warehouse
 from chalicelib.domain.processing import adjust_stock

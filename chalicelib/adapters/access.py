@@ -29,7 +29,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo import Models
+from chalicelib.adapters.dynamo_models import Models
 from chalicelib.domain.api_keys import ApiKey, retired_lookup
 from chalicelib.domain.audit import AuditEntry, AuditPage, AuditQuery, days_newest_first, stamp
 from chalicelib.domain.errors import (

@@ -18,7 +18,8 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo import Models, _anomaly_upsert
+from chalicelib.adapters.dynamo import _anomaly_upsert
+from chalicelib.adapters.dynamo_models import Models
 from chalicelib.domain.anomalies import (
     ACKNOWLEDGED,
     ACTIVE,

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chalicelib.adapters.dynamo import Models, _record_view, _trail_view
+from chalicelib.adapters.dynamo import _record_view
+from chalicelib.adapters.dynamo_models import Models
+from chalicelib.adapters.dynamo_records import _trail_view
 from chalicelib.adapters.messaging import DeadLetterQueue, RawArchive
 from chalicelib.domain.dlq import describe
 from chalicelib.domain.model import order_key as make_order_key

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
-from chalicelib.adapters.dynamo import Models
+from chalicelib.adapters.dynamo_models import Models
 from chalicelib.domain.model import PlatformStatus, order_key
 from chalicelib.domain.reconcile import LedgerRow, placed_day_key, report_day
 

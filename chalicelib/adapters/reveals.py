@@ -8,7 +8,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
-from chalicelib.adapters.dynamo import Models
+from chalicelib.adapters.dynamo_models import Models
 from chalicelib.domain.errors import ConcurrentUpdate, TransientFailure
 from chalicelib.domain.reveal import RevealRequest
 

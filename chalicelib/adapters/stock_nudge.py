@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from chalicelib.adapters.dynamo import DynamoOrderRepository, Models
+from chalicelib.adapters.dynamo import DynamoOrderRepository
+from chalicelib.adapters.dynamo_models import Models
 from chalicelib.domain.model import BookingPlan, StockChange
 
 log = logging.getLogger("orderhub.stock_nudge")
