@@ -137,3 +137,16 @@ def test_the_approval_page_speaks_chinese_and_a_second_approval_is_refused(stack
     ops.get_by_test_id("approve-reveal").click()
     assert "already" in ops.get_by_test_id("reveal-error").inner_text()
     assert [e for e in watch.errors if "status of 409" not in e] == []
+
+
+@pytest.mark.parametrize(
+    ("role", "approves"),
+    [("admin", True), ("ops", True), ("cs", False), ("warehouse", False), ("finance", False)],
+)
+def test_only_approving_roles_see_approve_on_a_reveal_link(stack, browser, role, approves):
+    page, watch = open_console(browser, stack.api, KEYS[role])
+    settled(page).goto(f"{stack.api}/console#/reveal/rv_0123456789abcdef/mall/demo-shop/X-1")
+    assert page.get_by_test_id("reveal-request-id").inner_text() == "rv_0123456789abcdef"
+    assert page.get_by_test_id("approve-reveal").count() == (1 if approves else 0)
+    assert page.get_by_test_id("cannot-approve").count() == (0 if approves else 1)
+    watch.assert_clean()
