@@ -1,6 +1,7 @@
 // The console's shell: sign in, the role's permissions, navigation, language, hash routes
 // (#/orders, #/orders/{platform}/{store}/{id}, #/anomalies[/{key}], #/inventory[/{sku}],
-// #/board, #/reports[/{yyyy-mm-dd}]; `?name=value` after a route: its filters), and the
+// #/board, #/reports[/{yyyy-mm-dd}], #/reveal/{request_id}/{platform}/{store}/{id} (an approver's
+// page for a reveal request); `?name=value` after a route: its filters), and the
 // alarm banners above every screen.
 import { api, key, signIn, signOut } from "./api.js";
 import { bannerStrip, clearBanners, startBanners } from "./banner.js";
@@ -9,6 +10,7 @@ import { lang, switchLang, t } from "./i18n.js";
 import { ordersScreen, orderPanel } from "./orders.js";
 import { anomaliesScreen, inventoryScreen } from "./stock.js";
 import { boardScreen, reportsScreen } from "./board.js";
+import { revealScreen } from "./reveal.js";
 
 const root = document.getElementById("app");
 export const session = { me: null };
@@ -80,6 +82,7 @@ export function render() {
   const main = h("main", { testid: "main" });
   shell(main);
   const [screen, ...rest] = parts;
+  if (screen === "reveal" && rest[0]) return revealScreen(main, rest[0], rest[1], rest[2], rest[3]);
   const allowed = Object.fromEntries(SCREENS);
   const name = allowed[screen] ? screen : SCREENS.find(([, p]) => can(p))[0];
   if (!can(allowed[name])) return;

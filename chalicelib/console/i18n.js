@@ -34,6 +34,14 @@ const en = {
   "banner:orderhub-oversell-rate-above-0": "Oversell alarm",
   "bannerBody:orderhub-oversell-rate-above-0": "Yesterday (Beijing day) some orders were oversold.",
   bannerLink: "Open the anomalies", since: "since",
+  askReveal: "Ask to reveal", waitingApproval: "Waiting for approval by a second person",
+  sendLink: "Send this link to an approver (admin, ops):", askAgain: "Ask again",
+  askFirst: "Ask to reveal the buyer first (above); raw payloads use that approved request",
+  revealRequest: "Reveal request", request: "Request", approve: "Approve",
+  approved: "Approved: the requester may reveal this order's buyer for 30 minutes",
+  requestedBy: "Asked by", validUntil: "Valid until",
+  approveHint: "Approve only if you know why the buyer's data is needed; who asked and why are shown with the approval, and both are audited.",
+  cannotApprove: "This key cannot approve reveals (approve_decrypt: admin, ops); send the link to someone who can.",
 };
 
 const zh = {
@@ -66,6 +74,14 @@ const zh = {
   "banner:orderhub-oversell-rate-above-0": "超卖告警",
   "bannerBody:orderhub-oversell-rate-above-0": "昨天（北京时间）有订单超卖。",
   bannerLink: "查看异常", since: "开始于",
+  askReveal: "申请查看明文", waitingApproval: "等待第二人审批",
+  sendLink: "请把此链接发给审批人（管理员、运维）：", askAgain: "重新申请",
+  askFirst: "请先在上方申请查看买家明文；原始报文使用该已批准的申请",
+  revealRequest: "查看明文申请", request: "申请", approve: "批准",
+  approved: "已批准：申请人可在 30 分钟内查看本订单买家明文",
+  requestedBy: "申请人", validUntil: "有效期至",
+  approveHint: "仅在清楚为何需要买家信息时批准；申请人和原因随批准结果显示，并记入审计。",
+  cannotApprove: "此密钥无权审批查看明文（需 approve_decrypt：管理员、运维）；请把链接发给有权限的人。",
 };
 
 export function lang() {

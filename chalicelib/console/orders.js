@@ -1,12 +1,14 @@
 // Orders: one search box (order id or phone) with filters and a results table; the order's
-// investigation panel: header, lines, holds, amounts (read_payments), masked buyer with a
-// reveal through the personal-data API, the whole timeline, raw payloads with a reason, and
+// investigation panel: header, lines, holds, amounts (read_payments), masked buyer with the
+// two-person reveal (reveal.js), the whole timeline, raw payloads with a reason and the
+// order's approved reveal request, and
 // the order's anomalies with acknowledge / resolve in place.
 import { api, query } from "./api.js";
 import { can } from "./app.js";
 import { append, clear, h, table } from "./dom.js";
 import { money, t, when } from "./i18n.js";
 import { anomalyActions } from "./stock.js";
+import { requestOf, revealControls } from "./reveal.js";
 
 const STATUSES = ["", "unpaid", "paid", "shipped", "cancelled", "refunded"];
 const BOOKINGS = ["", "reserved", "locked", "shipped", "released", "expired",
@@ -143,24 +145,8 @@ function buyerSection(order, path) {
   const buyer = order.buyer || {};
   const facts = h("dl", { class: "facts", testid: "buyer-masked" },
     ["name", "phone", "address", "email", "id_number"].filter((f) => buyer[f]).map((f) => [h("dt", {}, f), h("dd", {}, buyer[f])]));
-  const out = h("div", { testid: "reveal-result" });
-  const reason = h("input", { class: "wide", testid: "reveal-reason", placeholder: t("revealReason") });
-  const reveal = can("decrypt")
-    ? h("form", { class: "inline", testid: "reveal", onsubmit: async (e) => {
-        e.preventDefault();
-        try {
-          const answer = await api(`${path}/personal-data`, { method: "POST", body: { reason: reason.value } });
-          // the answer's shape may be a request to approve (two-person flow) or the fields
-          const fields = answer.buyer && typeof answer.buyer === "object" ? answer.buyer : null;
-          append(clear(out), h("p", { class: "hint" }, answer.status || t("revealed")),
-            fields ? h("dl", { class: "facts" }, Object.entries(fields).filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))
-              : h("pre", {}, JSON.stringify(answer, null, 2)));
-        } catch (error) {
-          append(clear(out), h("p", { class: "error" }, `${error.code}: ${error.message}`));
-        }
-      } }, reason, h("button", { type: "submit" }, t("reveal")))
-    : null;
-  return h("section", { testid: "order-buyer" }, h("h3", {}, t("buyer")), facts, reveal, out);
+  return h("section", { testid: "order-buyer" }, h("h3", {}, t("buyer")), facts,
+    can("decrypt") ? revealControls(order, path) : null);
 }
 
 async function orderAnomalies(order) {
@@ -192,7 +178,12 @@ function timelineSection(timeline, path) {
     ? h("form", { class: "inline", testid: "raw", onsubmit: async (e) => {
         e.preventDefault();
         try {
-          const answer = await api(`${path}/timeline${query({ include: "raw", reason: reason.value })}`);
+          const request = requestOf(path);
+          if (!request) {
+            status.textContent = t("askFirst");
+            return;
+          }
+          const answer = await api(`${path}/timeline${query({ include: "raw", reason: reason.value, request })}`);
           fill(answer.entries);
           status.textContent = t("revealed");
         } catch (error) {
