@@ -33,3 +33,23 @@ def _no_network_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytes
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     yield
+
+
+# The longest files first: with `--dist loadfile` a file runs whole on one worker, so a long file
+# that happens to be scheduled last sets the suite's wall time on CI's two cores. The sort is
+# stable: every other test keeps its order.
+SLOW_FIRST = (
+    "tests/integration/test_chaos_aws_layer.py",
+    "tests/unit/test_chaos_delivery.py",
+    "tests/e2e/test_docs_examples_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(SLOW_FIRST)}
+
+    def where(item: pytest.Item) -> int:
+        path = str(item.path.relative_to(ROOT)).replace("\\", "/")
+        return rank.get(path, len(rank))
+
+    items.sort(key=where)

@@ -122,19 +122,25 @@ def test_acknowledge_an_anomaly_from_a_notice_link(stack, browser, orders):
 
 
 def test_change_a_safety_stock_and_see_it_in_the_inventory(stack, browser):
+    def guangzhou() -> dict:
+        levels = stack.get("/inventory/GIFT-BOX-NY").json()["warehouses"]
+        return next(w for w in levels if w["warehouse"] == "wh-guangzhou")
+
+    # other files on this worker's stack may have moved the SKU: set the safety stock above
+    # whatever is available now, so the row must be highlighted
+    safety = str(guangzhou()["available"] + 2)
     page, watch = open_console(browser, stack.api, KEYS["ops"])
     page.goto(f"{stack.api}/console#/inventory/GIFT-BOX-NY")
     row = page.locator(
         "[data-testid=stock-row][data-sku='GIFT-BOX-NY'][data-warehouse='wh-guangzhou']"
     )
     row.get_by_test_id("edit-policy").click()
-    row.get_by_test_id("policy-safety").fill("7")
+    row.get_by_test_id("policy-safety").fill(safety)
     row.get_by_test_id("policy-save").click()
-    row.get_by_test_id("safety").filter(has_text="7").wait_for()
-    assert "low" in (row.get_attribute("class") or "")  # 5 available, safety 7: highlighted
+    row.get_by_test_id("safety").filter(has_text=safety).wait_for()
+    assert "low" in (row.get_attribute("class") or "")  # available below safety: highlighted
     assert page.get_by_test_id("limited").count() == 1
-    level = stack.get("/inventory/GIFT-BOX-NY").json()["warehouses"][0]
-    assert level["safety_stock"] == 7
+    assert guangzhou()["safety_stock"] == int(safety)
     audit = stack.get("/admin/audit?action=stock.policy").json()["entries"]
     assert any(e["target"] == "inventory/GIFT-BOX-NY/wh-guangzhou" for e in audit)
     pushed = stack.run_job("push_stock")  # the new policy reaches the channels

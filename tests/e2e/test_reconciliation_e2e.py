@@ -100,7 +100,14 @@ def test_reconcile_lists_exactly_the_planted_differences(stack, monkeypatch):
     assert url.startswith(stack.aws) and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
 
     rows = _csv(url, DIFFERENCE_COLUMNS)
-    listed = {(r["platform"], r["store"], r["order_id"], r["kind"]) for r in rows}
+    # the planted stores only: other files on this worker's stack book orders (an Amazon one
+    # dated yesterday, say) that those platforms' stub day lists do not hold
+    planted_stores = {("jd", "demo-jd"), ("douyin", "demo-douyin")}
+    listed = {
+        (r["platform"], r["store"], r["order_id"], r["kind"])
+        for r in rows
+        if (r["platform"], r["store"]) in planted_stores
+    }
     assert listed == {
         *{("jd", "demo-jd", oid, "missing") for oid in planted.voided},
         *{("douyin", "demo-douyin", oid, "missing") for oid in planted.flash},
