@@ -40,6 +40,7 @@ def _no_network_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytes
 # stable: every other test keeps its order.
 SLOW_FIRST = (
     "tests/integration/test_chaos_aws_layer.py",
+    "tests/integration/test_chaos_aws_layer_more.py",
     "tests/unit/test_chaos_delivery.py",
     "tests/e2e/test_docs_examples_e2e.py",
 )
