@@ -4,7 +4,7 @@ watch stock move; and a stack still usable afterwards.
 The demo sells only the seed SKUs that carry no safety stock (GIFT-BOX-NY is the limited-sale
 example's) and that the first seed warehouse stocks, so that one warehouse can fill any of its
 orders whole. It stops putting a SKU into new orders when fewer than `FLOOR` units are left
-there, and restocks the SKU there to its seed level with a receipt whenever it falls below half
+there, and restocks the SKU there to its seed level with a receipt whenever it falls below three quarters
 of it: no order of the demo is rejected for stock, so no out-of-stock anomaly, notice or
 e-mail. At the end it says how many of its orders ended booked, rejected and cancelled.
 
@@ -45,7 +45,7 @@ from bench.load import (
     plan_load,
 )
 
-FLOOR = 3  # units: below this a SKU is left out of new orders until restocked
+FLOOR = 6  # units: under it a SKU leaves new orders (in-flight ones are not in the stock read)
 REFRESH_SECONDS = 2.0
 BOOKED = ("reserved", "locked", "shipped")
 CANCELLED = ("released",)
@@ -86,7 +86,7 @@ class Shelf:
             response.raise_for_status()
             rows = [w for w in response.json()["warehouses"] if w["warehouse"] == self.warehouse]
             available = int(rows[0]["available"]) if rows else 0
-            if available < level / 2:
+            if available < level * 3 / 4:
                 self.restock(sku, level - available)
                 available = level
             with self.lock:
