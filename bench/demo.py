@@ -4,9 +4,9 @@ watch stock move; and a stack still usable afterwards.
 The demo sells only the seed SKUs that carry no safety stock (GIFT-BOX-NY is the limited-sale
 example's) and that the first seed warehouse stocks, so that one warehouse can fill any of its
 orders whole. It stops putting a SKU into new orders when fewer than `FLOOR` units are left
-there, and restocks the SKU there to its seed level with a receipt whenever it falls below three quarters
-of it: no order of the demo is rejected for stock, so no out-of-stock anomaly, notice or
-e-mail. At the end it says how many of its orders ended booked, rejected and cancelled.
+there, and restocks the SKU there to its seed level with a receipt whenever it falls below
+three quarters of it: no order of the demo is rejected for stock, so no out-of-stock anomaly,
+notice or e-mail. At the end it says how many of its orders ended booked, rejected and cancelled.
 
     .venv/bin/python -m bench.demo [--rate 2] [--duration 60]
 """
