@@ -42,6 +42,7 @@ from chalicelib.domain.order_search import (
     created_sort_key,
     id_bucket,
     platform_day,
+    platform_status,
     store_ref,
 )
 from chalicelib.domain.ports import SkuPushState
@@ -118,6 +119,7 @@ def _search_keys(order: Order) -> dict[str, Any]:
         "created_day": created_day(placed),
         "id_bucket": id_bucket(order.order_id) or None,
         "platform_day": platform_day(order.platform, placed),
+        "platform_status": platform_status(order.platform, order.status.value),
     }
 
 

@@ -187,6 +187,7 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         created_day = UnicodeAttribute(null=True)  # the Beijing day placed
         id_bucket = UnicodeAttribute(null=True)  # the order id's first two characters
         platform_day = UnicodeAttribute(null=True)  # platform#the Beijing day placed
+        platform_status = UnicodeAttribute(null=True)  # platform#the platform status
 
     class OrderRecordsIndex(GlobalSecondaryIndex[Any]):
         """An order's event records (its events, WMS shipments, expiries) by processing time:

@@ -3,15 +3,17 @@
 
 Read-only model classes bound to the orders and inventory tables, declaring only the console's
 indexes (the writers in adapters/dynamo.py set their keys on every save): `created_day`,
-`platform_day`, `store_created`, `order_id_prefix` and `buyer` on orders, `stock_list` on
-inventory. Pushed quantities live in the ops-stats table (`PUSHED`/sku, one attribute per
-channel), written by `PushRecorder`.
+`platform_day`, `platform_status`, `store_created`, `order_id_prefix` and `buyer` on orders,
+`stock_list` on inventory. Pushed quantities live in the ops-stats table (`PUSHED`/sku, one
+attribute per channel), written by `PushRecorder`.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 from typing import Any
 
 from pynamodb.attributes import (
@@ -29,12 +31,14 @@ from chalicelib.domain.order_search import (
     BY_CREATED,
     BY_ORDER_ID,
     BY_PLATFORM_DAY,
+    BY_PLATFORM_STATUS,
     SEARCH_ZONE,
     TOP,
     OrderRow,
     SearchFilters,
     created_sort_key,
     id_bucket,
+    platform_status,
     store_ref,
 )
 
@@ -89,6 +93,14 @@ def build_search_models(
         platform_day = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)
 
+    class PlatformStatusIndex(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "platform_status"
+            projection = IncludeProjection(["order_id", "store_ref", *ROW_ATTRIBUTES])
+
+        platform_status = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
+
     class CreatedDayIndex(GlobalSecondaryIndex[Any]):
         class Meta:
             index_name = "created_day"
@@ -128,8 +140,10 @@ def build_search_models(
         created_day = UnicodeAttribute(null=True)
         id_bucket = UnicodeAttribute(null=True)
         platform_day = UnicodeAttribute(null=True)
+        platform_status = UnicodeAttribute(null=True)
         by_store_created = StoreCreatedIndex()
         by_platform_day = PlatformDayIndex()
+        by_platform_status = PlatformStatusIndex()
         by_order_id_prefix = OrderIdPrefixIndex()
         by_created_day = CreatedDayIndex()
         by_buyer = BuyerIndex()
@@ -172,6 +186,11 @@ def _page_size(limit: int, extra: Any) -> int:
     return limit if extra is None else max(limit, FILTERED_PAGE)
 
 
+def _window(low: str, high: str, after: str) -> tuple[str, str]:
+    """`created_sort` bounds of a newest-first read: the day range, cut at the cursor."""
+    return low or LOW, min(high, after) if after else high
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -198,12 +217,16 @@ class DynamoOrderSearch:
         )
 
     def _filter(
-        self, filters: SearchFilters, by_store: bool = True, by_platform: bool = True
+        self,
+        filters: SearchFilters,
+        by_store: bool = True,
+        by_platform: bool = True,
+        by_status: bool = True,
     ) -> Any:
         """Status, booking, platform and store as a filter expression (None: none)."""
         m = self._m
         parts = []
-        if filters.statuses:
+        if filters.statuses and by_status:
             parts.append(m.status.is_in(*filters.statuses))
         if filters.bookings:
             parts.append(m.booking.is_in(*filters.bookings))
@@ -223,6 +246,8 @@ class DynamoOrderSearch:
         m = self._m
         if filters.index == BY_ORDER_ID:
             return list(self._by_order_id(filters, after, limit))
+        if filters.index == BY_PLATFORM_STATUS:
+            return self._by_platform_status(filters, after, limit)
         low, high = filters.created_range()
         if filters.index == BY_BUYER:
             index, key, extra = m.by_buyer, filters.buyer, self._filter(filters)
@@ -238,27 +263,44 @@ class DynamoOrderSearch:
                 extra = self._filter(filters, by_platform=False)
             else:
                 index, key, extra = m.by_created_day, day, self._filter(filters)
-        low = low or LOW
-        if after:
-            high = min(high, after)
+        low, high = _window(low, high, after)
         if high < low:
             return []
+        return list(islice(self._newest_first(index, key, low, high, extra, after, limit), limit))
+
+    def _newest_first(
+        self, index: Any, key: str, low: str, high: str, extra: Any, after: str, limit: int
+    ) -> Iterator[OrderRow]:
+        """One index partition's rows between `created_sort` bounds, newest first, after the
+        cursor's own row."""
         whole = low == LOW and high == TOP  # no day bound, no cursor: the whole partition
         items = index.query(
             key,
-            None if whole else m.created_sort.between(low, high),
+            None if whole else self._m.created_sort.between(low, high),
             filter_condition=extra,
             scan_index_forward=False,
             page_size=_page_size(limit, extra),
         )
-        rows = []
         for item in items:
             if item.created_sort == after:
                 continue  # `between` is inclusive: the cursor's own row was shown already
-            rows.append(self._row(item, item.created_sort))
-            if len(rows) == limit:
-                break
-        return rows
+            yield self._row(item, item.created_sort)
+
+    def _by_platform_status(self, filters: SearchFilters, after: str, limit: int) -> list[OrderRow]:
+        """One partition per status asked (`platform#status`), merged newest first."""
+        low, high = _window(*filters.created_range(), after)
+        if high < low:
+            return []
+        extra = self._filter(filters, by_platform=False, by_status=False)
+        index = self._m.by_platform_status
+        streams = [
+            self._newest_first(
+                index, platform_status(filters.platform, status), low, high, extra, after, limit
+            )
+            for status in filters.statuses
+        ]
+        merged = heapq.merge(*streams, key=lambda row: row.sort_key, reverse=True)
+        return list(islice(merged, limit))
 
     def _by_order_id(self, filters: SearchFilters, after: str, limit: int) -> Iterator[OrderRow]:
         """Ascending by order id from the prefix, resuming after `after` (`id\nstore`)."""

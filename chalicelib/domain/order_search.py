@@ -8,6 +8,9 @@ common cases:
 - an order-id prefix (2+ characters) -> `order_id_prefix` (`id_bucket` = the id's first two
   characters, `order_id`), `begins_with`, ascending by id;
 - one store -> `store_created` (`store_ref` = `platform#store`, `created_sort`), newest first;
+- one platform and one or more statuses -> `platform_status` (`platform#status`,
+  `created_sort`), newest first: one Query per status, merged by time (a page is one Query
+  per status asked, however few of the platform's orders have that status);
 - one platform -> `platform_day` (`platform#day`, `created_sort`), walked by day as below;
 - otherwise -> `created_day` (`created_day` = the Beijing day placed, `created_sort`): the
   days newest first, one Query per day until the page is full, at most DAY_BUDGET days per
@@ -49,6 +52,7 @@ BY_ORDER_ID = "order_id_prefix"
 BY_BUYER = "buyer"
 BY_DAY = "created_day"
 BY_PLATFORM_DAY = "platform_day"
+BY_PLATFORM_STATUS = "platform_status"
 DAY_INDEXES = (BY_DAY, BY_PLATFORM_DAY)
 DAY_BUDGET = 14  # day partitions read for one page of the unfiltered listing
 DEFAULT_WINDOW_DAYS = 31  # the listing without `from` covers today and the 30 days before
@@ -72,6 +76,11 @@ def created_day(placed: datetime) -> str:
 def platform_day(platform: str, placed: datetime) -> str:
     """`platform_day` index key: the platform and the Beijing day placed."""
     return f"{platform}#{created_day(placed)}"
+
+
+def platform_status(platform: str, status: str) -> str:
+    """`platform_status` index key: the platform and the order's platform status."""
+    return f"{platform}#{status}"
 
 
 def id_bucket(order_id: str) -> str:
@@ -102,6 +111,8 @@ class SearchFilters:
             return BY_ORDER_ID
         if self.store:
             return BY_CREATED
+        if self.platform and self.statuses:
+            return BY_PLATFORM_STATUS
         return BY_PLATFORM_DAY if self.platform else BY_DAY
 
     def created_range(self) -> tuple[str, str]:

@@ -134,3 +134,21 @@ def test_a_page_stops_after_its_day_budget_and_resumes(backend):
     got = pages(reads, {})
     assert got[0] == ["A0001"] and [i for p in got for i in p] == ["A0001", "A0002"]
     assert len(got) == 3  # 31 days: 14, 14, 3
+
+
+def test_platform_and_statuses_merge_newest_first_over_any_days(backend):
+    save, reads = backend
+    statuses = ["paid", "unpaid", "shipped", "cancelled"]
+    for n in range(12):  # one every 5 days: past the 31-day window of the day indexes
+        store = "mall/demo-shop" if n % 3 else "shopify/demo-shopify"
+        save(order(n, store, NOW - timedelta(days=5 * n), statuses[n % 4]))
+    wanted = ["A0001", "A0002", "A0005", "A0010"]  # mall's unpaid and shipped, newest first
+    assert pages(reads, {"platform": "mall", "status": "unpaid,shipped", "limit": "3"}) == [
+        wanted[:3],
+        wanted[3:],
+    ]
+    assert listed(reads, {"platform": "mall", "status": "paid"}) == ["A0004", "A0008"]
+    bounded = {"platform": "mall", "status": "shipped,unpaid", "from": "2026-10-31"}
+    assert listed(reads, bounded) == ["A0001", "A0002", "A0005"]
+    booked = {"platform": "mall", "status": "unpaid,shipped", "booking": "locked"}
+    assert listed(reads, booked) == []  # unpaid and shipped are reserved in `order()`
