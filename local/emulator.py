@@ -69,6 +69,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.sqs.models import Queue as SqsQueue
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local.moto_serialize import patch_serializer
+
 __all__ = [
     "Emulator",
     "SerializedApp",
@@ -389,6 +391,7 @@ def _narrowed_query(query: Any) -> Any:
 def patch_moto() -> None:
     """Make moto's TransactWriteItems snapshot only addressed items, its Query skip a sort of
     the whole table, and its SQS queue attributes lazy. Idempotent, process-wide."""
+    patch_serializer()
     with _PATCH_LOCK:
         if not getattr(Table.query, _PATCH_MARK, False):
             Table.query = _narrowed_query(Table.query)  # type: ignore[method-assign]
