@@ -63,7 +63,7 @@ cfn-lint: package
 PYTEST_WORKERS ?= auto
 
 pytest: $(STAMP) chromium
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # The console's e2e tests drive Debian's Chromium (Playwright with executable_path; never
 # `playwright install`); installed here when missing, with a CJK font for zh-CN screenshots.

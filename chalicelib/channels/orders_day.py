@@ -41,6 +41,21 @@ def money(value: Any) -> Decimal:
         raise InvalidPayload(f"amount '{value}' is not a number") from None
 
 
+def known_status(
+    statuses: Mapping[Any, PlatformStatus],
+    row: Mapping[str, Any],
+    id_field: str,
+    field: str,
+    noun: str = "order",
+) -> PlatformStatus:
+    """The platform status a listed row's `field` names, or InvalidPayload naming the row."""
+    status = statuses.get(str(row.get(field)))
+    if status is None:
+        value = row.get(field)
+        raise InvalidPayload(f"{noun} {row.get(id_field)}: {field} '{value}' is not known")
+    return status
+
+
 def read_rows(rows: Any, reader: Reader, problems: Problems, where: str) -> Iterator[LedgerRow]:
     for raw in rows or []:
         try:
@@ -149,11 +164,7 @@ class ShopifyDay(DayList):
 
 
 def woo_row(order: Mapping[str, Any]) -> LedgerRow:
-    status = woocommerce.STATUSES.get(str(order.get("status")))
-    if status is None:
-        raise InvalidPayload(
-            f"order {order.get('id')}: status '{order.get('status')}' is not known"
-        )
+    status = known_status(woocommerce.STATUSES, order, "id", "status")
     return LedgerRow(
         str(order["id"]), status, money(order["total"]), str(order.get("currency") or "")
     )

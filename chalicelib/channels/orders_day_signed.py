@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.channels import douyin_api, pinduoduo, taobao, tiktok
 from chalicelib.channels.douyin_stock import DouyinStock, douyin_call
-from chalicelib.channels.orders_day import MAX_PAGES, DayList, money, read_rows
+from chalicelib.channels.orders_day import MAX_PAGES, DayList, known_status, money, read_rows
 from chalicelib.channels.router_stock import PinduoduoStock, TaobaoStock, form_call, pull_creds
 from chalicelib.channels.stock_api import Send, compact
 from chalicelib.channels.tiktok_stock import TikTokStock, signed_call
@@ -26,11 +26,7 @@ from chalicelib.domain.reconcile import LedgerRow, Problems
 
 
 def tiktok_row(order: Mapping[str, Any]) -> LedgerRow:
-    status = tiktok.STATUSES.get(str(order.get("status")))
-    if status is None:
-        raise InvalidPayload(
-            f"order {order.get('id')}: status '{order.get('status')}' is not known"
-        )
+    status = known_status(tiktok.STATUSES, order, "id", "status")
     payment = order.get("payment") or {}
     return LedgerRow(
         str(order["id"]), status, money(payment["total_amount"]), str(payment.get("currency") or "")
@@ -87,11 +83,7 @@ class TikTokDay(DayList):
 
 
 def douyin_row(order: Mapping[str, Any]) -> LedgerRow:
-    status = douyin_api.STATUSES.get(str(order.get("order_status")))
-    if status is None:
-        raise InvalidPayload(
-            f"order {order.get('order_id')}: order_status {order.get('order_status')} is not known"
-        )
+    status = known_status(douyin_api.STATUSES, order, "order_id", "order_status")
     return LedgerRow(str(order["order_id"]), status, money(order["pay_amount"]) / 100, "CNY")
 
 
@@ -134,11 +126,7 @@ class DouyinDay(DayList):
 
 
 def taobao_row(trade: Mapping[str, Any]) -> LedgerRow:
-    status = taobao.STATUSES.get(str(trade.get("status")))
-    if status is None:
-        raise InvalidPayload(
-            f"trade {trade.get('tid')}: status '{trade.get('status')}' is not known"
-        )
+    status = known_status(taobao.STATUSES, trade, "tid", "status", "trade")
     return LedgerRow(str(trade["tid"]), status, money(trade["payment"]), "CNY")
 
 
