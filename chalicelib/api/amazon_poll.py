@@ -15,7 +15,10 @@ Windows: `LastUpdatedAfter` = cursor − 1 minute of overlap (cheap: a re-read v
 skipped or a duplicate key), `LastUpdatedBefore` ≥ 3 minutes behind the clock (Amazon
 refuses less than 2), at most 1 hour a window and 3 windows a run, so the poll's getOrders
 calls stay within Amazon's 1 a minute with a burst of 20 (a store far behind catches up
-over several runs; a 429 is a `retry_later`, the cursor unmoved).
+over several runs; a 429 is a `retry_later`, the cursor unmoved). Pages are read in
+Amazon's `NextToken` order (it allows no other); an order updated while the pages are read
+gets a `LastUpdateDate` after the window's end, which is in the past, so a later window
+lists it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from chalicelib.api.amazon import AMAZON_QUEUE_NAME
+from chalicelib.api.amazon_poll import held_version
+from chalicelib.api.pollers import IntakeSink
+from chalicelib.channels.amazon_orders import poll_event
 from chalicelib.domain.details import OrderDetailRouter, OrderDetailsUnavailable
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.domain.model import Booking
@@ -26,6 +29,7 @@ SELLER = "A3TH9S8BH6GOGM"
 NOTIFICATION_ID = EXAMPLE["NotificationMetadata"]["NotificationId"]
 EVENT_KEY = f"amazon#{SELLER}#{NOTIFICATION_ID}"
 ORDER_ID = "903-8868176-2219830"
+NOW = datetime(2022, 11, 29, 20, 0, tzinfo=UTC)
 ORDER_KEY = f"amazon#{SELLER}#{ORDER_ID}"
 
 
@@ -220,3 +224,30 @@ def test_a_transient_failure_retries_only_that_record(client, amazon):
         "n-3",
     ]
     assert amazon.orders.events == {}  # nothing recorded as rejected: it will be retried
+
+
+def test_a_notification_and_a_poll_of_the_same_order_version_book_once(client, amazon):
+    """The backup poll lists the order the notification booked: the poller skips the version
+    OrderHub holds, and were it queued anyway (a poll racing the notification) booking finds
+    it stale: nothing moves twice."""
+    deliver(client, notification())
+    process_order_queue(client, amazon)
+    store = amazon.catalog.get_store("amazon", SELLER)
+    listed = {
+        "AmazonOrderId": ORDER_ID,
+        "OrderStatus": "Unshipped",
+        "LastUpdateDate": "2022-11-29T19:42:04Z",  # the version getOrder gave the notification
+        "FulfillmentChannel": "MFN",
+    }
+    polled = poll_event(listed, 0, SELLER, NOW)
+    assert polled is not None
+    assert held_version(amazon, store)(ORDER_ID, polled.updated_at) is True
+    newer = poll_event({**listed, "LastUpdateDate": "2022-11-29T19:50:00Z"}, 0, SELLER, NOW)
+    assert newer is not None and held_version(amazon, store)(ORDER_ID, newer.updated_at) is False
+
+    IntakeSink(amazon, store).queue([polled], json.dumps(listed))
+    process_order_queue(client, amazon)
+    order = amazon.orders.get_order(ORDER_KEY)
+    assert order is not None and order.version == 1
+    assert amazon.orders.stock[("SKU-A", "w1")].locked == 2
+    assert amazon.orders.get_event_outcome(polled.event_key)["outcome"] == "stale"
