@@ -23,6 +23,7 @@ lists it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +54,7 @@ AMAZON_WINDOWS = WindowPolicy(
 )
 
 
-def held_version(deps: Container, store: Store) -> Any:
+def held_version(deps: Container, store: Store) -> Callable[[str, datetime], bool]:
     """`known(order_id, updated_at)`: OrderHub holds the order at that version or later."""
 
     def known(order_id: str, updated_at: datetime) -> bool:
