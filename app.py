@@ -9,6 +9,7 @@ from chalicelib.api import (
     after_sales_pollers,
     alarm_relay,
     amazon,
+    amazon_poll,
     anomalies,
     channel_health,
     console,
@@ -65,6 +66,7 @@ for blueprint in (
     order_notes.bp,
     tracking.bp,
     after_sales_pollers.bp,
+    amazon_poll.bp,
     console_api.bp,
     console.bp,
 ):

@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
 from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
 from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
+from chalicelib.adapters.amazon_orders import AmazonOrderApi, SpApiClient
 from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import build_stock_push_client
@@ -281,7 +282,13 @@ class Container:
             tiktok_api_url=s.tiktok_api_url,
             douyin_api_url=s.douyin_api_url,
             now=self.now,
+            amazon=AmazonOrderApi(self.secrets, self.sp_api),
         )
+
+    @cached_property
+    def sp_api(self) -> SpApiClient:
+        """Amazon SP-API (Orders v0) with its LWA token cache: the order fetch and the poll."""
+        return SpApiClient(self.settings.amazon_api_url, self.settings.amazon_lwa_url)
 
     @cached_property
     def api_keys(self) -> DynamoApiKeys:

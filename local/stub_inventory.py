@@ -11,7 +11,8 @@ platform call it came through). Served on the stub platform (local/stub_platform
 - BigCommerce `PUT /stores/{hash}/v3/inventory/adjustments/absolute`,
   `GET /stores/{hash}/v3/catalog/variants?sku=`, `GET /stores/{hash}/v2/orders?min_date_created`;
 - Amazon `POST /auth/o2/token` (LWA), `PATCH|GET /listings/2021-08-01/items/{seller}/{sku}`,
-  `GET /orders/2026-01-01/orders`;
+  `GET /orders/2026-01-01/orders`; Orders v0 (getOrder, getOrderItems, getOrders) and its
+  `/_stub/amazon/...` control: local/stub_amazon_orders.py;
 - TikTok Shop and Douyin: local/stub_inventory_signed.py.
 Taobao, Pinduoduo and JD come through the pull stub's routers (local/stub_pull.py), which
 check their signatures and hand the stock, listing and order-list methods to
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.stub_amazon_orders import AmazonOrdersStub
 from local.stub_inventory_more import BigCommerceAmazonApis
 
 SEED_PATH = Path(__file__).resolve().parent / "seed.json"
@@ -145,6 +147,7 @@ class InventoryStub(BigCommerceAmazonApis):
                 store.listings = {s: i for s, i in store.listings.items() if s in store.channel_sku}
             self.stores[(store.platform, store.store_id)] = store
         self.amazon_tokens: dict[str, str] = {}  # access token -> store id
+        self.amazon_orders = AmazonOrdersStub(self)  # SP-API Orders v0
 
     @classmethod
     def from_seed(cls, record: Recorder, failing: Failing, path: Path = SEED_PATH) -> InventoryStub:
@@ -192,6 +195,8 @@ class InventoryStub(BigCommerceAmazonApis):
         return douyin_day(self, app_key, params)
 
     def control(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any] | None:
+        if path.startswith("/_stub/amazon/"):  # Orders v0 seeds and throttle
+            return self.amazon_orders.control(path, body)
         if path == "/_stub/day-orders":
             store = self.stores.get((str(body.get("platform")), str(body.get("store"))))
             if store is None:
@@ -239,6 +244,10 @@ class InventoryStub(BigCommerceAmazonApis):
             ("PATCH", r"^/listings/2021-08-01/items/[^/]+/[^/]+$", self._amazon_patch),
             ("GET", r"^/listings/2021-08-01/items/[^/]+/[^/]+$", self._amazon_get),
             ("GET", r"^/orders/2026-01-01/orders$", self._amazon_orders),
+            ("GET", r"^/orders/v0/orders$", self.amazon_orders.get_orders),
+            ("GET", r"^/orders/v0/orders/[^/]+$", self.amazon_orders.get_order),
+            ("GET", r"^/orders/v0/orders/[^/]+/orderItems$", self.amazon_orders.get_items),
+            ("GET", r"^/_stub/amazon/calls$", lambda *_: self.amazon_orders.calls_answer()),
         ]
         from local.stub_inventory_signed import signed_routes
 

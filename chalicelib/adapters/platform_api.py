@@ -367,12 +367,16 @@ def build_order_detail_router(
     tiktok_api_url: str = DEFAULT_TIKTOK_API_URL,
     douyin_api_url: str = DEFAULT_DOUYIN_API_URL,
     now: Callable[[], datetime] = utc_now,
+    amazon: OrderDetailSource | None = None,
 ) -> OrderDetailRouter:
     """Each platform whose thin events are fetched before booking: BigCommerce, TikTok Shop
-    and Douyin. `now` times (and picks the secret of) the signed TikTok and Douyin calls."""
-    sources: Mapping[str, OrderDetailSource] = {
+    and Douyin, and Amazon when its source is given (adapters/amazon_orders.py). `now` times
+    (and picks the secret of) the signed TikTok and Douyin calls."""
+    sources: dict[str, OrderDetailSource] = {
         BIGCOMMERCE: BigCommerceOrderApi(secrets, bigcommerce_api_url),
         tiktok_api.PLATFORM: TikTokOrderApi(secrets, tiktok_api_url, now=now),
         douyin_api.PLATFORM: DouyinOrderApi(secrets, douyin_api_url, now=now),
     }
+    if amazon is not None:
+        sources["amazon"] = amazon
     return OrderDetailRouter(sources)

@@ -4,7 +4,10 @@ Amazon writes ORDER_CHANGE notifications into `orderhub-amazon-notifications` (t
 policy is the trust, see chalicelib/channels/amazon.py). Per record: parse the notification,
 find the store (its id is the `SellerId`), then `queue_and_record` exactly as a webhook does,
 so booking, dedupe (the event key carries the `NotificationId`), retries, the DLQ and the
-trail are the order queue's.
+trail are the order queue's. The queued event is thin (the notification has no prices): the
+processor fetches the order through SP-API's Orders API before booking it
+(adapters/amazon_orders.py); orders whose notification never came are found by the backup
+poll (api/amazon_poll.py).
 
 Failures, per record (Powertools BatchProcessor, partial batch response):
 - permanent (a body that is not a valid notification, a SellerId with no store): recorded

@@ -40,16 +40,17 @@ Payload -> canonical event
       ISO-8601 with `Z`; an offset is honoured, and a time without one is read as UTC, never
       in the store's or the server's zone (the seed incident: UTC Amazon times read as GMT+8
       were judged "in the future" and dropped). The original text is kept.
-    - lines: `Summary.OrderItems`, `SellerSKU` and `Quantity`; lines at 0 are dropped.
-      Map channel SKUs with the store's `sku_mapping: table` when they differ from ours.
-    - amounts: the notification carries no prices and no currency, so `unit_price` is
-      Decimal("0") and `currency` "": amounts come from the Orders API (getOrder /
-      getOrderItems) later. Stock booking needs neither.
+    - lines, amounts, currency: not from the notification. It carries no prices, and an
+      `OrderItemLevel` notification only the changed item, so every ORDER_CHANGE is queued
+      as a thin event (`complete=False`, no lines): before booking, the processor fetches
+      the order and its items through the Orders API (getOrder + getOrderItems,
+      channels/amazon_orders.py, adapters/amazon_orders.py; domain/details.py), and the
+      order is booked as Amazon holds it then: status and `LastUpdateDate` from getOrder,
+      lines per `SellerSKU` with tax-inclusive unit prices and the currency from its items.
+      An order Amazon does not know is refused with the reason; an Orders API that cannot
+      answer now leaves the event for SQS's retries (then the DLQ). `Summary.OrderItems` is
+      still checked (`SellerSKU`, `Quantity`), as the schema requires it.
     - buyer: None (the notification has no personal data); region: not derived.
-    - `NotificationLevel` OrderItemLevel notifications carry only the changed item, not the
-      whole order: they are queued as thin events (`complete=False`, no lines), so the status
-      applies to the lines OrderHub already holds for the order, and an order OrderHub has not
-      seen is held for attention instead of being booked from one item.
 
 Validation follows the schema (tests/fixtures/amazon/OrderChangeNotification.schema.json)
 for every field OrderHub reads: absent, null or mistyped -> InvalidPayload naming its path
@@ -194,9 +195,7 @@ def parse_amazon_notification(body: bytes | str, received_at: datetime) -> Notif
         return Notification(kind, notification_id, seller_id, None, reason)
     status = amazon_status(summary)
     updated_at, updated_at_raw = _change_time(document, change)
-    lines = _lines(summary)
-    level = optional(change, "NotificationLevel", NOTIFICATION, str)
-    whole_order = level != "OrderItemLevel"
+    _lines(summary)  # checked as the schema says; the lines booked come from the Orders API
     event = OrderEvent(
         event_key=event_key(seller_id, notification_id),
         platform=PLATFORM,
@@ -207,10 +206,10 @@ def parse_amazon_notification(body: bytes | str, received_at: datetime) -> Notif
         updated_at=updated_at,
         updated_at_raw=updated_at_raw,
         currency="",
-        lines=lines if whole_order else (),
+        lines=(),
         buyer=None,
         received_at=received_at,
-        complete=whole_order,
+        complete=False,  # fetched before booking: module docstring
         platform_event_id=notification_id,
         sent_at=_event_time(document),
     )

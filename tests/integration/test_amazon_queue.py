@@ -16,12 +16,14 @@ import pytest
 from app import app
 from chalicelib.api.amazon import AMAZON_QUEUE_NAME
 from chalicelib.deps import Container, use_container
+from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.model import Booking
 from chalicelib.domain.ports import Store, Warehouse
 from chalicelib.domain.processing import adjust_stock
 from chalicelib.domain.stock_ops import Adjustment
 from chalicelib.domain.timeutil import utc_now
 from local.worker import SqsPoller
+from tests.amazon_fakes import FakeAmazonOrders
 from tests.conftest import fixture_json
 
 REGION = "us-east-1"
@@ -48,6 +50,10 @@ class Pipeline:
         self.resources = stack.resources
         self.deps = Container(environ=stack.environ)
         use_container(self.deps)
+        # Amazon's Orders API (its HTTP client is tested in test_amazon_orders_client.py)
+        now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.orders_api = FakeAmazonOrders(("Unshipped", now, ((SKU, 3, "30.00"),)))
+        self.deps.order_details = OrderDetailRouter({"amazon": self.orders_api})
         self.deps.catalog_store.put_store(Store("amazon", SELLER, "", "UTC"))
         self.deps.catalog_store.put_warehouse(Warehouse("wh-1"))
         adjust_stock(
@@ -115,6 +121,7 @@ def test_a_notification_is_booked_through_the_order_queue(pipeline):
     order = pipeline.deps.orders.get_order(key)
     assert order is not None and order.booking is Booking.LOCKED and order.version == 1
     assert pipeline.locked() == 3
+    assert order.currency == "USD" and [str(li.unit_price) for li in order.lines] == ["10.00"]
     outcome = pipeline.deps.orders.get_event_outcome(f"amazon#{SELLER}#n-1")
     assert outcome is not None and outcome["outcome"] == "booked"
     trail = pipeline.deps.trail.get(f"amazon#{SELLER}#n-1")

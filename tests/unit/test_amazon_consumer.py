@@ -1,6 +1,7 @@
 """The Amazon queue consumer over the fake stack, through the real Chalice app: a notification
-is queued for booking with its trail receipt; the same notification twice books once; refusals
-are recorded with their reason and not retried; transient failures are retried alone."""
+is queued for booking with its trail receipt and booked with the order as Amazon's Orders API
+gives it (amounts included); the same notification twice books once; refusals are recorded
+with their reason and not retried; transient failures are retried alone."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from typing import Any
 import pytest
 
 from chalicelib.api.amazon import AMAZON_QUEUE_NAME
+from chalicelib.api.amazon_poll import held_version
+from chalicelib.api.pollers import IntakeSink
+from chalicelib.channels.amazon_orders import poll_event
+from chalicelib.domain.details import OrderDetailRouter, OrderDetailsUnavailable
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.domain.model import Booking
 from chalicelib.domain.ports import Store
+from tests.amazon_fakes import FakeAmazonOrders
 from tests.conftest import fixture_json
 from tests.privacy_fakes import opened_message
 
@@ -22,11 +28,22 @@ EXAMPLE = fixture_json("amazon/OrderChangeNotification_example0.json")
 SELLER = "A3TH9S8BH6GOGM"
 NOTIFICATION_ID = EXAMPLE["NotificationMetadata"]["NotificationId"]
 EVENT_KEY = f"amazon#{SELLER}#{NOTIFICATION_ID}"
-ORDER_KEY = f"amazon#{SELLER}#903-8868176-2219830"
+ORDER_ID = "903-8868176-2219830"
+NOW = datetime(2022, 11, 29, 20, 0, tzinfo=UTC)
+ORDER_KEY = f"amazon#{SELLER}#{ORDER_ID}"
 
 
 @pytest.fixture
-def amazon(deps):
+def orders_api(deps) -> FakeAmazonOrders:
+    """Amazon's Orders API: the order behind the example notification, 2 x SKU-A for 20.00."""
+    api = FakeAmazonOrders()
+    api.seed(ORDER_ID)
+    deps.order_details = OrderDetailRouter({"amazon": api})
+    return api
+
+
+@pytest.fixture
+def amazon(deps, orders_api):
     deps.catalog.put_store(Store("amazon", SELLER, "orderhub/stores/amazon/" + SELLER))
     return deps
 
@@ -79,6 +96,49 @@ def test_a_notification_is_queued_for_booking_with_its_receipt(client, amazon):
     order = amazon.orders.get_order(ORDER_KEY)
     assert order is not None and order.booking is Booking.LOCKED
     assert amazon.orders.stock[("SKU-A", "w1")].locked == 2
+    # the amounts come from getOrderItems: 20.00 for both units, USD
+    assert order.currency == "USD"
+    assert [(line.sku, line.quantity, str(line.unit_price)) for line in order.lines] == [
+        ("SKU-A", 2, "10.00")
+    ]
+    assert order.updated_at_raw == "2022-11-29T19:42:04Z"  # getOrder's LastUpdateDate
+
+
+def test_the_items_come_from_the_orders_api_not_the_notification(client, amazon, orders_api):
+    """An OrderItemLevel notification names one item; the order has two: both are booked."""
+    orders_api.seed(ORDER_ID, lines=(("SKU-A", 2, "20.00"), ("SKU-B", 1, "5.50")))
+    level = notification(sku="SKU-A", quantity=1, NotificationLevel="OrderItemLevel")
+    deliver(client, level)
+    process_order_queue(client, amazon)
+    order = amazon.orders.get_order(ORDER_KEY)
+    assert order is not None
+    assert {(line.sku, line.quantity) for line in order.lines} == {("SKU-A", 2), ("SKU-B", 1)}
+    assert orders_api.fetched == [ORDER_ID]
+
+
+def test_an_order_amazon_does_not_know_is_rejected_with_the_reason(client, amazon, orders_api):
+    orders_api.orders.clear()
+    deliver(client, notification())
+    process_order_queue(client, amazon)
+    assert amazon.orders.get_order(ORDER_KEY) is None
+    record = amazon.orders.get_event_outcome(EVENT_KEY)
+    assert record["outcome"] == "rejected_invalid" and ORDER_ID in record["reason"]
+
+
+def test_an_orders_api_that_cannot_answer_leaves_the_event_for_a_retry(client, amazon, orders_api):
+    def down(store: Store, order_id: str) -> Any:
+        raise OrderDetailsUnavailable("Amazon SP-API getOrder: rate-limited (429)")
+
+    orders_api.fetch = down  # type: ignore[method-assign]
+    deliver(client, notification())
+    messages = [json.dumps(message) for message, _ in amazon.queue.messages]
+    event = client.events.generate_sqs_event(message_bodies=messages)
+    event["Records"][0]["messageId"] = "o0"
+    result = client.lambda_.invoke("handle_order_events", event).payload
+    # nothing booked without its data; the message is retried (with backoff), then the DLQ
+    assert result == {"batchItemFailures": [{"itemIdentifier": "o0"}]}
+    assert amazon.orders.get_order(ORDER_KEY) is None
+    assert amazon.orders.get_event_outcome(EVENT_KEY) is None
 
 
 def test_the_same_notification_twice_books_once(client, amazon):
@@ -94,7 +154,7 @@ def test_the_same_notification_twice_books_once(client, amazon):
     assert amazon.orders.get_event_outcome(EVENT_KEY)["outcome"] == "booked"
 
 
-def test_a_later_status_moves_the_same_order(client, amazon):
+def test_a_later_status_moves_the_same_order(client, amazon, orders_api):
     later = copy.deepcopy(EXAMPLE)
     change = later["Payload"]["OrderChangeNotification"]
     change["Summary"]["OrderStatus"] = "Canceled"
@@ -103,6 +163,7 @@ def test_a_later_status_moves_the_same_order(client, amazon):
     later["NotificationMetadata"]["NotificationId"] = "n-cancel"
     deliver(client, notification())
     process_order_queue(client, amazon)
+    orders_api.seed(ORDER_ID, status="Canceled", updated="2022-11-29T20:00:00Z")
     deliver(client, json.dumps(later))
     process_order_queue(client, amazon)
     order = amazon.orders.get_order(ORDER_KEY)
@@ -163,3 +224,30 @@ def test_a_transient_failure_retries_only_that_record(client, amazon):
         "n-3",
     ]
     assert amazon.orders.events == {}  # nothing recorded as rejected: it will be retried
+
+
+def test_a_notification_and_a_poll_of_the_same_order_version_book_once(client, amazon):
+    """The backup poll lists the order the notification booked: the poller skips the version
+    OrderHub holds, and were it queued anyway (a poll racing the notification) booking finds
+    it stale: nothing moves twice."""
+    deliver(client, notification())
+    process_order_queue(client, amazon)
+    store = amazon.catalog.get_store("amazon", SELLER)
+    listed = {
+        "AmazonOrderId": ORDER_ID,
+        "OrderStatus": "Unshipped",
+        "LastUpdateDate": "2022-11-29T19:42:04Z",  # the version getOrder gave the notification
+        "FulfillmentChannel": "MFN",
+    }
+    polled = poll_event(listed, 0, SELLER, NOW)
+    assert polled is not None
+    assert held_version(amazon, store)(ORDER_ID, polled.updated_at) is True
+    newer = poll_event({**listed, "LastUpdateDate": "2022-11-29T19:50:00Z"}, 0, SELLER, NOW)
+    assert newer is not None and held_version(amazon, store)(ORDER_ID, newer.updated_at) is False
+
+    IntakeSink(amazon, store).queue([polled], json.dumps(listed))
+    process_order_queue(client, amazon)
+    order = amazon.orders.get_order(ORDER_KEY)
+    assert order is not None and order.version == 1
+    assert amazon.orders.stock[("SKU-A", "w1")].locked == 2
+    assert amazon.orders.get_event_outcome(polled.event_key)["outcome"] == "stale"

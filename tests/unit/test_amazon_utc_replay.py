@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 from chalicelib.api.amazon import handle_amazon_notification
 from chalicelib.api.processor import handle_order_message
 from chalicelib.channels.amazon import parse_amazon_notification
+from chalicelib.domain.details import OrderDetailRouter
 from chalicelib.domain.model import Outcome
 from chalicelib.domain.ports import Store
 from chalicelib.domain.skew import clock_skew
+from tests.amazon_fakes import FakeAmazonOrders
 from tests.conftest import fixture_json
 from tests.fakes import with_stock
 
@@ -111,6 +113,9 @@ def test_all_237_are_booked_and_only_genuinely_skewed_events_raise_the_skew_anom
     seller = "A3TH9S8BH6GOGM"
     deps.catalog.put_store(Store("amazon", seller, "orderhub/stores/amazon/" + seller))
     with_stock(deps.orders, "SellerSKUID1", "w1", 10 * (COUNT + 3))
+    # each order as Amazon's Orders API gives it (the skew is judged on the notification)
+    default = ("Unshipped", "2025-11-20T00:00:00Z", (("SellerSKUID1", 10, "99.00"),))
+    deps.order_details = OrderDetailRouter({"amazon": FakeAmazonOrders(default)})
     skewed = {
         COUNT: timedelta(hours=8),
         COUNT + 1: timedelta(hours=8, minutes=30),
