@@ -186,6 +186,7 @@ class Settings:
     amazon_lwa_url: str = DEFAULT_AMAZON_LWA_URL
     blind_index_secret: str = ""  # the phone blind index key's secret
     buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
+    stage: str = ""  # the stage every resource name carries (`resource_name`); "": local
 
     @property
     def report_bucket(self) -> str:
@@ -272,5 +273,6 @@ class Settings:
             amazon_lwa_url=environ.get(AMAZON_LWA_URL) or DEFAULT_AMAZON_LWA_URL,
             blind_index_secret=environ.get(BLIND_INDEX_SECRET, ""),
             buyer_lifecycle=environ.get(BUYER_LIFECYCLE, ""),
+            stage=environ.get(STAGE, ""),
             **values,
         )
