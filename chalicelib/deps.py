@@ -426,6 +426,7 @@ class Container:
             pdd_api_url=s.pdd_api_url,
             jd_api_url=s.jd_api_url,
             now=self.now,
+            stage=s.stage,  # the Amazon queue's name carries it
         )
 
     @cached_property

@@ -3,6 +3,9 @@ resource carries the stage, and the functions' environment names them and the st
 
 from __future__ import annotations
 
+from chalicelib.adapters.health_probes import build_health_probes
+from chalicelib.domain.channel_health import Health, interpret
+from chalicelib.domain.ports import Store
 from chalicelib.settings import Settings, resource_name
 from local.provision import (
     LAMBDA_QUEUE_PREFIX,
@@ -10,6 +13,7 @@ from local.provision import (
     load_template,
     provision,
 )
+from tests.fakes import FakeSecrets
 
 REGION = "us-east-1"
 
@@ -34,3 +38,15 @@ def test_a_dev_stage_provisions_its_own_names(aws):
     assert settings.orders_table == "orderhub-dev-orders"
     assert settings.notifications_secret == "orderhub/dev/notifications"
     assert settings.event_bus == "orderhub-dev-inventory"
+
+
+def test_the_amazon_health_probe_reads_its_stages_queue(aws):
+    template = load_template(stage="dev")
+    provision(template, aws.client, REGION, "dev")
+    sqs = aws.client("sqs")
+    probes = build_health_probes(FakeSecrets({}), None, sqs, None, stage="dev")  # type: ignore[arg-type]
+    store = Store("amazon", "A1", "s")
+    assert interpret(probes["amazon"].probe(store))[0] is Health.OK
+    # the stage-less probe finds no queue of that name: it would fail in a named stage
+    stageless = build_health_probes(FakeSecrets({}), None, sqs, None)  # type: ignore[arg-type]
+    assert interpret(stageless["amazon"].probe(store))[0] is Health.FAILING
