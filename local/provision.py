@@ -388,6 +388,24 @@ def tap_event_buses(
 SERVED_BY_LOCAL_API = frozenset({"AWS::ApiGateway::GatewayResponse"})
 
 
+def condition_holds(template: Mapping[str, Any], name: str | None) -> bool:
+    """Whether a resource's `Condition` holds with the parameters' defaults (the local stack
+    passes none): `Fn::Equals` of `Ref`s and literals, as infra/resources.json writes them (the
+    egress VPC, off by default, is not created locally)."""
+    if name is None:
+        return True
+    defaults = {k: p.get("Default") for k, p in template.get("Parameters", {}).items()}
+
+    def value(v: Any) -> Any:
+        return defaults[v["Ref"]] if isinstance(v, dict) and set(v) == {"Ref"} else v
+
+    expression = template["Conditions"][name]
+    if set(expression) != {"Fn::Equals"}:
+        raise UnsupportedResource(f"condition {name}: only Fn::Equals is evaluated locally")
+    left, right = expression["Fn::Equals"]
+    return bool(value(left) == value(right))
+
+
 def provision(
     template: Mapping[str, Any], clients: Callable[[str], Any], region: str, stage: str = ""
 ) -> dict[str, Resolved]:
@@ -395,7 +413,9 @@ def provision(
     pending = {
         name: res
         for name, res in template.get("Resources", {}).items()
-        if "Type" in res and res["Type"] not in SERVED_BY_LOCAL_API
+        if "Type" in res
+        and res["Type"] not in SERVED_BY_LOCAL_API
+        and condition_holds(template, res.get("Condition"))
     }
     for name, res in pending.items():
         if res["Type"] not in CREATORS:

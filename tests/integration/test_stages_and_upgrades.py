@@ -3,11 +3,15 @@
 Packaged as `make package STAGE=...` does (tools/package.py): staging's and prod's physical
 names share nothing, each name is `resource_name(stage, ...)`, each SQS consumer reads its own
 stage's queue and each function's rights stop at its own stage's resources. The timeouts fit
-(issue 17 item 5) and the template can replace the last release's (infra/releases/)."""
+(issue 17 item 5), the template can replace the last release's (infra/releases/), and the
+egress VPC (fixed IPs for platforms' allow-lists) is optional, off by default, lint-clean
+either way."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +152,60 @@ def _last_release() -> dict[str, Any]:
 
 def test_the_template_can_replace_the_last_releases(templates):
     assert upgrade_problems(_last_release(), templates["prod"]) == []
+
+
+# the functions whose calls reach platforms (order details, stock pushes, pollers, statements,
+# health probes): in the egress VPC when it is on
+PLATFORM_CALLERS = {
+    "HandleOrderEvents",
+    "HandleAmazonNotifications",
+    "PushStock",
+    "HandleStockNudges",
+    "RefreshListings",
+    "PollTaobao",
+    "PollPinduoduo",
+    "PollJd",
+    "PollPinduoduoAfterSales",
+    "PollJdAfterSales",
+    "CheckChannelHealth",
+    "Reconcile",
+}
+
+
+def test_the_egress_vpc_is_optional_and_off_by_default(templates):
+    template = templates["prod"]
+    assert template["Parameters"]["EnableEgressVpc"]["Default"] == "false"
+    condition = template["Conditions"]["WithEgressVpc"]
+    assert condition == {"Fn::Equals": [{"Ref": "EnableEgressVpc"}, "true"]}
+    resources = template["Resources"]
+    ec2 = {lid for lid, r in resources.items() if r["Type"].startswith("AWS::EC2::")}
+    assert {"EgressVpc", "EgressNatA", "EgressNatB", "EgressIpA", "EgressIpB"} <= ec2
+    assert all(resources[lid].get("Condition") == "WithEgressVpc" for lid in ec2)
+    assert template["Outputs"]["EgressIps"]["Condition"] == "WithEgressVpc"
+    for lid in PLATFORM_CALLERS:
+        vpc = resources[lid]["Properties"]["VpcConfig"]["Fn::If"]
+        assert vpc[0] == "WithEgressVpc" and vpc[2] == {"Ref": "AWS::NoValue"}, lid
+        assert vpc[1]["SubnetIds"] == [
+            {"Ref": "EgressPrivateSubnetA"},
+            {"Ref": "EgressPrivateSubnetB"},
+        ]
+        role = resources[f"{lid}Role"]["Properties"]["ManagedPolicyArns"]["Fn::If"]
+        assert "AWSLambdaVPCAccessExecutionRole" in json.dumps(role[1]), lid
+    # each private subnet leaves through its own zone's NAT, each NAT through its fixed IP
+    for zone in "AB":
+        route = resources[f"EgressPrivateRoute{zone}"]["Properties"]
+        assert route["NatGatewayId"] == {"Ref": f"EgressNat{zone}"}
+        nat = resources[f"EgressNat{zone}"]["Properties"]
+        assert nat["AllocationId"] == {"Fn::GetAtt": [f"EgressIp{zone}", "AllocationId"]}
+        assert resources[f"EgressIp{zone}"]["DeletionPolicy"] == "Retain"  # the IPs stay
+
+
+@pytest.mark.parametrize("egress", ["false", "true"])
+def test_cfn_lint_is_clean_with_the_egress_vpc_off_and_on(templates, tmp_path, egress):
+    template = json.loads(json.dumps(templates["prod"]))
+    template["Parameters"]["EnableEgressVpc"]["Default"] = egress
+    path = tmp_path / "sam.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    lint = Path(sys.executable).parent / "cfn-lint"
+    done = subprocess.run([str(lint), str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
