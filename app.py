@@ -10,6 +10,7 @@ from chalicelib.api import (
     alarm_relay,
     amazon,
     anomalies,
+    backfill,
     channel_health,
     console,
     console_api,
@@ -67,5 +68,6 @@ for blueprint in (
     after_sales_pollers.bp,
     console_api.bp,
     console.bp,
+    backfill.bp,
 ):
     app.register_blueprint(blueprint)

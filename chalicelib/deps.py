@@ -17,6 +17,7 @@ from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audi
 from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
 from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
 from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
+from chalicelib.adapters.backfill import OrderIndexBackfill
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
@@ -265,6 +266,12 @@ class Container:
         """Where the pull pollers keep their place (chalicelib/domain/polling.py)."""
         s = self.settings
         return DynamoCursorStore(build_cursor_model(s.poll_cursors_table, s.region))
+
+    @cached_property
+    def order_backfill(self) -> OrderIndexBackfill:
+        """Old orders' index attributes (adapters/backfill.py), checkpointed with the cursors."""
+        s = self.settings
+        return OrderIndexBackfill(self.models, build_cursor_model(s.poll_cursors_table, s.region))
 
     @cached_property
     def pull_transport(self) -> RouterTransport:
