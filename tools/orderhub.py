@@ -33,6 +33,7 @@ from chalicelib.domain.privacy import buyer_view
 from tools import access as keys_cli
 from tools import alarms as alarms_cli
 from tools import backfill as backfill_cli
+from tools import migrate as migrate_cli
 from tools import notify as notify_cli
 from tools import webhook as webhook_cli
 
@@ -375,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     webhook_cli.add_parser(sub)
     alarms_cli.add_parser(sub)
     backfill_cli.add_parser(sub)
+    migrate_cli.add_parser(sub)
     sub.add_parser(
         "env",
         help='the running local stack\'s URLs and a dev key per role, as exports: eval "$(...)"',
@@ -398,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return alarms_cli.run(_environment(), args)
     if args.area == "backfill":
         return backfill_cli.run(_orders_environment(), args)
+    if args.area == "migrate":
+        return migrate_cli.run(dict(os.environ), args)
     if args.area == "notify":
         return notify_cli.run(_environment(), args)
     if args.area == "keys":
