@@ -4,7 +4,10 @@
 [--grace-minutes 60]`, `bin/orderhub stores add --store platform/store --timezone ZONE
 --credentials FILE [--name] [--rules JSON]`, `bin/orderhub stores list` and
 `bin/orderhub keys issue --owner NAME --role ROLE [--expires-in-days 90] | list` (tools/access.py),
-`bin/orderhub notify test [--priority P1] [--audience ops] | routes` (tools/notify.py).
+`bin/orderhub notify test [--priority P1] [--audience ops] | routes` (tools/notify.py),
+`bin/orderhub backfill orders [--restart]` (tools/backfill.py: old orders' index attributes after
+an upgrade) and `bin/orderhub migrate copy-tables --from-stage "" --to-stage prod`
+(tools/migrate.py: the first upgrade to stage-named tables).
 Replays, store changes, secret rotations and issued keys are written to the audit log.
 
 Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
