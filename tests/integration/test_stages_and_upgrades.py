@@ -146,7 +146,7 @@ def test_a_batch_of_thin_events_fits_in_the_timeout(templates):
 
 
 def _last_release() -> dict[str, Any]:
-    newest = sorted((ROOT / "infra" / "releases").glob("*/sam.json"))[-1]
+    newest = sorted((ROOT / "infra" / "releases").glob("*/sam.json"))[-1]  # by YYYY-MM-DD
     return dict(json.loads(newest.read_text(encoding="utf-8")))
 
 
