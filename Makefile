@@ -48,11 +48,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The deployable artefacts: pynamodb vendored without botocore (Lambda ships it), then
-# Chalice's SAM template merged with infra/resources.json.
+# Chalice's SAM template merged with infra/resources.json, for one stage (tools/package.py:
+# every resource name carries it, `orderhub-$(STAGE)-...`): make package STAGE=staging
+STAGE ?= prod
 package: $(STAMP)
 	rm -rf vendor build/package
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target vendor pynamodb==$(PYNAMODB_VERSION)
-	AWS_DEFAULT_REGION=$(REGION) $(BIN)/chalice package --stage prod --merge-template infra/resources.json build/package
+	AWS_DEFAULT_REGION=$(REGION) $(PY) -m tools.package --stage $(STAGE) build/package
 	@ls -l build/package
 
 cfn-lint: package

@@ -11,6 +11,7 @@ from chalicelib.api import (
     amazon,
     amazon_poll,
     anomalies,
+    backfill,
     channel_health,
     console,
     console_api,
@@ -69,5 +70,6 @@ for blueprint in (
     amazon_poll.bp,
     console_api.bp,
     console.bp,
+    backfill.bp,
 ):
     app.register_blueprint(blueprint)

@@ -18,6 +18,7 @@ from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_
 from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
 from chalicelib.adapters.amazon_orders import AmazonOrderApi, SpApiClient
 from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
+from chalicelib.adapters.backfill import OrderIndexBackfill
 from chalicelib.adapters.cache import CachedCatalog
 from chalicelib.adapters.channel_push import build_stock_push_client
 from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
@@ -268,6 +269,12 @@ class Container:
         return DynamoCursorStore(build_cursor_model(s.poll_cursors_table, s.region))
 
     @cached_property
+    def order_backfill(self) -> OrderIndexBackfill:
+        """Old orders' index attributes (adapters/backfill.py), checkpointed with the cursors."""
+        s = self.settings
+        return OrderIndexBackfill(self.models, build_cursor_model(s.poll_cursors_table, s.region))
+
+    @cached_property
     def pull_transport(self) -> RouterTransport:
         """HTTP to the pull platforms' routers (Taobao, Pinduoduo, JD)."""
         return RouterTransport()
@@ -433,6 +440,7 @@ class Container:
             pdd_api_url=s.pdd_api_url,
             jd_api_url=s.jd_api_url,
             now=self.now,
+            stage=s.stage,  # the Amazon queue's name carries it
         )
 
     @cached_property

@@ -8,6 +8,29 @@ from dataclasses import dataclass, field
 from chalicelib.domain.audit import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 from chalicelib.domain.delivery import BASE_DELAY_SECONDS
 
+APP_NAME = "orderhub"
+STAGE = "ORDERHUB_STAGE"  # the stage the function belongs to (infra Globals: the `Stage` parameter)
+STAGE_PATTERN = r"[a-z][a-z0-9]{0,9}"  # short: a bucket name carries it and the account id
+
+
+def resource_name(stage: str, name: str) -> str:
+    """The one naming rule of a stage's resources: `orderhub-{stage}-{name}` (tables, queues,
+    topics, alarms, buckets, the bus, the KMS alias; infra/resources.json writes each as
+    `orderhub-${Stage}-...` and tools/package.py sets `Stage`). `name` is the short name
+    (`order-events`) or the stage-less one the docs use (`orderhub-order-events`); a name that
+    carries the stage already is returned as it is. An empty stage gives the stage-less name."""
+    prefix = f"{APP_NAME}-"
+    staged = f"{prefix}{stage}-" if stage else prefix
+    if name.startswith(staged):
+        return name
+    short = name.removeprefix(prefix)
+    return f"{staged}{short}"
+
+
+def secret_name(stage: str, name: str) -> str:
+    """A stage's own secret: `orderhub/{stage}/{name}` (`orderhub/{name}` without a stage)."""
+    return f"{APP_NAME}/{stage}/{name}" if stage else f"{APP_NAME}/{name}"
+
 
 class ConfigError(RuntimeError):
     """The function's environment lacks something it needs: a deployment mistake."""
@@ -163,6 +186,7 @@ class Settings:
     amazon_lwa_url: str = DEFAULT_AMAZON_LWA_URL
     blind_index_secret: str = ""  # the phone blind index key's secret
     buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
+    stage: str = ""  # the stage every resource name carries (`resource_name`); "": local
 
     @property
     def report_bucket(self) -> str:
@@ -249,5 +273,6 @@ class Settings:
             amazon_lwa_url=environ.get(AMAZON_LWA_URL) or DEFAULT_AMAZON_LWA_URL,
             blind_index_secret=environ.get(BLIND_INDEX_SECRET, ""),
             buyer_lifecycle=environ.get(BUYER_LIFECYCLE, ""),
+            stage=environ.get(STAGE, ""),
             **values,
         )

@@ -122,6 +122,8 @@ def tap(queue: str, wait_seconds: int = 2) -> int:
     bus's LimitedSale events), `orderhub-alerts-p0-tap` (the SNS topics' messages), ..."""
     import boto3
 
+    from chalicelib.settings import STAGE, resource_name
+
     state = require_running()
     env = state["environment"]
     sqs = boto3.client(
@@ -133,6 +135,8 @@ def tap(queue: str, wait_seconds: int = 2) -> int:
     )
     taps = {**state.get("event_taps", {}), **state.get("sns_taps", {})}
     urls = {url.rsplit("/", 1)[-1]: url for url in taps.values()}
+    # the docs' stage-less name (`orderhub-inventory-tap`) finds the stack's stage's tap
+    queue = resource_name(env.get(STAGE, ""), queue)
     if queue not in urls:
         print(f"no tap queue '{queue}'; the taps are: {', '.join(sorted(urls))}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ from local.provision import ACCOUNT_ID, resolve
 
 
 def tap_sns_topics(
-    template: Mapping[str, Any], clients: Callable[[str], Any], region: str
+    template: Mapping[str, Any], clients: Callable[[str], Any], region: str, stage: str = ""
 ) -> dict[str, str]:
     """Subscribe a queue `<topic>-tap` to every topic; returns topic name -> queue URL."""
     sqs, sns = clients("sqs"), clients("sns")
@@ -34,7 +34,7 @@ def tap_sns_topics(
     for res in template.get("Resources", {}).values():
         if res.get("Type") != "AWS::SNS::Topic":
             continue
-        topic = resolve(res["Properties"]["TopicName"], {}, region)
+        topic = resolve(res["Properties"]["TopicName"], {}, region, stage)
         queue = f"{topic}-tap"
         url = sqs.create_queue(QueueName=queue)["QueueUrl"]
         sns.subscribe(

@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.settings import APP_NAME, resource_name, secret_name
+
 ACCOUNT_ID = "123456789012"  # moto's default account
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
+
+
+# how infra/resources.json writes a stage's names (tools/package.py sets `Stage` in AWS)
+_STAGED, _STAGED_SECRET = f"{APP_NAME}-${{Stage}}-", f"{APP_NAME}/${{Stage}}/"
 
 
 class UnsupportedResource(RuntimeError):
@@ -32,19 +38,38 @@ class Resolved:
     attrs: dict[str, str] = field(default_factory=dict)
 
 
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def load_template(path: Path = TEMPLATE_PATH, stage: str = "") -> dict[str, Any]:
+    """The template with the names of `stage` written out: `{"Fn::Sub": "orderhub-${Stage}-x"}`
+    becomes `resource_name(stage, "x")` (the stage-less `orderhub-x` for the default ""), so
+    local names, and the checks that read the template, are plain strings."""
     with open(path, encoding="utf-8") as fh:
-        template: dict[str, Any] = json.load(fh)
+        template: dict[str, Any] = _with_stage(json.load(fh), stage)
         return template
+
+
+def _with_stage(value: Any, stage: str) -> Any:
+    if isinstance(value, list):
+        return [_with_stage(v, stage) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        text = value["Fn::Sub"].replace(_STAGED, resource_name(stage, ""))
+        text = text.replace(_STAGED_SECRET, secret_name(stage, ""))
+        return text if "${" not in text else {"Fn::Sub": text}
+    return {k: _with_stage(v, stage) for k, v in value.items()}
 
 
 class _Unresolved(Exception):
     """A value refers to a resource not created yet."""
 
 
-def resolve(value: Any, done: Mapping[str, Resolved], region: str) -> Any:
-    """Evaluate Ref, Fn::GetAtt and Fn::Sub against created resources and pseudo parameters."""
+def resolve(value: Any, done: Mapping[str, Resolved], region: str, stage: str = "") -> Any:
+    """Evaluate Ref, Fn::GetAtt and Fn::Sub against created resources, pseudo parameters and
+    the `Stage` parameter. Names written `orderhub-${Stage}-x` become `resource_name(stage, x)`
+    (chalicelib/settings.py): `orderhub-dev-x` for stage dev, the stage-less `orderhub-x` for
+    the default local stage ""; `orderhub/${Stage}/x` likewise `secret_name(stage, x)`."""
     pseudo = {
+        "Stage": stage,
         "AWS::Region": region,
         "AWS::AccountId": ACCOUNT_ID,
         "AWS::Partition": "aws",
@@ -52,7 +77,7 @@ def resolve(value: Any, done: Mapping[str, Resolved], region: str) -> Any:
         "AWS::URLSuffix": "amazonaws.com",
     }
     if isinstance(value, list):
-        return [resolve(v, done, region) for v in value]
+        return [resolve(v, done, region, stage) for v in value]
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"}:
@@ -68,7 +93,8 @@ def resolve(value: Any, done: Mapping[str, Resolved], region: str) -> Any:
             raise _Unresolved(name)
         return done[name].attrs[attr]
     if set(value) == {"Fn::Sub"}:
-        text = value["Fn::Sub"]
+        text = value["Fn::Sub"].replace(_STAGED, resource_name(stage, ""))
+        text = text.replace(_STAGED_SECRET, secret_name(stage, ""))
 
         def substitute(match: re.Match[str]) -> str:
             token = match.group(1)
@@ -80,7 +106,7 @@ def resolve(value: Any, done: Mapping[str, Resolved], region: str) -> Any:
             return done[name].attrs[attr] if attr else done[name].ref
 
         return re.sub(r"\$\{([^}]+)\}", substitute, text)
-    return {k: resolve(v, done, region) for k, v in value.items()}
+    return {k: resolve(v, done, region, stage) for k, v in value.items()}
 
 
 def _table(clients: Callable[[str], Any], props: dict[str, Any], region: str) -> Resolved:
@@ -329,7 +355,7 @@ CREATORS: dict[str, Callable[[Callable[[str], Any], dict[str, Any], str], Resolv
 
 
 def tap_event_buses(
-    template: Mapping[str, Any], clients: Callable[[str], Any], region: str
+    template: Mapping[str, Any], clients: Callable[[str], Any], region: str, stage: str = ""
 ) -> dict[str, str]:
     """Local only: a rule on each custom bus copying every event to a queue `<bus>-tap`, so
     a developer or a test can see what was published (moto delivers rules' SQS targets).
@@ -339,7 +365,7 @@ def tap_event_buses(
     for res in template.get("Resources", {}).values():
         if res.get("Type") != "AWS::Events::EventBus":
             continue
-        bus = resolve(res["Properties"]["Name"], {}, region)
+        bus = resolve(res["Properties"]["Name"], {}, region, stage)
         queue = f"{bus}-tap"
         url = sqs.create_queue(QueueName=queue)["QueueUrl"]
         events.put_rule(
@@ -362,14 +388,34 @@ def tap_event_buses(
 SERVED_BY_LOCAL_API = frozenset({"AWS::ApiGateway::GatewayResponse"})
 
 
+def condition_holds(template: Mapping[str, Any], name: str | None) -> bool:
+    """Whether a resource's `Condition` holds with the parameters' defaults (the local stack
+    passes none): `Fn::Equals` of `Ref`s and literals, as infra/resources.json writes them (the
+    egress VPC, off by default, is not created locally)."""
+    if name is None:
+        return True
+    defaults = {k: p.get("Default") for k, p in template.get("Parameters", {}).items()}
+
+    def value(v: Any) -> Any:
+        return defaults[v["Ref"]] if isinstance(v, dict) and set(v) == {"Ref"} else v
+
+    expression = template["Conditions"][name]
+    if set(expression) != {"Fn::Equals"}:
+        raise UnsupportedResource(f"condition {name}: only Fn::Equals is evaluated locally")
+    left, right = expression["Fn::Equals"]
+    return bool(value(left) == value(right))
+
+
 def provision(
-    template: Mapping[str, Any], clients: Callable[[str], Any], region: str
+    template: Mapping[str, Any], clients: Callable[[str], Any], region: str, stage: str = ""
 ) -> dict[str, Resolved]:
     """Create every typed resource, in dependency order; return what each resolves to."""
     pending = {
         name: res
         for name, res in template.get("Resources", {}).items()
-        if "Type" in res and res["Type"] not in SERVED_BY_LOCAL_API
+        if "Type" in res
+        and res["Type"] not in SERVED_BY_LOCAL_API
+        and condition_holds(template, res.get("Condition"))
     }
     for name, res in pending.items():
         if res["Type"] not in CREATORS:
@@ -389,7 +435,7 @@ def provision(
         for name in list(pending):
             res = pending[name]
             try:
-                props = resolve(res.get("Properties", {}), done, region)
+                props = resolve(res.get("Properties", {}), done, region, stage)
             except _Unresolved:
                 continue
             done[name] = CREATORS[res["Type"]](clients, props, region)
@@ -403,7 +449,7 @@ def provision(
 
 
 def function_environment(
-    template: Mapping[str, Any], done: Mapping[str, Resolved], region: str
+    template: Mapping[str, Any], done: Mapping[str, Resolved], region: str, stage: str = ""
 ) -> dict[str, str]:
     """The environment every function gets in AWS (the template's Globals), resolved locally."""
     variables = (
@@ -412,7 +458,7 @@ def function_environment(
     resolved = {}
     for name, value in variables.items():
         try:
-            resolved[name] = str(resolve(value, done, region))
+            resolved[name] = str(resolve(value, done, region, stage))
         except _Unresolved:  # Chalice's own resources (the REST API): the stack sets these
             continue
     return resolved

@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.settings import STAGE, resource_name
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_FILE = ROOT / "build" / "local" / "stack.json"
 REGION = "us-east-1"
@@ -111,6 +113,9 @@ class LocalStack:
         self.queues: dict[str, Any] = {}
         self.lambda_subscriptions: list[Any] = []
         self.stopping = threading.Event()
+        # the stage in every resource name (`orderhub-{stage}-...`); "" (the default): the
+        # stage-less names the docs and tests use
+        self.stage = os.environ.get(STAGE, "")
 
     def _spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(args, cwd=ROOT, env=env, preexec_fn=_die_with_parent)
@@ -211,9 +216,9 @@ class LocalStack:
         from local.stub_tracking import seed_tracking_secrets
 
         session = boto3.session.Session(region_name=REGION)
-        template = load_template()
-        resources = provision(template, session.client, REGION)
-        function_env = function_environment(template, resources, REGION)
+        template = load_template(stage=self.stage)
+        resources = provision(template, session.client, REGION, self.stage)
+        function_env = function_environment(template, resources, REGION, self.stage)
         function_env["ORDERHUB_CHANNEL_API_URL"] = self.stub.url  # AWS: each platform's API
         function_env.update(self.pull_stub.function_environment())  # pollers -> stub routers
         function_env["ORDERHUB_BIGCOMMERCE_API_URL"] = self.stub.url  # its Orders API too
@@ -228,7 +233,7 @@ class LocalStack:
         function_env.update(self.tracking_stub.function_environment())  # 快递100, AfterShip
         function_env["ORDERHUB_AMAZON_API_URL"] = self.stub.url  # SP-API (stock, order lists)
         function_env["ORDERHUB_AMAZON_LWA_URL"] = f"{self.stub.url}/auth/o2/token"
-        self.event_taps = tap_event_buses(template, session.client, REGION)
+        self.event_taps = tap_event_buses(template, session.client, REGION, self.stage)
         os.environ.update(function_env)
         deps = Container()
         use_container(deps)
@@ -240,12 +245,13 @@ class LocalStack:
             deps.api_keys,
         )
         self._seed_channels(load_seed())
-        self.sns_taps = tap_sns_topics(template, session.client, REGION)
+        self.sns_taps = tap_sns_topics(template, session.client, REGION, self.stage)
         seed_tracking_secrets(session.client("secretsmanager"))
         seed_notifications(
             self.notify_stub.local_config(),
             session.client("secretsmanager"),
             session.client("ses"),
+            function_env["ORDERHUB_NOTIFICATIONS_SECRET"],  # the stage's (infra Globals)
         )
         self.queues = {
             r.attrs["QueueName"]: r for r in resources.values() if "QueueName" in r.attrs
@@ -282,7 +288,7 @@ class LocalStack:
         jobs = []
         for source in app.event_sources:
             if isinstance(source, SQSEventConfig):
-                queue = self.queues[str(source.queue)]
+                queue = self.queues[resource_name(self.stage, str(source.queue))]
                 for _ in range(POLLERS_PER_QUEUE):
                     poller = SqsPoller(
                         sqs,

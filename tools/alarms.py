@@ -10,6 +10,8 @@ import argparse
 import os
 from typing import Any
 
+from chalicelib.settings import STAGE, resource_name
+
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
 
 
@@ -29,12 +31,15 @@ def run(env: dict[str, str], args: argparse.Namespace) -> int:
     os.environ.update(env)
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     cloudwatch = boto3.session.Session(region_name=region).client("cloudwatch")
+    stage = env.get(STAGE, "")  # a stage's alarms are `orderhub-{stage}-...`
     if args.action == "list":
-        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix="orderhub-")
+        prefix = resource_name(stage, "")
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix)
         for page in pages:
             for found in page["MetricAlarms"]:
                 print(f"{found['StateValue']:<18} {found['AlarmName']}")
         return 0
+    args.name = resource_name(stage, args.name)  # the docs' stage-less name works too
     known = cloudwatch.describe_alarms(AlarmNames=[args.name])["MetricAlarms"]
     if not known:
         print(f"no alarm '{args.name}'; `bin/orderhub alarm list` names them")

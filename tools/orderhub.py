@@ -4,7 +4,10 @@
 [--grace-minutes 60]`, `bin/orderhub stores add --store platform/store --timezone ZONE
 --credentials FILE [--name] [--rules JSON]`, `bin/orderhub stores list` and
 `bin/orderhub keys issue --owner NAME --role ROLE [--expires-in-days 90] | list` (tools/access.py),
-`bin/orderhub notify test [--priority P1] [--audience ops] | routes` (tools/notify.py).
+`bin/orderhub notify test [--priority P1] [--audience ops] | routes` (tools/notify.py),
+`bin/orderhub backfill orders [--restart]` (tools/backfill.py: old orders' index attributes after
+an upgrade) and `bin/orderhub migrate copy-tables --from-stage "" --to-stage prod`
+(tools/migrate.py: the first upgrade to stage-named tables).
 Replays, store changes, secret rotations and issued keys are written to the audit log.
 
 Against AWS it uses the usual AWS credentials and the queue URLs in ORDERHUB_ORDER_QUEUE_URL
@@ -32,6 +35,8 @@ from chalicelib.domain.dlq import describe, last_failure, selected
 from chalicelib.domain.privacy import buyer_view
 from tools import access as keys_cli
 from tools import alarms as alarms_cli
+from tools import backfill as backfill_cli
+from tools import migrate as migrate_cli
 from tools import notify as notify_cli
 from tools import webhook as webhook_cli
 
@@ -49,6 +54,14 @@ def _environment() -> dict[str, str]:
             f"set {QUEUE_VAR} and {DLQ_VAR} (AWS), or start the local stack with `make run`"
         )
     return {**os.environ, **state["environment"]}
+
+
+def _orders_environment() -> dict[str, str]:
+    """The functions' environment (AWS: ORDERHUB_ORDERS_TABLE and the rest set), else the local
+    stack's."""
+    if os.environ.get("ORDERHUB_ORDERS_TABLE"):
+        return dict(os.environ)
+    return _environment()
 
 
 def _local_api_url() -> str:
@@ -365,6 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     notify_cli.add_parser(sub)
     webhook_cli.add_parser(sub)
     alarms_cli.add_parser(sub)
+    backfill_cli.add_parser(sub)
+    migrate_cli.add_parser(sub)
     sub.add_parser(
         "env",
         help='the running local stack\'s URLs and a dev key per role, as exports: eval "$(...)"',
@@ -386,6 +401,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return webhook_cli.run(env, args, api)
     if args.area == "alarm":
         return alarms_cli.run(_environment(), args)
+    if args.area == "backfill":
+        return backfill_cli.run(_orders_environment(), args)
+    if args.area == "migrate":
+        return migrate_cli.run(dict(os.environ), args)
     if args.area == "notify":
         return notify_cli.run(_environment(), args)
     if args.area == "keys":

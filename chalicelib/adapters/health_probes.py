@@ -79,6 +79,7 @@ from chalicelib.domain.polling import (
 from chalicelib.domain.ports import SecretSource, Store
 from chalicelib.domain.rotation import effective_secret
 from chalicelib.domain.timeutil import utc_now
+from chalicelib.settings import resource_name
 
 PROBE_TIMEOUT = 5.0  # seconds: longer is a failure (the schedule runs every 5 minutes)
 DEFAULT_SHOPIFY_API_VERSION = "2025-07"
@@ -761,8 +762,9 @@ def build_health_probes(
     jd_api_url: str = jd.DEFAULT_API_URL,
     timeout: float = PROBE_TIMEOUT,
     now: Callable[[], datetime] = utc_now,
+    stage: str = "",
 ) -> dict[str, HealthProbe]:
-    """Every platform's probe, keyed by platform name."""
+    """Every platform's probe, keyed by platform name; Amazon's reads the stage's queues."""
     return {
         "shopify": ShopifyProbe(
             secrets, shopify_api_url, shopify_api_version, timeout=timeout, now=now
@@ -794,6 +796,8 @@ def build_health_probes(
         "jd": RouterProbe(
             "jd", jd_api_url, secrets, transport, jd_request, jd.jd_answer, jd.SEARCH, now
         ),
-        "amazon": AmazonQueueProbe(sqs),
+        "amazon": AmazonQueueProbe(
+            sqs, resource_name(stage, AMAZON_QUEUE), resource_name(stage, AMAZON_DLQ)
+        ),
         "mall": LastWebhookProbe(trail, now),
     }

@@ -65,6 +65,9 @@ from chalicelib.settings import (
 DEFAULT_TIMEOUT = 3.0  # seconds per request: up to 10 records share one processor invocation
 PAGE_SIZE = 250  # BigCommerce v2's largest page
 MAX_PAGES = 2  # 500 lines, the most a canonical event carries
+# the most calls one thin event's fetch makes (BigCommerce: the order and its product pages);
+# the processor's Lambda timeout covers a batch of them (tests/integration/test_timeouts.py)
+MAX_CALLS_PER_FETCH = 1 + MAX_PAGES
 
 
 class BigCommerceOrderApi:

@@ -13,6 +13,7 @@ the console to show above every page.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalice import Blueprint
@@ -59,6 +60,7 @@ def relay_alarms(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if change is None:
             continue  # an OrderHub notice published to the topic: its routes had it already
         priority = topic_priority(str(sns.get("TopicArn") or ""), dict(settings.notify_topics))
+        change = replace(change, stage=settings.stage)  # its name is `orderhub-{stage}-...`
         result = relay_alarm(
             change, priority, deps.alarm_states, deps.notifier, settings.link_base_url
         )
@@ -73,5 +75,7 @@ def relay_alarms(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @api_errors
 def handle_banners() -> Any:
     """The banners the console shows: metric-table alarms now in ALARM (oversell rate)."""
-    states = container().alarm_states.all()
-    return json_response({"banners": banners(states, banner_alarm)})
+    deps = container()
+    stage = deps.settings.stage
+    states = deps.alarm_states.all()
+    return json_response({"banners": banners(states, lambda name: banner_alarm(name, stage))})

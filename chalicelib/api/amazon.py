@@ -17,7 +17,7 @@ Failures, per record (Powertools BatchProcessor, partial batch response):
   written under the event's own key, so the same notification replayed once the store
   exists still books;
 - transient (the order queue or the catalog unreachable): reported in `batchItemFailures`;
-  the message returns after the queue's visibility timeout (60 s) and after 5 receives is
+  the message returns after the queue's visibility timeout (720 s) and after 5 receives is
   parked in `orderhub-amazon-notifications-dlq` (alarm `...-dlq-not-empty`).
 Notification types other than ORDER_CHANGE, and Fulfilled-by-Amazon orders, are logged,
 counted (`AmazonNotificationsIgnored`) and deleted.

@@ -53,6 +53,22 @@ CONSOLE_PAGES: Mapping[str, str] = {
 }
 
 
+def stageless(name: str, stage: str) -> str:
+    """An alarm's name without its stage: infra names every resource `orderhub-{stage}-...`
+    (chalicelib/settings.py `resource_name`), this module's tables use the stage-less name
+    (`orderhub-oversell-rate-above-0`, prod's `orderhub-prod-oversell-rate-above-0`)."""
+    app, _, short = name.partition("-")
+    if stage and short.startswith(f"{stage}-"):
+        return f"{app}-{short.removeprefix(f'{stage}-')}"
+    return name
+
+
+def staged_dashboard(stage: str) -> str:
+    """The stage's CloudWatch dashboard (`orderhub-prod-operations`)."""
+    app, _, short = DASHBOARD.partition("-")
+    return f"{app}-{stage}-{short}" if stage else DASHBOARD
+
+
 class AlarmMessageInvalid(ValueError):
     """A message that claims to be a CloudWatch alarm but cannot be read."""
 
@@ -67,6 +83,7 @@ class AlarmChange:
     changed_at: datetime  # UTC
     region: str  # region code, from the alarm's ARN
     metric: str = ""  # Namespace/MetricName
+    stage: str = ""  # the stage the alarm's name carries (the relay's own: ORDERHUB_STAGE)
 
 
 @dataclass(frozen=True)
@@ -203,10 +220,10 @@ def dashboard_url(region: str, dashboard: str = DASHBOARD) -> str:
 
 def link_for_alarm(change: AlarmChange, base_url: str) -> str:
     """The console page showing the alarm's cause, else the CloudWatch dashboard."""
-    route = CONSOLE_PAGES.get(change.name)
+    route = CONSOLE_PAGES.get(stageless(change.name, change.stage))
     if route and base_url:
         return console_url(base_url, route)
-    return dashboard_url(change.region)
+    return dashboard_url(change.region, staged_dashboard(change.stage))
 
 
 def _span(seconds: float) -> str:
@@ -218,7 +235,7 @@ def alarm_notice(
     change: AlarmChange, kind: str, priority: str, base_url: str, since: datetime | None = None
 ) -> Notice:
     """The notice for an announced ALARM (kind ANNOUNCE) or its recovery (RECOVER)."""
-    row = BY_ALARM.get(change.name)
+    row = BY_ALARM.get(stageless(change.name, change.stage))
     facts: dict[str, str] = {"alarm": change.name, "state": change.new_state}
     if change.metric:
         facts["metric"] = change.metric
@@ -309,6 +326,6 @@ def banners(states: Iterable[AlarmState], is_banner: Callable[[str], bool]) -> l
     ]
 
 
-def banner_alarm(name: str) -> bool:
-    row = BY_ALARM.get(name)
+def banner_alarm(name: str, stage: str = "") -> bool:
+    row = BY_ALARM.get(stageless(name, stage))
     return bool(row and row.banner)

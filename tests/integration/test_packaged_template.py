@@ -1,46 +1,23 @@
 """What `make package` deploys: Chalice's SAM template merged with infra/resources.json
-(`chalice package --stage prod --merge-template infra/resources.json`, as the Makefile runs
-it), read as CloudFormation would get it. Every alarm must tell someone (both actions, to an
-alerts topic) and every alerts topic must reach someone (a subscriber that exists in the
-template), else in AWS nobody hears about an alarm."""
+(tools/package.py, as the Makefile runs it, for the prod stage), read as CloudFormation
+would get it. Every alarm must tell someone (both actions, to an alerts topic) and every
+alerts topic must reach someone (a subscriber that exists in the template), else in AWS
+nobody hears about an alarm."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools.package import package
+
 ALERT_TOPICS = ("AlertsP0Topic", "AlertsP1Topic", "AlertsP2Topic")
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("package") / "package"
-    chalice = Path(sys.executable).parent / "chalice"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    subprocess.run(
-        [
-            str(chalice),
-            "package",
-            "--stage",
-            "prod",
-            "--merge-template",
-            "infra/resources.json",
-            str(out),
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return dict(json.loads((out / "sam.json").read_text(encoding="utf-8")))
+    return package("prod", tmp_path_factory.mktemp("package") / "package")
 
 
 def _refs(value: Any) -> set[str]:

@@ -126,6 +126,7 @@ class FakeContainer:
             audit_retention_days=400,
             link_base_url="",
             track_stall_hours=48.0,
+            stage="",
         )
 
     def depths(self):
