@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from types import FrameType, TracebackType
 from typing import Any, Self
 
@@ -378,9 +378,12 @@ def _json_response(start_response: StartResponse, status: str, payload: Any) -> 
 class Emulator:
     """moto server (patched, serialized) on a background thread. Use as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, groups: Mapping[str, str] | None = None
+    ) -> None:
         self.host = host
         self._requested_port = port
+        self.groups = dict(groups or {})  # {group: URL} served elsewhere (emulator_groups.py)
         self.app: SerializedApp | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -397,11 +400,16 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Same app and handler as moto's ThreadedMotoServer, wrapped in the lock.
         self.app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        served: WSGIApp = self.app
+        if self.groups:
+            from local.emulator_groups import GroupFront
+
+            served = GroupFront(self.app, self.groups)  # forwards the other groups' requests
         try:
             self._server = make_server(
                 self.host,
                 self._requested_port,
-                self.app,
+                served,
                 threaded=True,
                 request_handler=MotoRequestHandler,
             )
@@ -466,6 +474,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="one more process (own lock) per service group; this one serves the rest",
+    )
+    parser.add_argument("--group", default="", help="the group a --split child serves (a label)")
     args = parser.parse_args(argv)
 
     set_fake_aws_env(os.environ, args.region)
@@ -476,18 +490,27 @@ def main(argv: list[str] | None = None) -> None:
 
     # Installed before start so an early Ctrl-C ends cleanly instead of with a traceback.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    emulator = Emulator(args.host, args.port)
+    from local.emulator_groups import GroupProcesses
+
+    groups = GroupProcesses(args.host if args.host != "0.0.0.0" else "127.0.0.1")
+    emulator: Emulator | None = None
     try:
         try:
-            emulator.start()
+            urls = groups.start() if args.split else {}
+            emulator = Emulator(args.host, args.port, urls).start()
         except OSError as exc:  # e.g. port in use: a message, not a traceback
             sys.exit(f"emulator: {exc}")
         print(f"emulator listening on {emulator.endpoint_url}", flush=True)
+        for name, url in urls.items():
+            print(f"emulator group {name} on {url}", flush=True)
         # Short waits keep the main thread responsive to signals on every platform.
         while not stop.wait(0.5):
-            pass
+            if groups.dead():
+                sys.exit(f"emulator: group process exited: {', '.join(groups.dead())}")
     finally:
-        emulator.stop()
+        if emulator is not None:
+            emulator.stop()
+        groups.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     sys.stdout.flush()
