@@ -245,6 +245,26 @@ class FaultInjector:
         return answer
 
 
+_MULTI_ITEM = {
+    f"dynamodb.{op}"
+    for op in ("TransactWriteItems", "TransactGetItems", "BatchGetItem", "BatchWriteItem")
+}
+
+
+def _item_count(body: bytes) -> int:
+    """Items a multi-item DynamoDB request addresses (0 if it cannot be read)."""
+    try:
+        request = json.loads(body or b"{}")
+        if "TransactItems" in request:
+            return len(request["TransactItems"])
+        return sum(
+            len(spec["Keys"]) if isinstance(spec, dict) else len(spec)
+            for spec in request.get("RequestItems", {}).values()
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return 0
+
+
 def _read_body(environ: dict[str, Any]) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -264,6 +284,7 @@ class SerializedApp:
         self.faults = FaultInjector()
         self._total = 0
         self._counts: dict[str, int] = {}
+        self._items: dict[str, int] = {}  # items in multi-item DynamoDB calls (bench/cost.py)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -318,6 +339,9 @@ class SerializedApp:
             if count:
                 self._counts[key] = self._counts.get(key, 0) + 1
                 self._total += 1
+                if key in _MULTI_ITEM:
+                    items = _item_count(_read_body(environ))
+                    self._items[key] = self._items.get(key, 0) + items
             injected = self.faults.fault(key, _read_body(environ)) if self.faults.rate else None
             if injected is not None:
                 return _json_response(start_response, injected[0], injected[1])
@@ -332,15 +356,23 @@ class SerializedApp:
         return [body]
 
     def counts(self) -> dict[str, Any]:
-        """Return {"total": n, "by_operation": {"service.Op": n, ...}}."""
+        """Return {"total": n, "by_operation": {"service.Op": n, ...}}, and "items" (items
+        in TransactWriteItems, BatchGetItem, ... by operation) once there are any."""
         with self.lock:
-            return {"total": self._total, "by_operation": dict(sorted(self._counts.items()))}
+            counts: dict[str, Any] = {
+                "total": self._total,
+                "by_operation": dict(sorted(self._counts.items())),
+            }
+            if self._items:
+                counts["items"] = dict(sorted(self._items.items()))
+            return counts
 
     def reset_counts(self) -> None:
         """Zero all request counts."""
         with self.lock:
             self._total = 0
             self._counts.clear()
+            self._items.clear()
 
     def _control(
         self, path: str, method: str, start_response: StartResponse, body: bytes = b""

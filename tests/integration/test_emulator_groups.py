@@ -132,6 +132,28 @@ def test_sns_delivers_into_sqs_inside_the_sqs_group(split):
     assert json.loads(got[0]["Body"])["Message"] == "hello"
 
 
+def test_items_of_multi_item_calls_are_counted_for_the_cost_model(split):
+    front, groups, _ = split
+    ddb = _client("dynamodb", groups["dynamodb"])
+    ddb.create_table(
+        TableName="groups-items",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    _http(front + "/_orderhub/requests/reset", "POST")
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "groups-items", "Item": {"pk": {"S": key}}}} for key in "ab"
+        ]
+    )
+    keys = [{"pk": {"S": key}} for key in "abc"]
+    ddb.batch_get_item(RequestItems={"groups-items": {"Keys": keys}})
+    counts = _http(front + "/_orderhub/requests")
+    assert counts["by_operation"]["dynamodb.TransactWriteItems"] == 1
+    assert counts["items"] == {"dynamodb.BatchGetItem": 3, "dynamodb.TransactWriteItems": 2}
+
+
 def test_front_fans_out_faults_reset_and_state(split):
     front, groups, _ = split
     _client("s3", groups["s3"]).create_bucket(Bucket="groups-bucket")
