@@ -53,10 +53,12 @@ package: $(STAMP)
 	rm -rf vendor build/package
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target vendor pynamodb==$(PYNAMODB_VERSION)
 	AWS_DEFAULT_REGION=$(REGION) $(BIN)/chalice package --stage prod --merge-template infra/resources.json build/package
+	$(PY) -m tools.trim_package build/package/deployment.zip  # unused modules, symbol tables
 	@ls -l build/package
 
 cfn-lint: package
 	$(BIN)/cfn-lint build/package/sam.json
+	$(PY) -m tools.trim_package --check build/package/deployment.zip  # imports; size budget
 
 # Two workers on CI's two cores; a file's tests stay together on one worker (the e2e files
 # share their worker's stack and run in order).
