@@ -2,9 +2,9 @@
 
 Measured: the request mix per fully processed order (the emulator's counts, the bench's own
 requests subtracted), the items of multi-item DynamoDB calls, the mean item size of a sample
-of the tables the booking writes, webhook deliveries per order and their ack latency.
-Estimated (no Lambda clock locally; constants below): the processor's billed time, from the
-AWS requests it makes, and the log volume.
+of the tables the booking writes, webhook deliveries and processor batches per order.
+Estimated (no Lambda clock locally, and the local stack's latencies are not AWS's; constants
+below): the functions' billed time, from the AWS requests they make, and the log volume.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from bench.cost import Usage, item_kb, report_lines
 BOOKING_TABLES = ("orderhub-orders", "orderhub-events", "orderhub-inventory", "orderhub-trail")
 SAMPLE = 200  # items per table
 LAMBDA_MEMORY_GB = 0.5  # .chalice/config.json lambda_memory_size
-PROCESSOR_MS_PER_AWS_REQUEST = 8.0  # an in-region DynamoDB/SQS/KMS/S3 call, typical
+MS_PER_AWS_REQUEST = 8.0  # an in-region DynamoDB/SQS/KMS/S3 call, typical
+MS_PER_INVOCATION = 5.0  # the handler's own work besides its AWS calls
 LOG_KB_PER_EVENT = 1.0  # the webhook's and the processor's JSON log lines, about
 
 
@@ -44,7 +45,6 @@ def usage_from_report(
     items = {op: n / orders for op, n in counts.get("items", {}).items()}
     events = report["events"]["sent"] / orders
     batches = requests.get("sqs.DeleteMessageBatch", 0.0) or events  # processor invocations
-    ack_s = (report["ack_latency"]["p50_ms"] or 0) / 1000  # an upper bound of the webhook's
     aws_per_order = sum(n for op, n in requests.items() if op != "sqs.ReceiveMessage")
     kb = mean_item_kb if mean_item_kb is not None else 1.0
     return Usage(
@@ -54,7 +54,8 @@ def usage_from_report(
         read_item_kb=kb,
         api_requests=events,
         lambda_invocations=events + batches,
-        lambda_seconds=events * ack_s + aws_per_order * PROCESSOR_MS_PER_AWS_REQUEST / 1000,
+        lambda_seconds=((events + batches) * MS_PER_INVOCATION + aws_per_order * MS_PER_AWS_REQUEST)
+        / 1000,
         lambda_memory_gb=LAMBDA_MEMORY_GB,
         log_kb=events * LOG_KB_PER_EVENT,
     )

@@ -68,7 +68,6 @@ def test_usage_is_taken_per_fully_processed_order_from_the_bench_report():
     report = {
         "throughput": {"orders_fully_processed": 10},
         "events": {"sent": 12},
-        "ack_latency": {"p50_ms": 50},
         "aws_requests": {"by_operation": {"sqs.SendMessage": 12, "sqs.DeleteMessageBatch": 2}},
     }
     usage = usage_from_report(report, {"items": {"dynamodb.BatchGetItem": 40}}, 2.0)
@@ -77,6 +76,7 @@ def test_usage_is_taken_per_fully_processed_order_from_the_bench_report():
     assert usage.items == {"dynamodb.BatchGetItem": 4.0}
     assert usage.api_requests == 1.2 and usage.lambda_invocations == pytest.approx(1.4)
     assert usage.write_item_kb == 2.0
-    assert usage.lambda_seconds == pytest.approx(1.2 * 0.05 + 1.4 * 0.008)
+    # (1.2 webhook + 0.2 processor invocations) x 5 ms + 1.4 AWS requests x 8 ms
+    assert usage.lambda_seconds == pytest.approx((1.4 * 5 + 1.4 * 8) / 1000)
     report["throughput"]["orders_fully_processed"] = 0
     assert usage_from_report(report, {}, None) is None
