@@ -89,6 +89,7 @@ bench: $(STAMP)
 	$(PY) bench/drive.py --mode flash
 	$(PY) bench/drive.py --mode chaos --start-stack
 	$(PY) bench/stock_push.py
+	$(PY) bench/cold_start.py  # the webhook's cold import vs boto3, the package size
 
 # 10,000 orders stored on a fresh local stack, then the console's searches timed (p50/p95)
 bench-search: $(STAMP)
