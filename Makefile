@@ -55,10 +55,12 @@ package: $(STAMP)
 	rm -rf vendor build/package
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target vendor pynamodb==$(PYNAMODB_VERSION)
 	AWS_DEFAULT_REGION=$(REGION) $(PY) -m tools.package --stage $(STAGE) build/package
+	$(PY) -m tools.trim_package build/package/deployment.zip  # unused modules, symbol tables
 	@ls -l build/package
 
 cfn-lint: package
 	$(BIN)/cfn-lint build/package/sam.json
+	$(PY) -m tools.trim_package --check build/package/deployment.zip  # imports; size budget
 
 # Two workers on CI's two cores; a file's tests stay together on one worker (the e2e files
 # share their worker's stack and run in order).
@@ -89,6 +91,7 @@ bench: $(STAMP)
 	$(PY) bench/drive.py --mode flash
 	$(PY) bench/drive.py --mode chaos --start-stack
 	$(PY) bench/stock_push.py
+	$(PY) bench/cold_start.py  # the webhook's cold import vs boto3, the package size
 
 # 10,000 orders stored on a fresh local stack, then the console's searches timed (p50/p95)
 bench-search: $(STAMP)

@@ -36,6 +36,7 @@ import requests
 # run as a script (python bench/drive.py): make `import bench` / `chalicelib` / `local` resolve
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cost_probe import print_cost
 from bench.load import (
     FLASH_REDELIVERY_DELAY,
     FOLLOW_UP_DELAY,
@@ -118,6 +119,7 @@ def run_bench(args: argparse.Namespace, api_url: str, aws_url: str, seed: Seed) 
         print(json.dumps(report, indent=2), flush=True)
     else:
         print_report(report)
+        print_cost(report, counts, aws_client("dynamodb", aws_url))  # bench/cost.py
     if not completed:
         return 130
     four_xx = any(400 <= d.status < 500 for d in deliveries)

@@ -285,10 +285,13 @@ class Sender:
 
 
 def aws_client(service: str, aws_url: str) -> Any:
-    """A boto3 client for the emulator (fake credentials), without retries."""
+    """A boto3 client for the emulator (fake credentials), without retries; sent straight to
+    the process of its service group when the emulator is split (local/emulator_groups.py)."""
+    from local.emulator_groups import endpoint_for, endpoint_variables, fetch_endpoints
+
     return boto3.client(
         service,
-        endpoint_url=aws_url,
+        endpoint_url=endpoint_for(service, endpoint_variables(fetch_endpoints(aws_url)), aws_url),
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

@@ -11,65 +11,71 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
-from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
-from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
-from chalicelib.adapters.amazon_orders import AmazonOrderApi, SpApiClient
-from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
-from chalicelib.adapters.backfill import OrderIndexBackfill
-from chalicelib.adapters.cache import CachedCatalog
-from chalicelib.adapters.channel_push import build_stock_push_client
-from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
-from chalicelib.adapters.day_lists import day_list_sources
-from chalicelib.adapters.dynamo import DynamoOrderRepository
-from chalicelib.adapters.dynamo_models import Models, TableNames, build_models
-from chalicelib.adapters.dynamo_records import DynamoCatalog, DynamoTrail
-from chalicelib.adapters.events import EventBridgePublisher
-from chalicelib.adapters.health_probes import build_health_probes
-from chalicelib.adapters.history import OrderHistoryReader
-from chalicelib.adapters.listings import DynamoListingMap
-from chalicelib.adapters.messaging import (
-    DeadLetterQueue,
-    MessageLoader,
-    QueueMonitor,
-    QueueVisibility,
-    RawArchive,
-    SqsEventQueue,
-)
-from chalicelib.adapters.notify import RoutingNotifier, build_notifier
-from chalicelib.adapters.ops_stats import (
-    DynamoKpiSources,
-    DynamoOpsStats,
-    build_anomaly_openings_model,
-    build_ops_stats_model,
-)
-from chalicelib.adapters.order_activity import DynamoOrderActivity, build_activity_model
-from chalicelib.adapters.order_days import DynamoOrderDays
-from chalicelib.adapters.order_search import (
-    DynamoOrderSearch,
-    DynamoStockList,
-    PushRecorder,
-    RecordingPushClient,
-    build_search_models,
-)
-from chalicelib.adapters.personal_data import KmsEnvelopeVault, blind_index_key
-from chalicelib.adapters.platform_api import build_order_detail_router
-from chalicelib.adapters.platform_stock import PlatformStockPush, build_platform_stock_clients
-from chalicelib.adapters.pull_clients import RouterTransport
-from chalicelib.adapters.report_store import (
-    S3Objects,
-    S3ReportStore,
-    S3StatementFiles,
-    S3WmsSnapshots,
-)
-from chalicelib.adapters.reveals import DynamoRevealStore
-from chalicelib.adapters.secrets import SecretsManagerSource, SecretsManagerStore
-from chalicelib.adapters.statements import JdStatement, StatementRouter
-from chalicelib.adapters.stock_nudge import NudgingOrderRepository, SqsStockNudger
-from chalicelib.adapters.tracking_clients import AfterShipClient, Kuaidi100Client
-from chalicelib.adapters.tracks import DynamoTracks, build_tracks_model
+from chalicelib.adapters.deferred import deferred_imports
+
+if TYPE_CHECKING:  # at run time, imported on first use: chalicelib/adapters/deferred.py
+    from chalicelib.adapters.access import DynamoApiKeys, DynamoAuditLog, build_audit_model
+    from chalicelib.adapters.after_sales import DynamoAfterSales, build_after_sales_model
+    from chalicelib.adapters.alarm_states import DynamoAlarmStates, DynamoSmsBudget
+    from chalicelib.adapters.amazon_orders import AmazonOrderApi, SpApiClient
+    from chalicelib.adapters.anomalies import DynamoAnomalies, DynamoShipmentWatch
+    from chalicelib.adapters.backfill import OrderIndexBackfill
+    from chalicelib.adapters.cache import CachedCatalog
+    from chalicelib.adapters.channel_push import build_stock_push_client
+    from chalicelib.adapters.cursors import DynamoCursorStore, build_cursor_model
+    from chalicelib.adapters.day_lists import day_list_sources
+    from chalicelib.adapters.dynamo import DynamoOrderRepository
+    from chalicelib.adapters.dynamo_models import Models, TableNames, build_models
+    from chalicelib.adapters.dynamo_records import DynamoCatalog, DynamoTrail
+    from chalicelib.adapters.events import EventBridgePublisher
+    from chalicelib.adapters.health_probes import build_health_probes
+    from chalicelib.adapters.history import OrderHistoryReader
+    from chalicelib.adapters.listings import DynamoListingMap
+    from chalicelib.adapters.messaging import (
+        DeadLetterQueue,
+        MessageLoader,
+        QueueMonitor,
+        QueueVisibility,
+        RawArchive,
+        SqsEventQueue,
+    )
+    from chalicelib.adapters.notify import RoutingNotifier, build_notifier
+    from chalicelib.adapters.ops_stats import (
+        DynamoKpiSources,
+        DynamoOpsStats,
+        build_anomaly_openings_model,
+        build_ops_stats_model,
+    )
+    from chalicelib.adapters.order_activity import DynamoOrderActivity, build_activity_model
+    from chalicelib.adapters.order_days import DynamoOrderDays
+    from chalicelib.adapters.order_search import (
+        DynamoOrderSearch,
+        DynamoStockList,
+        PushRecorder,
+        RecordingPushClient,
+        build_search_models,
+    )
+    from chalicelib.adapters.personal_data import KmsEnvelopeVault, blind_index_key
+    from chalicelib.adapters.platform_api import build_order_detail_router
+    from chalicelib.adapters.platform_stock import PlatformStockPush, build_platform_stock_clients
+    from chalicelib.adapters.pull_clients import RouterTransport
+    from chalicelib.adapters.report_store import (
+        S3Objects,
+        S3ReportStore,
+        S3StatementFiles,
+        S3WmsSnapshots,
+    )
+    from chalicelib.adapters.reveals import DynamoRevealStore
+    from chalicelib.adapters.secrets import SecretsManagerSource, SecretsManagerStore
+    from chalicelib.adapters.statements import JdStatement, StatementRouter
+    from chalicelib.adapters.stock_nudge import NudgingOrderRepository, SqsStockNudger
+    from chalicelib.adapters.tracking_clients import AfterShipClient, Kuaidi100Client
+    from chalicelib.adapters.tracks import DynamoTracks, build_tracks_model
+else:
+    globals().update(deferred_imports(__file__))
+
 from chalicelib.domain.auth import ApiKeyAuthenticator
 from chalicelib.domain.channel_health import HealthProbe
 from chalicelib.domain.details import OrderDetailRouter

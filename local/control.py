@@ -76,7 +76,21 @@ def env_lines(state: dict[str, Any]) -> list[str]:
     values = {name: str(state[key]) for name, key in URL_VARIABLES.items() if key in state}
     values |= {f"{role.upper()}_KEY": key for role, key in dev_keys().items()}
     values["ORDERHUB_STATE_FILE"] = str(state_path())
+    values |= group_urls(state)
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+def group_urls(state: dict[str, Any]) -> dict[str, str]:
+    """ORDERHUB_AWS_DYNAMODB, _SQS, _S3, _KMS: the emulator's service groups (one process
+    each, local/emulator_groups.py); ORDERHUB_AWS itself serves or forwards every service."""
+    from local.emulator_groups import ENDPOINT_VARIABLES
+
+    env = state.get("environment", {})
+    return {
+        f"ORDERHUB_AWS_{group.upper()}": env[name]
+        for name, group in ENDPOINT_VARIABLES.items()
+        if name == f"AWS_ENDPOINT_URL_{group.upper()}" and name in env
+    }
 
 
 def _health(api_url: str) -> str:
@@ -123,12 +137,13 @@ def tap(queue: str, wait_seconds: int = 2) -> int:
     import boto3
 
     from chalicelib.settings import STAGE, resource_name
+    from local.emulator_groups import endpoint_for
 
     state = require_running()
     env = state["environment"]
     sqs = boto3.client(
         "sqs",
-        endpoint_url=state["aws_url"],
+        endpoint_url=endpoint_for("sqs", env, state["aws_url"]),  # the SQS group's process
         region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),

@@ -1,70 +1,26 @@
-"""A memo for moto's response serializer: where it spends most of a DynamoDB call.
+"""A shorter way through moto's response serializer for DynamoDB's attribute values.
 
-moto (5.x) serializes every response through botocore's model: for each member of each
-structure (every AttributeValue of every item has ten members: S, N, M, L, ...) its
-`AttributePicker` asks six alias providers which attribute names to try, building a provider
-object per question. Under the chaos proof (tests/integration/test_chaos_aws_layer*.py:
-~24,000 DynamoDB calls a run) that question was ~60% of the run's time, and its answer never
-changes: it depends only on the key, the member's shape (and the structure it belongs to:
-`shape.parent`, which moto sets before asking) and the value's class (its `Meta`
-aliases and its name). So the answer is kept per (method, provider list, value class,
-key, shape and its parent).
-
-Objects carrying their own `Meta` on the instance are asked every time, as before. Shapes
-are keyed by identity and held by the memo, so an id is never reused for another shape.
-
-DynamoDB's items get a shorter way still: moto hands the serializer each AttributeValue as a
-dict already in the wire's shape (`{"S": ...}`, `{"M": {...}}`), which the model walk then
-rebuilds member by member (ten members per value, recursively). `_wire` copies such a value
-straight, base64-encoding binaries as the walk does; a value it does not recognise goes the
-model's way as before.
+moto (5.x) serializes every response through botocore's model: each member of each structure
+is looked up by the value picker (memoized in local/moto_patch.py), and every AttributeValue
+of every item has ten members (S, N, M, L, ...), walked recursively. moto hands the
+serializer each AttributeValue as a dict already in the wire's shape (`{"S": ...}`,
+`{"M": {...}}`), so `_wire` copies such a value straight, base64-encoding binaries as the
+walk does; a value it does not recognise goes the model's way as before. On a 60-attribute
+order item this is most of what is left of a GetItem's serialization.
 """
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from moto.core import serialize
 
-_MARK = "_orderhub_memo"
+_MARK = "_orderhub_direct"
 _LOCK = threading.Lock()
-_MEMO: dict[tuple[Any, ...], tuple[str, ...]] = {}
-_HELD: list[Any] = []  # the shapes the memo is keyed by, kept alive
-MEMO_LIMIT = 100_000  # entries; a model that makes new shapes per call would refill it
 ORIGINALS: dict[tuple[type, str], Any] = {}  # (class, method) -> moto's own, for the tests
-
-
-def _memoized(original: Callable[..., Iterator[str]]) -> Callable[..., Iterator[str]]:
-    def get_possible_keys(self: Any, context: Any) -> Iterator[str]:
-        obj = context.obj
-        if "Meta" in getattr(obj, "__dict__", ()):
-            return original(self, context)
-        shape = context.shape
-        parent = getattr(shape, "parent", None)
-        key = (
-            original,  # the class's own method (XFormed calls its parent's through super())
-            tuple(self.alias_providers),
-            type(obj),
-            context.key,
-            id(shape),
-            id(parent),
-        )
-        found = _MEMO.get(key)
-        if found is None:
-            found = tuple(original(self, context))
-            with _LOCK:
-                if len(_MEMO) >= MEMO_LIMIT:
-                    _MEMO.clear()
-                    _HELD.clear()
-                _HELD.append((shape, parent))
-                _MEMO[key] = found
-        return iter(found)
-
-    setattr(get_possible_keys, _MARK, True)
-    return get_possible_keys
 
 
 class _Unknown(Exception):
@@ -126,8 +82,8 @@ def _direct_attribute_values(original: Callable[..., None]) -> Callable[..., Non
 
 
 def patch_serializer() -> None:
-    """Memoize `get_possible_keys` on moto's attribute pickers and copy DynamoDB's attribute
-    values straight. Idempotent, process-wide."""
+    """Copy DynamoDB's attribute values straight into moto's JSON responses. Idempotent,
+    process-wide."""
     with _LOCK:
         json_cls = serialize.BaseJSONSerializer
         current_structure = json_cls.__dict__["_serialize_type_structure"]
@@ -135,8 +91,3 @@ def patch_serializer() -> None:
             ORIGINALS[(json_cls, "_serialize_type_structure")] = current_structure
             fast = _direct_attribute_values(current_structure)
             json_cls._serialize_type_structure = fast  # type: ignore[method-assign]
-        for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):
-            current = cls.__dict__.get("get_possible_keys")
-            if current is not None and not getattr(current, _MARK, False):
-                ORIGINALS[(cls, "get_possible_keys")] = current
-                cls.get_possible_keys = _memoized(current)  # type: ignore[method-assign,assignment]

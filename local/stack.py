@@ -109,6 +109,7 @@ class LocalStack:
         self.notify_stub: Any = None  # local/stub_notify.py: WeCom and DingTalk robots
         self.tracking_stub: Any = None  # local/stub_tracking.py: 快递100 and AfterShip
         self.sns_taps: dict[str, str] = {}
+        self.aws_endpoints: dict[str, str] = {}  # AWS_ENDPOINT_URL_<SERVICE>: its group's URL
         self.event_taps: dict[str, str] = {}
         self.queues: dict[str, Any] = {}
         self.lambda_subscriptions: list[Any] = []
@@ -125,6 +126,7 @@ class LocalStack:
     def start(self) -> None:
         from local.alarm_actions import SMS_SINK_VARIABLE
         from local.emulator import set_fake_aws_env
+        from local.emulator_groups import endpoint_variables, fetch_endpoints
         from local.stub_notify import start_notify_stub
         from local.stub_platform import start_stub
         from local.stub_pull import start_pull_stub
@@ -156,10 +158,13 @@ class LocalStack:
                 "127.0.0.1",
                 "--port",
                 str(self.aws_port),
+                "--split",  # a process (and lock) per service group: local/emulator_groups.py
             ],
             env,
         )
-        _wait_for_port(self.aws_port, emulator, 30)
+        _wait_for_port(self.aws_port, emulator, 60)
+        self.aws_endpoints = endpoint_variables(fetch_endpoints(self.aws_url))
+        env.update(self.aws_endpoints)  # botocore's per-service variables beat AWS_ENDPOINT_URL
 
         os.environ.clear()
         os.environ.update(env)
@@ -200,7 +205,10 @@ class LocalStack:
                     "sns_taps": self.sns_taps,
                     "event_taps": self.event_taps,
                     "children": [child.pid for child in self.children],
-                    "environment": {k: env[k] for k in [*sorted(function_env), *AWS_VARIABLES]},
+                    "environment": {
+                        k: env[k]
+                        for k in [*sorted(function_env), *AWS_VARIABLES, *self.aws_endpoints]
+                    },
                 },
                 indent=2,
             )

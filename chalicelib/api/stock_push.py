@@ -8,7 +8,6 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.adapters.stock_nudge import nudged_skus
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import container
 from chalicelib.domain.errors import NotFound
@@ -67,6 +66,8 @@ NUDGE_QUEUE = "orderhub-stock-nudges.fifo"  # FIFO: one SKU's nudges one at a ti
 def handle_stock_nudges(event: Any) -> dict[str, Any]:
     """A stock change, within seconds: push the SKUs the nudges name (coalesced per SKU).
     A failed push stays pending for the minute sweeper; the batch itself never fails."""
+    from chalicelib.adapters.stock_nudge import nudged_skus  # pynamodb: this function's only
+
     deps = container()
     skus = nudged_skus(event)
     summary = push_stock_changes(

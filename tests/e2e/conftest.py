@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
+from local.emulator_groups import endpoint_for
 from tests.conftest import ROOT
 
 SEED = json.loads((ROOT / "local" / "seed.json").read_text())
@@ -53,9 +54,10 @@ class Stack:
         return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
     def client(self, service: str) -> Any:
+        environment = json.loads(self.state_file.read_text())["environment"]
         return boto3.client(
             service,
-            endpoint_url=self.aws,
+            endpoint_url=endpoint_for(service, environment, self.aws),  # its group's process
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",

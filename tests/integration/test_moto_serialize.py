@@ -14,6 +14,7 @@ from moto.core.serialize import XFormedAttributePicker, get_serializer_class
 from moto.core.utils import get_service_model
 
 from local import moto_serialize
+from local.moto_patch import patch_moto
 
 ITEM = {
     "pk": {"S": "order#mall#demo-shop#A1"},
@@ -60,7 +61,7 @@ def _serialized(service: str, operation: str, result: Any) -> Any:
 def test_the_patched_serializer_answers_what_moto_answers(
     service: str, operation: str, result: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    moto_serialize.patch_serializer()
+    patch_moto()
     fast = [_serialized(service, operation, result) for _ in range(2)]  # cold memo, then warm
     for (cls, name), original in moto_serialize.ORIGINALS.items():
         monkeypatch.setattr(cls, name, original)

@@ -44,6 +44,26 @@ def test_env_exports_the_urls_and_a_key_per_role(monkeypatch, tmp_path):
     assert "ORDERHUB_STUB" not in exports  # only what the state file says
 
 
+def test_env_exports_each_emulator_group(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDERHUB_STATE_FILE", str(tmp_path / "stack.json"))
+    environment = {
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:7001",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "http://127.0.0.1:7001",
+        "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:7002",
+        "AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:7002",
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:7003",
+        "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:7004",
+    }
+    state = {"aws_url": "http://127.0.0.1:5000", "environment": environment}
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in control.env_lines(state))
+    assert exports["ORDERHUB_AWS"] == "http://127.0.0.1:5000"  # still serves every service
+    assert exports["ORDERHUB_AWS_DYNAMODB"] == "http://127.0.0.1:7001"
+    assert exports["ORDERHUB_AWS_SQS"] == "http://127.0.0.1:7002"
+    assert exports["ORDERHUB_AWS_S3"] == "http://127.0.0.1:7003"
+    assert exports["ORDERHUB_AWS_KMS"] == "http://127.0.0.1:7004"
+    assert not any(name.startswith("AWS_") for name in exports)  # the shell's AWS untouched
+
+
 def test_demo_leaves_the_limited_sale_sku_alone_and_sells_from_one_warehouse():
     skus = demo_skus("wh-shanghai")
     assert "GIFT-BOX-NY" not in skus  # the limited-sale example's SKU

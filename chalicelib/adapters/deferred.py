@@ -1,0 +1,60 @@
+"""Adapters imported on first use, so each Lambda function loads only what its handler needs.
+
+chalicelib/deps.py names every adapter class and builder (under `TYPE_CHECKING`, for the type
+checker); at run time each of those names is a :class:`Deferred` that imports its module the
+first time it is called. Chalice has one app.py for all functions: without this, the webhook
+function imported every adapter (pynamodb models, Powertools utilities, the report writers)
+whichever function started (the cold start numbers: docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import threading
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Deferred", "deferred_imports"]
+
+_LOCK = threading.Lock()
+
+
+class Deferred:
+    """A callable standing for `module.name`: imports the module on the first call."""
+
+    __slots__ = ("_module", "_name", "_target")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+        self._target: Any = None
+
+    def resolve(self) -> Any:
+        if self._target is None:
+            with _LOCK:  # the import lock makes this safe already; this keeps it cheap
+                if self._target is None:
+                    self._target = getattr(importlib.import_module(self._module), self._name)
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+def deferred_imports(source_file: str, package: str = "chalicelib.adapters") -> dict[str, Any]:
+    """{name: Deferred} for every `from <package>... import name` inside an
+    `if TYPE_CHECKING:` block of `source_file` (the block stays the one list of names)."""
+    tree = ast.parse(Path(source_file).read_text(encoding="utf-8"))
+    names: dict[str, Any] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"):
+            continue
+        for statement in node.body:
+            if isinstance(statement, ast.ImportFrom) and (statement.module or "").startswith(
+                package
+            ):
+                for alias in statement.names:
+                    names[alias.asname or alias.name] = Deferred(str(statement.module), alias.name)
+    return names
