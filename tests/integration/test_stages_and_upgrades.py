@@ -165,6 +165,7 @@ PLATFORM_CALLERS = {
     "PollTaobao",
     "PollPinduoduo",
     "PollJd",
+    "PollAmazon",
     "PollPinduoduoAfterSales",
     "PollJdAfterSales",
     "CheckChannelHealth",
