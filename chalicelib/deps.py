@@ -27,6 +27,7 @@ from chalicelib.adapters.dynamo_records import DynamoCatalog, DynamoTrail
 from chalicelib.adapters.events import EventBridgePublisher
 from chalicelib.adapters.health_probes import build_health_probes
 from chalicelib.adapters.history import OrderHistoryReader
+from chalicelib.adapters.ledger_checkpoints import DynamoLedgerSource
 from chalicelib.adapters.listings import DynamoListingMap
 from chalicelib.adapters.messaging import (
     DeadLetterQueue,
@@ -127,7 +128,7 @@ class Container:
             s.anomalies_table,
             s.trail_table,
         )
-        return build_models(names, s.region)
+        return build_models(names, s.region, shards=s.index_shards)
 
     @cached_property
     def orders(self) -> DynamoOrderRepository:
@@ -258,7 +259,7 @@ class Container:
     @cached_property
     def stock_list(self) -> DynamoStockList:
         """Every stock item by SKU (the inventory table's `stock_list` index)."""
-        return DynamoStockList(self._search_models[1])
+        return DynamoStockList(self._search_models[1], self.settings.index_shards)
 
     @cached_property
     def poll_cursors(self) -> DynamoCursorStore:
@@ -347,6 +348,11 @@ class Container:
     @cached_property
     def dynamodb(self) -> Any:
         return self._client("dynamodb")
+
+    @cached_property
+    def ledger_source(self) -> DynamoLedgerSource:
+        """The nightly audit's ledger reads and checkpoints (domain/ledger_audit.py)."""
+        return DynamoLedgerSource(self.models, lambda: self.dynamodb, self.settings.ops_stats_table)
 
     @cached_property
     def report_presigner(self) -> Any:

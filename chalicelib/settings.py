@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.audit import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 from chalicelib.domain.delivery import BASE_DELAY_SECONDS
+from chalicelib.domain.index_shards import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
 
 
 class ConfigError(RuntimeError):
@@ -111,6 +112,9 @@ DEFAULT_AMAZON_LWA_URL = "https://api.amazon.com/auth/o2/token"
 # and the buyer lifecycle thresholds as JSON (unset: domain defaults)
 BLIND_INDEX_SECRET = "ORDERHUB_BLIND_INDEX_SECRET"
 BUYER_LIFECYCLE = "ORDERHUB_BUYER_LIFECYCLE"
+# optional: how many hash values each write-sharded sparse index spreads over
+# (chalicelib/domain/index_shards.py; may grow at any time, shrink only after a backfill)
+INDEX_SHARDS = "ORDERHUB_INDEX_SHARDS"
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ class Settings:
     amazon_lwa_url: str = DEFAULT_AMAZON_LWA_URL
     blind_index_secret: str = ""  # the phone blind index key's secret
     buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
+    index_shards: int = DEFAULT_INDEX_SHARDS  # hash values per write-sharded sparse index
 
     @property
     def report_bucket(self) -> str:
@@ -213,7 +218,9 @@ class Settings:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be hours (e.g. 48)") from None
         if not stall_hours > 0:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be more than 0 hours")
+        shards = _index_shards(environ)
         return cls(
+            index_shards=shards,
             api_key_max_days=key_days,
             region=region,
             channel_api_url=environ.get(CHANNEL_API_URL, ""),
@@ -251,3 +258,13 @@ class Settings:
             buyer_lifecycle=environ.get(BUYER_LIFECYCLE, ""),
             **values,
         )
+
+
+def _index_shards(environ: Mapping[str, str]) -> int:
+    try:
+        shards = int(environ.get(INDEX_SHARDS) or DEFAULT_INDEX_SHARDS)
+    except ValueError:
+        raise ConfigError(f"{INDEX_SHARDS} must be a whole number (e.g. 16)") from None
+    if not 1 <= shards <= MAX_INDEX_SHARDS:
+        raise ConfigError(f"{INDEX_SHARDS} must be 1..{MAX_INDEX_SHARDS}")
+    return shards
