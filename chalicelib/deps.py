@@ -320,7 +320,9 @@ class Container:
         """Buyers' after-sales requests (`orderhub-after-sales`): recorded from the webhooks
         of TikTok Shop, Douyin and Shopify; the anomaly scan's feed and the chase rate's count."""
         s = self.settings
-        return DynamoAfterSales(build_after_sales_model(s.after_sales_table, s.region))
+        return DynamoAfterSales(
+            build_after_sales_model(s.after_sales_table, s.region), s.index_shards
+        )
 
     @cached_property
     def notifier(self) -> RoutingNotifier:
@@ -446,7 +448,7 @@ class Container:
     def tracks(self) -> DynamoTracks:
         """Carrier tracks (`orderhub-tracks`, domain/tracking.py)."""
         s = self.settings
-        return DynamoTracks(build_tracks_model(s.tracks_table, s.region))
+        return DynamoTracks(build_tracks_model(s.tracks_table, s.region), s.index_shards)
 
     @cached_property
     def order_activity(self) -> DynamoOrderActivity:

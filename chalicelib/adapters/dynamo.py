@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamo_models import Models, index_value, query_sharded
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
+from chalicelib.domain.index_shards import shard_value
 from chalicelib.domain.ledger_audit import ledger_day_value
 from chalicelib.domain.model import (
     Anomaly,
@@ -96,7 +97,8 @@ def _item_from_order(models: Models, order: Order) -> Any:
         reserved_until_key=order.reserved_until.isoformat() if reserving else None,  # type: ignore[union-attr]
         holding=index_value("open_orders", order.key, models.shards) if order.held() else None,
         paid_at=order.paid_at,
-        awaiting=waiting[0] if waiting else None,
+        # write-sharded like the other sparse indexes: `paid#k`, `shipped#k`
+        awaiting=shard_value(waiting[0], order.key, models.shards) if waiting else None,
         awaiting_since=time_key(waiting[1]) if waiting else None,
         placed_at=order.placed_at,
         placed_day=_placed_day(order),

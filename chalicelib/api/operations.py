@@ -101,7 +101,15 @@ def audit_inventory(event: Any) -> dict[str, Any]:
             "checkpoint_through": ledger.checkpoint.through.isoformat(),
         },
     )
-    return {"drifting_items": len(by_item), "drifts": by_item}
+    return {
+        "drifting_items": len(by_item),
+        "drifts": by_item,
+        "ledger": {
+            "records_read": ledger.records_read,
+            "days_read": ledger.days_read,
+            "full_history": ledger.full_history,
+        },
+    }
 
 
 @bp.route("/ops/dlq", methods=["GET"])

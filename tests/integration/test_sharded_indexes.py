@@ -104,3 +104,49 @@ def test_pending_trail_entries_merge_oldest_first(container):
     _legacy(container.models.trail, "mall#s1#e4", pending="1")
     due = trail.pending_before(base + timedelta(minutes=1), limit=6)
     assert [d["event_key"] for d in due] == [f"mall#s1#e{i}" for i in range(6)]
+
+
+def test_awaiting_shipment_merges_shards_and_the_old_stage_value(container):
+    repo = _repo(container, 4)
+    repo.put_stock(StockLevel.new("SKU-A", "w1", 100))
+    keys = []
+    for i in range(6):
+        paid = NOW + timedelta(minutes=i)
+        ev = event(order_id=f"p-{i}", status="paid", updated_at=paid.isoformat())
+        repo.commit(plan_event(ev, None, repo.get_stock(["SKU-A"]), BookingContext(paid)))
+        keys.append(f"mall#s1#p-{i}")
+    _legacy(container.models.orders, keys[2], awaiting="paid")
+    values = {o.awaiting for o in container.models.orders.scan()}
+    assert "paid" in values and len(values) > 2
+    from dataclasses import replace
+
+    from chalicelib.adapters.anomalies import DynamoShipmentWatch
+
+    watch = DynamoShipmentWatch(replace(container.models, shards=4))
+    waiting = watch.waiting("paid", NOW + timedelta(hours=1), limit=5)
+    assert [w.subject for w in waiting] == keys[:5]
+
+
+def test_after_sales_and_tracks_merge_shards_and_the_old_constant(container):
+    from chalicelib.adapters.after_sales import DynamoAfterSales
+    from chalicelib.adapters.tracks import DynamoTracks
+    from chalicelib.domain.after_sales import REQUESTED, AfterSalesEvent
+    from chalicelib.domain.tracking import Subscription
+
+    log = DynamoAfterSales(container.after_sales._m, 4)
+    for i in range(6):
+        at = NOW + timedelta(minutes=i)
+        log.record(AfterSalesEvent("tiktok", "tt", f"o-{i}", f"r-{i}", REQUESTED, at, "1", f"k{i}"))
+    _legacy(log._m, "tiktok#tt#r-3", waiting="1")
+    since = [w.since for w in log.unanswered(NOW + timedelta(hours=1), limit=5)]
+    assert since == [NOW + timedelta(minutes=i) for i in range(5)]
+
+    tracks = DynamoTracks(container.tracks._m, 4)
+    for i in range(6):
+        tracks.subscribe(
+            Subscription(f"o-{i}", "yto", f"N{i}", "kuaidi100", NOW + timedelta(minutes=i)), NOW
+        )
+    _legacy(tracks._m, "yto#N1", moving="1")
+    silent = tracks.silent(NOW + timedelta(hours=1), limit=4)
+    assert [t.number for t in silent] == ["N0", "N1", "N2", "N3"]
+    assert len(tracks.unsubscribed(limit=100)) == 6
