@@ -69,3 +69,14 @@ def test_merge_reads_lazily():
     first = next(merge_sorted([stream(k) for k in range(4)], key=str))
     assert first == "000"
     assert len(pulled) == 4  # one item per stream, not every page
+
+
+def test_the_shard_count_comes_from_configuration():
+    from chalicelib.settings import _REQUIRED, ConfigError, Settings
+
+    env = {var: "x" for var in _REQUIRED.values()} | {"AWS_REGION": "us-east-1"}
+    assert Settings.from_env(env).index_shards == 16
+    assert Settings.from_env({**env, "ORDERHUB_INDEX_SHARDS": "64"}).index_shards == 64
+    for bad in ("0", "257", "many"):
+        with pytest.raises(ConfigError, match="ORDERHUB_INDEX_SHARDS"):
+            Settings.from_env({**env, "ORDERHUB_INDEX_SHARDS": bad})
