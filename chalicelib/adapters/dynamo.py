@@ -305,7 +305,9 @@ class DynamoOrderRepository:
 
     def open_orders(self) -> Iterator[Order]:
         orders = self._m.orders
-        items = query_sharded(orders.open_orders, "open_orders", self._m.shards, _by_order_key)
+        items = query_sharded(
+            orders.open_orders, "open_orders", self._m.shards, _by_order_key, unique=True
+        )
         return (_order_from_item(i) for i in items)
 
     def get_anomaly(self, rule: str, subject: str) -> Mapping[str, Any] | None:

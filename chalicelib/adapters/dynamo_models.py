@@ -373,11 +373,14 @@ def query_sharded(
     shards: int,
     order: Callable[[Any], str],
     *args: Any,
+    unique: bool = False,
     **kwargs: Any,
 ) -> Iterator[Any]:
     """Query every hash value of the sharded index `name` (through pynamodb's `index`, the same
     range condition and options for each) and merge the results in `order`, the index's
     range key: what one partition gave before. Lazy: one query per value as it starts, then
-    pages as they are read. A `limit` applies per shard: take the first `limit` of the merge."""
+    pages as they are read. A `limit` applies per shard: take the first `limit` of the merge.
+    `unique` (when `order` is the item's own key): an item the eventually consistent index
+    still shows under its old value as well as its new one is yielded once."""
     streams = [index.query(value, *args, **kwargs) for value in index_values(name, shards)]
-    return merge_sorted(streams, order)
+    return merge_sorted(streams, order, unique=unique)
