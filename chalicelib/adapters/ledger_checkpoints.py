@@ -5,16 +5,18 @@ Beijing day, its `N` write-sharded hash values (`day#k`), each a Query on the pr
 range; never a Scan, except the first run's full read (no checkpoint yet).
 
 Checkpoints live in the ops-stats table (hash `pk`, range `sk`, TTL `expires_at`):
-- `LEDGER#<through>` / `0000`, `0001`, ...: the balances in chunks of `CHUNK` stock items
+- `LEDGER#<through>#<save id>` / `0000`, `0001`, ...: the balances in chunks of `CHUNK` stock items
   (JSON `{"sku\\twarehouse": [on_hand, locked, reserved, available]}`, ~50 KB a chunk, under
   DynamoDB's 400 KB item limit), kept `KEPT` days;
-- `LEDGER` / `latest`: which checkpoint is the last (its `through`, chunk count, unsettled
-  keys), written after its chunks, so a run that dies halfway leaves the previous one in force.
+- `LEDGER` / `latest`: which checkpoint is the last (its `through`, its chunks' key, unsettled
+  keys), written after its chunks, so a run that dies halfway leaves the previous one in force
+  (each save writes its chunks under a new key: a rerun never overwrites the chunks in force).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +48,7 @@ class DynamoLedgerSource:
             return None
         through = item["through"]["S"]
         balances: dict[tuple[str, str], dict[str, int]] = {}
-        for chunk in self._chunks(through):
+        for chunk in self._chunks(item["chunks_key"]["S"]):
             for key, values in json.loads(chunk["balances"]["S"]).items():
                 sku, _, warehouse = key.partition("\t")
                 balances[(sku, warehouse)] = dict(zip(BUCKETS, values, strict=True))
@@ -57,14 +59,14 @@ class DynamoLedgerSource:
             int(item["records"]["N"]),
         )
 
-    def _chunks(self, through: str) -> Iterator[Mapping[str, Any]]:
+    def _chunks(self, key: str) -> Iterator[Mapping[str, Any]]:
         start: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             page = self._client().query(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": CHUNK_PREFIX + through}},
+                ExpressionAttributeValues={":pk": {"S": key}},
                 ConsistentRead=True,
                 **kwargs,
             )
@@ -75,6 +77,7 @@ class DynamoLedgerSource:
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         through = checkpoint.through.isoformat()
+        chunks_key = f"{CHUNK_PREFIX}{through}#{uuid.uuid4().hex[:12]}"
         expires = str(int((checkpoint.through + KEPT).timestamp()))
         keys = sorted(checkpoint.balances)
         chunks = [keys[i : i + CHUNK] for i in range(0, len(keys), CHUNK)] or [[]]
@@ -86,7 +89,7 @@ class DynamoLedgerSource:
             self._client().put_item(
                 TableName=self._table,
                 Item={
-                    "pk": {"S": CHUNK_PREFIX + through},
+                    "pk": {"S": chunks_key},
                     "sk": {"S": f"{index:04d}"},
                     "balances": {"S": json.dumps(data, separators=(",", ":"))},
                     "expires_at": {"N": expires},
@@ -98,6 +101,7 @@ class DynamoLedgerSource:
                 "pk": {"S": LATEST_PK},
                 "sk": {"S": LATEST_SK},
                 "through": {"S": through},
+                "chunks_key": {"S": chunks_key},
                 "chunks": {"N": str(len(chunks))},
                 "unsettled": {"S": json.dumps(list(checkpoint.unsettled))},
                 "records": {"N": str(checkpoint.records)},

@@ -60,3 +60,16 @@ def test_checkpoints_round_trip_in_chunks(container, monkeypatch: pytest.MonkeyP
     saved = Checkpoint(DAY1, balances, ("mall#s1#x",), 42)
     source.save_checkpoint(saved)
     assert source.latest_checkpoint() == saved
+
+
+def test_a_second_save_at_the_same_moment_replaces_the_first_whole(container, monkeypatch):
+    monkeypatch.setattr(ledger_checkpoints, "CHUNK", 2)
+    source = container.ledger_source
+    first = {
+        (f"S{i}", "w1"): {"on_hand": 1, "locked": 0, "reserved": 0, "available": 1}
+        for i in range(5)
+    }
+    source.save_checkpoint(Checkpoint(DAY1, first, ("a#part1",), 5))
+    second = {("S0", "w1"): {"on_hand": 7, "locked": 0, "reserved": 0, "available": 7}}
+    source.save_checkpoint(Checkpoint(DAY1, second, (), 6))
+    assert source.latest_checkpoint() == Checkpoint(DAY1, second, (), 6)
