@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # at run time, imported on first use: chalicelib/adapters/def
     from chalicelib.adapters.events import EventBridgePublisher
     from chalicelib.adapters.health_probes import build_health_probes
     from chalicelib.adapters.history import OrderHistoryReader
+    from chalicelib.adapters.ledger_checkpoints import DynamoLedgerSource
     from chalicelib.adapters.listings import DynamoListingMap
     from chalicelib.adapters.messaging import (
         DeadLetterQueue,
@@ -135,7 +136,7 @@ class Container:
             s.anomalies_table,
             s.trail_table,
         )
-        return build_models(names, s.region)
+        return build_models(names, s.region, shards=s.index_shards)
 
     @cached_property
     def orders(self) -> DynamoOrderRepository:
@@ -266,7 +267,7 @@ class Container:
     @cached_property
     def stock_list(self) -> DynamoStockList:
         """Every stock item by SKU (the inventory table's `stock_list` index)."""
-        return DynamoStockList(self._search_models[1])
+        return DynamoStockList(self._search_models[1], self.settings.index_shards)
 
     @cached_property
     def poll_cursors(self) -> DynamoCursorStore:
@@ -339,7 +340,9 @@ class Container:
         """Buyers' after-sales requests (`orderhub-after-sales`): recorded from the webhooks
         of TikTok Shop, Douyin and Shopify; the anomaly scan's feed and the chase rate's count."""
         s = self.settings
-        return DynamoAfterSales(build_after_sales_model(s.after_sales_table, s.region))
+        return DynamoAfterSales(
+            build_after_sales_model(s.after_sales_table, s.region), s.index_shards
+        )
 
     @cached_property
     def notifier(self) -> RoutingNotifier:
@@ -367,6 +370,11 @@ class Container:
     @cached_property
     def dynamodb(self) -> Any:
         return self._client("dynamodb")
+
+    @cached_property
+    def ledger_source(self) -> DynamoLedgerSource:
+        """The nightly audit's ledger reads and checkpoints (domain/ledger_audit.py)."""
+        return DynamoLedgerSource(self.models, lambda: self.dynamodb, self.settings.ops_stats_table)
 
     @cached_property
     def report_presigner(self) -> Any:
@@ -461,7 +469,7 @@ class Container:
     def tracks(self) -> DynamoTracks:
         """Carrier tracks (`orderhub-tracks`, domain/tracking.py)."""
         s = self.settings
-        return DynamoTracks(build_tracks_model(s.tracks_table, s.region))
+        return DynamoTracks(build_tracks_model(s.tracks_table, s.region), s.index_shards)
 
     @cached_property
     def order_activity(self) -> DynamoOrderActivity:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.audit import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 from chalicelib.domain.delivery import BASE_DELAY_SECONDS
+from chalicelib.domain.index_shards import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
 
 APP_NAME = "orderhub"
 STAGE = "ORDERHUB_STAGE"  # the stage the function belongs to (infra Globals: the `Stage` parameter)
@@ -134,6 +135,9 @@ DEFAULT_AMAZON_LWA_URL = "https://api.amazon.com/auth/o2/token"
 # and the buyer lifecycle thresholds as JSON (unset: domain defaults)
 BLIND_INDEX_SECRET = "ORDERHUB_BLIND_INDEX_SECRET"
 BUYER_LIFECYCLE = "ORDERHUB_BUYER_LIFECYCLE"
+# optional: how many hash values each write-sharded sparse index spreads over
+# (chalicelib/domain/index_shards.py; may grow at any time, shrink only after a backfill)
+INDEX_SHARDS = "ORDERHUB_INDEX_SHARDS"
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ class Settings:
     blind_index_secret: str = ""  # the phone blind index key's secret
     buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
     stage: str = ""  # the stage every resource name carries (`resource_name`); "": local
+    index_shards: int = DEFAULT_INDEX_SHARDS  # hash values per write-sharded sparse index
 
     @property
     def report_bucket(self) -> str:
@@ -237,7 +242,9 @@ class Settings:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be hours (e.g. 48)") from None
         if not stall_hours > 0:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be more than 0 hours")
+        shards = _index_shards(environ)
         return cls(
+            index_shards=shards,
             api_key_max_days=key_days,
             region=region,
             channel_api_url=environ.get(CHANNEL_API_URL, ""),
@@ -276,3 +283,13 @@ class Settings:
             stage=environ.get(STAGE, ""),
             **values,
         )
+
+
+def _index_shards(environ: Mapping[str, str]) -> int:
+    try:
+        shards = int(environ.get(INDEX_SHARDS) or DEFAULT_INDEX_SHARDS)
+    except ValueError:
+        raise ConfigError(f"{INDEX_SHARDS} must be a whole number (e.g. 16)") from None
+    if not 1 <= shards <= MAX_INDEX_SHARDS:
+        raise ConfigError(f"{INDEX_SHARDS} must be 1..{MAX_INDEX_SHARDS}")
+    return shards

@@ -2,10 +2,11 @@
 
 Hash `request_key` (`platform#store#request_id`). Two indexes:
 
-- `unanswered` (sparse): hash `waiting` ("1", present only while the request waits for an
-  answer), range `waiting_since` (the request's time, fixed-width UTC text), projecting
-  `order_key` (the anomaly's subject). The anomaly
-  scan's `AfterSalesFeed` queries it for requests waiting since a moment or earlier.
+- `unanswered` (sparse): hash `waiting` (`waiting#k`, write-sharded by request key, see
+  domain/index_shards.py; "1" on requests written before; present only while the request
+  waits for an answer), range `waiting_since` (the request's time, fixed-width UTC text),
+  projecting `order_key` (the anomaly's subject). The anomaly scan's `AfterSalesFeed`
+  queries it for requests waiting since a moment or earlier.
 - `opened_day`: hash `opened_day` (the Beijing day the request was first seen), range
   `request_key`, keys-only. The daily KPI counts it (Select COUNT) for the customer chase rate.
 - `by_order`: hash `order_key`, range `request_key`, all attributes: the order timeline's
@@ -20,6 +21,7 @@ answered one changes nothing; an answer removes `waiting` and keeps the first `o
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
@@ -36,6 +38,12 @@ from chalicelib.domain.after_sales import REQUESTED, AfterSalesEvent
 from chalicelib.domain.anomalies import parse_time_key, time_key
 from chalicelib.domain.anomaly_rules import Waiting
 from chalicelib.domain.errors import TransientFailure
+from chalicelib.domain.index_shards import (
+    DEFAULT_INDEX_SHARDS,
+    merge_sorted,
+    shard_value,
+    shard_values,
+)
 
 WAITING = "1"
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -99,8 +107,9 @@ def _condition_failed(exc: Exception) -> bool:
 class DynamoAfterSales:
     """`after_sales.AfterSalesLog` and `anomalies.AfterSalesFeed` on `orderhub-after-sales`."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, shards: int = DEFAULT_INDEX_SHARDS) -> None:
         self._m = model
+        self._shards = shards  # `waiting` is write-sharded by request key: `waiting#k`
 
     def record(self, event: AfterSalesEvent) -> bool:
         m = self._m
@@ -113,7 +122,7 @@ class DynamoAfterSales:
                 order_key=event.order_key,
                 requested_at=at,
                 opened_day=event.opened_day,
-                waiting=WAITING,
+                waiting=shard_value("waiting", event.request_key, self._shards),
                 waiting_since=at,
                 last_event_key=event.event_key,
                 detail=event.detail,
@@ -151,7 +160,12 @@ class DynamoAfterSales:
     def unanswered(self, before: datetime, limit: int = 500) -> list[Waiting]:
         """Requests waiting since `before` or earlier, oldest first: (order key, since)."""
         m = self._m
-        items = m.unanswered.query(WAITING, m.waiting_since <= time_key(before), limit=limit)
+        due = m.waiting_since <= time_key(before)
+        streams = [
+            m.unanswered.query(value, due, limit=limit)
+            for value in shard_values("waiting", self._shards, legacy=WAITING)
+        ]
+        items = islice(merge_sorted(streams, _by_since), limit)
         return [
             Waiting(i.order_key or i.request_key, parse_time_key(i.waiting_since)) for i in items
         ]
@@ -170,8 +184,12 @@ class DynamoAfterSales:
                     "platform": item.platform,
                     "requested_at": item.requested_at,
                     "answered_at": item.answered_at,
-                    "waiting": item.waiting == WAITING,
+                    "waiting": bool(item.waiting),
                     "detail": item.detail or "",
                 }
             )
         return rows
+
+
+def _by_since(item: Any) -> str:
+    return str(item.waiting_since)

@@ -13,6 +13,7 @@ Layout (table `orderhub-anomalies`, models in adapters/dynamo.py):
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -31,6 +32,7 @@ from chalicelib.domain.anomalies import (
 )
 from chalicelib.domain.anomaly_rules import Waiting
 from chalicelib.domain.errors import Conflict, TransientFailure
+from chalicelib.domain.index_shards import merge_sorted, shard_values
 from chalicelib.domain.model import Anomaly
 
 
@@ -258,8 +260,17 @@ class DynamoShipmentWatch:
         self._m = models
 
     def waiting(self, stage: str, before: datetime, limit: int = 500) -> list[Waiting]:
+        """Oldest first: the stage's write-sharded values (`paid#k`, and `paid` as written
+        before sharding) merged on the clock (domain/index_shards.py)."""
         orders = self._m.orders
-        items = orders.awaiting_shipment.query(
-            stage, orders.awaiting_since <= time_key(before), limit=limit
-        )
+        due = orders.awaiting_since <= time_key(before)
+        streams = [
+            orders.awaiting_shipment.query(value, due, limit=limit)
+            for value in shard_values(stage, self._m.shards, legacy=stage)
+        ]
+        items = islice(merge_sorted(streams, _by_since), limit)
         return [Waiting(i.order_key, parse_time_key(i.awaiting_since)) for i in items]
+
+
+def _by_since(item: Any) -> str:
+    return str(item.awaiting_since)

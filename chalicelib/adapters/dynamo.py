@@ -9,21 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo_models import (
-    HOLDING,
-    LISTED,
-    PUSH_PENDING,
-    RESERVATION_PARTITION,
-    Models,
-)
+from chalicelib.adapters.dynamo_models import Models, index_value, query_sharded
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
+from chalicelib.domain.index_shards import shard_value
+from chalicelib.domain.ledger_audit import ledger_day_value
 from chalicelib.domain.model import (
     Anomaly,
     Booking,
@@ -95,11 +92,14 @@ def _item_from_order(models: Models, order: Order) -> Any:
         last_event_key=order.last_event_key,
         created_at=order.created_at,
         reserved_until=order.reserved_until,
-        reservation_partition=RESERVATION_PARTITION if reserving else None,
+        reservation_partition=index_value("reservations", order.key, models.shards)
+        if reserving
+        else None,
         reserved_until_key=order.reserved_until.isoformat() if reserving else None,  # type: ignore[union-attr]
-        holding=HOLDING if order.held() else None,
+        holding=index_value("open_orders", order.key, models.shards) if order.held() else None,
         paid_at=order.paid_at,
-        awaiting=waiting[0] if waiting else None,
+        # write-sharded like the other sparse indexes: `paid#k`, `shipped#k`
+        awaiting=shard_value(waiting[0], order.key, models.shards) if waiting else None,
         awaiting_since=time_key(waiting[1]) if waiting else None,
         placed_at=order.placed_at,
         placed_day=_placed_day(order),
@@ -184,8 +184,10 @@ class DynamoOrderRepository:
                 inv.safety_stock.set(safety_stock),
                 inv.holdback.set(holdback),
                 inv.holdback_channels.set(list(holdback_channels)),
-                inv.listed.set(LISTED),
-                *_push_flag(inv),  # what channels may sell depends on these
+                inv.listed.set(index_value("stock_list", f"{sku}#{warehouse}", self._m.shards)),
+                *_push_flag(
+                    inv, f"{sku}#{warehouse}", self._m.shards
+                ),  # what channels may sell depends on these
             ]
         )
 
@@ -201,16 +203,18 @@ class DynamoOrderRepository:
             safety_stock=level.safety_stock,
             holdback=level.holdback,
             holdback_channels=list(level.holdback_channels),
-            push_pending=PUSH_PENDING,
+            push_pending=index_value("push_pending", _item_key(level), self._m.shards),
             stock_version=1,
-            listed=LISTED,
+            listed=index_value("stock_list", _item_key(level), self._m.shards),
         ).save()
 
     def pending_skus(self, limit: int = 100) -> list[str]:
         """SKUs with at least one item flagged, in SKU order, each once (the index holds an
         item per warehouse). The index is eventually consistent: `read_push_state` decides."""
         skus: list[str] = []
-        for item in self._m.inventory.pending_push.query(PUSH_PENDING):
+        inv = self._m.inventory
+        flagged = query_sharded(inv.pending_push, "push_pending", self._m.shards, _by_sku)
+        for item in flagged:
             if not skus or skus[-1] != item.sku:
                 if len(skus) == limit:
                     break
@@ -294,14 +298,19 @@ class DynamoOrderRepository:
         return (_record_view(item) for item in self._m.events.scan())
 
     def orders_due_for_expiry(self, now: datetime, limit: int = 100) -> list[Order]:
-        index = self._m.orders.reservations
-        items = index.query(
-            RESERVATION_PARTITION, self._m.orders.reserved_until_key <= now.isoformat(), limit=limit
+        orders = self._m.orders
+        due = orders.reserved_until_key <= now.isoformat()
+        items = query_sharded(
+            orders.reservations, "reservations", self._m.shards, _by_expiry, due, limit=limit
         )
-        return [_order_from_item(i) for i in items]
+        return [_order_from_item(i) for i in islice(items, limit)]
 
     def open_orders(self) -> Iterator[Order]:
-        return (_order_from_item(i) for i in self._m.orders.open_orders.query(HOLDING))
+        orders = self._m.orders
+        items = query_sharded(
+            orders.open_orders, "open_orders", self._m.shards, _by_order_key, unique=True
+        )
+        return (_order_from_item(i) for i in items)
 
     def get_anomaly(self, rule: str, subject: str) -> Mapping[str, Any] | None:
         try:
@@ -330,7 +339,7 @@ class DynamoOrderRepository:
             with TransactWrite(connection=m.connection) as tx:
                 tx.delete(m.events(event_key), condition=m.events.outcome == Outcome.STAGING.value)
                 for change in reverse:
-                    actions, condition = _stock_update(m.inventory, change, False)
+                    actions, condition = _stock_update(m.inventory, change, False, m.shards)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
                         actions=actions,
@@ -355,6 +364,9 @@ class DynamoOrderRepository:
             processed_at=record.processed_at,
             movements=json.dumps([c.to_dict() for c in plan.stock_changes]),
             order_ref=order_ref(record.order_key),
+            ledger_day=ledger_day_value(record.event_key, record.processed_at, m.shards)
+            if plan.stock_changes
+            else None,
         )
         # pynamodb sends puts before updates, in the order added: reasons come back that way.
         roles = ["event"]
@@ -379,7 +391,9 @@ class DynamoOrderRepository:
                     tx.save(_item_from_order(m, plan.order), condition=guard)
                     roles.append("order")
                 for change in plan.stock_changes:
-                    actions, condition = _stock_update(m.inventory, change, plan.creates_stock)
+                    actions, condition = _stock_update(
+                        m.inventory, change, plan.creates_stock, m.shards
+                    )
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
                         actions=actions,
@@ -414,7 +428,9 @@ def _record_view(item: Any) -> dict[str, Any]:
     }
 
 
-def _stock_update(inv: Any, change: StockChange, may_create: bool) -> tuple[list[Any], Any]:
+def _stock_update(
+    inv: Any, change: StockChange, may_create: bool, shards: int
+) -> tuple[list[Any], Any]:
     """ADD each delta; condition every decremented bucket on covering it, so none goes below 0,
     and growth on `available >= min_available` (quantity plus any channel holdback)."""
     condition = None if may_create else inv.sku.exists()
@@ -422,7 +438,8 @@ def _stock_update(inv: Any, change: StockChange, may_create: bool) -> tuple[list
     def both(extra: Any) -> Any:
         return extra if condition is None else condition & extra
 
-    actions = [inv.listed.set(LISTED)]  # the console's stock list (`stock_list` index)
+    # the console's stock list (`stock_list` index)
+    actions = [inv.listed.set(index_value("stock_list", _item_key(change), shards))]
     for attr, delta in (
         (inv.on_hand, change.on_hand),
         (inv.locked, change.locked),
@@ -442,14 +459,33 @@ def _stock_update(inv: Any, change: StockChange, may_create: bool) -> tuple[list
             else both(inv.on_hand.does_not_exist() | (inv.on_hand == 0))
         )
     if change.available:  # what channels may sell moved: into the push outbox
-        actions.extend(_push_flag(inv))
+        actions.extend(_push_flag(inv, _item_key(change), shards))
     return actions, condition
 
 
-def _push_flag(inv: Any) -> list[Any]:
+def _push_flag(inv: Any, item_key: str, shards: int) -> list[Any]:
     """Flag the item for the stock pusher and bump its version, in the same write that
     changes it: no outbox item to add to the transaction, and a burst is one flag."""
-    return [inv.push_pending.set(PUSH_PENDING), inv.stock_version.add(1)]
+    flag = index_value("push_pending", item_key, shards)
+    return [inv.push_pending.set(flag), inv.stock_version.add(1)]
+
+
+def _item_key(stock: StockLevel | StockChange) -> str:
+    """A stock item's key for the sharded `push_pending` and `stock_list` values: SKU and
+    warehouse, so even one SKU's items spread (readers merge by SKU, keeping them together)."""
+    return f"{stock.sku}#{stock.warehouse}"
+
+
+def _by_sku(item: Any) -> str:
+    return str(item.sku)
+
+
+def _by_expiry(item: Any) -> str:
+    return str(item.reserved_until_key)
+
+
+def _by_order_key(item: Any) -> str:
+    return str(item.order_key)
 
 
 def _anomaly_upsert(model: Any, anomaly: Anomaly, now: datetime) -> list[Any]:

@@ -4,6 +4,7 @@ endpoint; and the constant values of the sparse indexes' keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,43 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
+from chalicelib.domain.index_shards import (
+    DEFAULT_INDEX_SHARDS,
+    merge_sorted,
+    shard_value,
+    shard_values,
+)
+
+# The sparse indexes' hash values before write sharding (items written then carry them until
+# a backfill rewrites them; readers still query them): the constants below. Written now:
+# `<base>#<k>` (domain/index_shards.py), `k` from the item's key.
 RESERVATION_PARTITION = "R"  # sparse index: only orders holding a reservation carry it
 HOLDING = "1"  # sparse index: only orders holding stock carry it
 PENDING = "1"  # sparse index: only trails of events not final yet carry it
 PUSH_PENDING = "1"  # sparse index: only stock items whose change is not pushed yet carry it
 LISTED = "1"  # every stock item carries it: the `stock_list` index lists them all by SKU
+
+# index name -> (the base of its sharded values, its value before sharding)
+SHARDED_INDEXES = {
+    "reservations": ("R", RESERVATION_PARTITION),  # keyed by order key
+    "open_orders": ("open", HOLDING),  # keyed by order key
+    "push_pending": ("push", PUSH_PENDING),  # keyed by `sku#warehouse`; read merged by SKU
+    "stock_list": ("listed", LISTED),  # keyed by `sku#warehouse`; read merged by SKU
+    "pending": ("pending", PENDING),  # trail; keyed by event key
+}
+
+
+def index_value(index: str, key: str, shards: int) -> str:
+    """The hash value an item keyed `key` (order key, `sku#warehouse`, event key: see above)
+    writes to the sharded `index` now. A backfill of items written before sharding sets
+    this value on every item that still carries the index's old constant."""
+    return shard_value(SHARDED_INDEXES[index][0], key, shards)
+
+
+def index_values(index: str, shards: int) -> list[str]:
+    """Every hash value a reader of `index` queries: its shards and its old constant."""
+    base, legacy = SHARDED_INDEXES[index]
+    return shard_values(base, shards, legacy)
 
 
 @dataclass(frozen=True)
@@ -52,10 +85,17 @@ class Models:
     anomalies: Any
     connection: Connection
     trail: Any
+    shards: int = DEFAULT_INDEX_SHARDS  # hash values per write-sharded sparse index
 
 
-def build_models(names: TableNames, region: str, endpoint_url: str | None = None) -> Models:
-    """pynamodb model classes bound to these tables (and, locally, to the emulator)."""
+def build_models(
+    names: TableNames,
+    region: str,
+    endpoint_url: str | None = None,
+    shards: int = DEFAULT_INDEX_SHARDS,
+) -> Models:
+    """pynamodb model classes bound to these tables (and, locally, to the emulator); `shards`
+    is how many hash values each write-sharded sparse index spreads over."""
     endpoint = endpoint_url
     aws_region = region
 
@@ -202,6 +242,18 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         order_ref = UnicodeAttribute(hash_key=True)
         processed_at = UTCDateTimeAttribute(range_key=True)
 
+    class LedgerDayIndex(GlobalSecondaryIndex[Any]):
+        """Records that moved stock, by Beijing day (write-sharded: `day#k`) and processing
+        time: the incremental ledger audit's way in (domain/ledger_audit.py). Sparse, with
+        only what the audit sums projected."""
+
+        class Meta:
+            index_name = "ledger_day"
+            projection = IncludeProjection(["movements", "outcome"])
+
+        ledger_day = UnicodeAttribute(hash_key=True)
+        processed_at = UTCDateTimeAttribute(range_key=True)
+
     class EventItem(Model):
         """An event's record and its ledger entry: kept for good, so a redelivery is always
         recognised and balances can always be recomputed."""
@@ -220,6 +272,8 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         movements = UnicodeAttribute(default="[]")  # JSON list of StockChange.to_dict()
         order_ref = UnicodeAttribute(null=True)  # = order_key on an order's records only
         by_order = OrderRecordsIndex()
+        ledger_day = UnicodeAttribute(null=True)  # domain/ledger_audit.ledger_day_value
+        by_ledger_day = LedgerDayIndex()
 
     class AnomalyStatusIndex(GlobalSecondaryIndex[Any]):
         """Active anomalies by when the engine must next look at them, and resolved
@@ -310,4 +364,24 @@ def build_models(names: TableNames, region: str, endpoint_url: str | None = None
         AnomalyItem,
         Connection(region=region, host=endpoint_url),
         TrailItem,
+        shards,
     )
+
+
+def query_sharded(
+    index: Any,
+    name: str,
+    shards: int,
+    order: Callable[[Any], str],
+    *args: Any,
+    unique: bool = False,
+    **kwargs: Any,
+) -> Iterator[Any]:
+    """Query every hash value of the sharded index `name` (through pynamodb's `index`, the same
+    range condition and options for each) and merge the results in `order`, the index's
+    range key: what one partition gave before. Lazy: one query per value as it starts, then
+    pages as they are read. A `limit` applies per shard: take the first `limit` of the merge.
+    `unique` (when `order` is the item's own key): an item the eventually consistent index
+    still shows under its old value as well as its new one is yielded once."""
+    streams = [index.query(value, *args, **kwargs) for value in index_values(name, shards)]
+    return merge_sorted(streams, order, unique=unique)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.adapters.dynamo_models import PENDING, Models
+from chalicelib.adapters.dynamo_models import Models, index_value, query_sharded
 from chalicelib.domain.ports import Store, StoreRules, Warehouse
 
 
@@ -75,7 +76,10 @@ class DynamoTrail:
         ]
         try:
             t(event_key).update(
-                actions=[*details, t.pending.set(PENDING)],
+                actions=[
+                    *details,
+                    t.pending.set(index_value("pending", event_key, self._m.shards)),
+                ],
                 condition=t.final_outcome.does_not_exist(),
             )
         except UpdateError as exc:
@@ -109,10 +113,11 @@ class DynamoTrail:
 
     def pending_before(self, before: datetime, limit: int = 500) -> list[Mapping[str, Any]]:
         t = self._m.trail
-        items = t.pending_events.query(
-            PENDING, t.received_at < before.astimezone(UTC).isoformat(), limit=limit
+        earlier = t.received_at < before.astimezone(UTC).isoformat()
+        items = query_sharded(
+            t.pending_events, "pending", self._m.shards, _by_receipt, earlier, limit=limit
         )
-        return [_trail_view(i) for i in items]
+        return [_trail_view(i) for i in islice(items, limit)]
 
     def receipts(self, platform: str, store: str, day: str) -> list[Mapping[str, Any]]:
         items = self._m.trail.by_store_day.query(f"{platform}#{store}#{day}")
@@ -224,3 +229,7 @@ class DynamoCatalog:
 
     def put_api_key(self, key_hash: str, record: Mapping[str, Any]) -> None:
         self._put(f"APIKEY#{key_hash}", "APIKEY", record)
+
+
+def _by_receipt(item: Any) -> str:
+    return str(item.received_at)

@@ -25,6 +25,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamo_models import query_sharded
+from chalicelib.domain.index_shards import DEFAULT_INDEX_SHARDS
 from chalicelib.domain.model import StockLevel
 from chalicelib.domain.order_search import (
     BY_BUYER,
@@ -331,11 +333,14 @@ class DynamoOrderSearch:
 
 
 class DynamoStockList:
-    """Every stock item through the `stock_list` index, by SKU (one partition: the inventory
-    is SKUs x warehouses, thousands of items, read by people a page at a time)."""
+    """Every stock item through the `stock_list` index, by SKU: its `shards` hash values
+    (write-sharded by `sku#warehouse`, as every stock write sets it: domain/index_shards.py)
+    merged by
+    SKU, so `after_sku` is a position in every shard at once."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, shards: int = DEFAULT_INDEX_SHARDS) -> None:
         self._m = model
+        self._shards = shards
 
     def page(
         self, after_sku: str, limit: int, low_stock: bool, sku_prefix: str
@@ -351,8 +356,14 @@ class DynamoStockList:
         low = None
         if low_stock:  # at or below its safety stock, or sold out
             low = (m.available <= m.safety_stock) | (m.available <= 0)
-        items = m.by_listing.query(
-            "1", condition, filter_condition=low, page_size=max(limit * 2, 50)
+        items = query_sharded(
+            m.by_listing,
+            "stock_list",
+            self._shards,
+            _by_sku,
+            condition,
+            filter_condition=low,
+            page_size=max(limit * 2 // self._shards, 10),
         )
         rows: list[StockLevel] = []
         skus: list[str] = []
@@ -457,3 +468,7 @@ class RecordingPushClient:
             if self._on_error is not None:
                 self._on_error(exc)
         return result
+
+
+def _by_sku(item: Any) -> str:
+    return str(item.sku)

@@ -1,10 +1,12 @@
 """Carrier tracks in DynamoDB (`orderhub-tracks`), one item per parcel.
 
 Hash `track_key` (`carrier#NUMBER`). Two indexes:
-- `moving` (sparse): hash `moving` ("1" while the parcel is on its way: not delivered, not
-  returned), range `quiet_since` (the last checkpoint's time, or the subscription's while
-  there is none), projecting `order_key`, `carrier`, `number`, `provider`, `state`. The
-  anomaly scan and the poll job query it for tracks silent since a moment.
+- `moving` (sparse): hash `moving` (`moving#k`, write-sharded by track key, see
+  domain/index_shards.py; "1" on tracks written before; present while the parcel is on its
+  way: not delivered, not returned), range `quiet_since` (the last checkpoint's time, or
+  the subscription's while there is none), projecting `order_key`, `carrier`, `number`,
+  `provider`, `state`. The anomaly scan and the poll job query it for tracks silent since a
+  moment.
 - `by_order`: hash `order_key`, range `track_key`: the timeline's tracks of one order.
 
 An update is one conditional write: applied only if its `version` (last checkpoint time,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
@@ -26,6 +29,12 @@ from pynamodb.models import Model
 
 from chalicelib.domain.anomalies import parse_time_key, time_key
 from chalicelib.domain.errors import TransientFailure
+from chalicelib.domain.index_shards import (
+    DEFAULT_INDEX_SHARDS,
+    merge_sorted,
+    shard_value,
+    shard_values,
+)
 from chalicelib.domain.tracking import (
     FINISHED,
     PENDING,
@@ -117,8 +126,21 @@ def _track(item: Any) -> Track:
 class DynamoTracks:
     """`tracking.TrackStore` on `orderhub-tracks`."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, shards: int = DEFAULT_INDEX_SHARDS) -> None:
         self._m = model
+        self._shards = shards  # `moving` is write-sharded by track key: `moving#k`
+
+    def _moving(self, key: str) -> str:
+        return shard_value("moving", key, self._shards)
+
+    def _query_moving(self, *args: Any, limit: int, **kwargs: Any) -> list[Any]:
+        """Every `moving` value (and the `1` written before sharding), merged by quiet time."""
+        m = self._m
+        streams = [
+            m.moving_index.query(value, *args, limit=limit, **kwargs)
+            for value in shard_values("moving", self._shards, legacy=MOVING)
+        ]
+        return list(islice(merge_sorted(streams, _by_quiet), limit))
 
     def subscribe(self, subscription: Subscription, now: datetime) -> bool:
         m = self._m
@@ -136,7 +158,7 @@ class DynamoTracks:
             checkpoints="[]",
             version="0",
             updated_at=time_key(now),
-            moving=MOVING,
+            moving=self._moving(subscription.key),
             quiet_since=shipped,
         )
         try:
@@ -175,7 +197,7 @@ class DynamoTracks:
             actions += [m.moving.remove(), m.quiet_since.remove()]
         else:
             quiet = time_key(last) if last is not None else None
-            actions.append(m.moving.set(MOVING))
+            actions.append(m.moving.set(self._moving(update.key)))
             if quiet is not None:
                 actions.append(m.quiet_since.set(quiet))
         try:
@@ -201,7 +223,7 @@ class DynamoTracks:
 
     def silent(self, before: datetime, limit: int = 500) -> list[Track]:
         m = self._m
-        items = m.moving_index.query(MOVING, m.quiet_since <= time_key(before), limit=limit)
+        items = self._query_moving(m.quiet_since <= time_key(before), limit=limit)
         tracks = []
         for item in items:
             track = _track(item)
@@ -225,5 +247,9 @@ class DynamoTracks:
 
     def unsubscribed(self, limit: int = 100) -> list[Track]:
         m = self._m
-        items = m.moving_index.query(MOVING, filter_condition=m.subscribed == "0", limit=limit)
+        items = self._query_moving(filter_condition=m.subscribed == "0", limit=limit)
         return [_track(i) for i in items]
+
+
+def _by_quiet(item: Any) -> str:
+    return str(item.quiet_since)
