@@ -1,9 +1,10 @@
 """Backfill the orders table's indexed attributes on items written before their index existed.
 
 A GSI only holds items that carry its key attributes. When a release adds an index (the
-console's `created_day`, `platform_day`, `store_created`, `order_id_prefix`, `buyer` came with
-issue 13) or changes how a key's value is derived, items written before it keep the old
-attributes until their order changes again: the index misses them. This job scans the table
+console's `created_day`, `platform_day`, `platform_status`, `store_created`, `order_id_prefix`,
+`buyer` came with issue 13) or changes how a key's value is derived (the sharded sparse
+indexes' values), items written before it keep the old attributes until their order changes
+again: the index misses them. This job scans the table
 and gives each order item the index attributes the writer (adapters/dynamo.py
 `_item_from_order`) would give it now, so old orders are found like new ones.
 
@@ -56,6 +57,7 @@ INDEXED = (
     "created_day",
     "id_bucket",
     "platform_day",
+    "platform_status",
 )
 
 
