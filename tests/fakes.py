@@ -4,7 +4,7 @@ the DynamoDB adapters, so a fake cannot drift from the real thing."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +94,12 @@ class FakeOrderRepository:
 
     def get_order(self, key: str) -> Order | None:
         return self.orders.get(key)
+
+    def read_booking(
+        self, order_key: str, skus: Sequence[str], warehouses: Sequence[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel]]:
+        stock = self.get_stock(skus)
+        return self.get_order(order_key), {k: v for k, v in stock.items() if k[1] in warehouses}
 
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]:
         wanted = set(skus)

@@ -74,6 +74,13 @@ class OrderRepository(Protocol):
 
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]: ...
 
+    def read_booking(
+        self, order_key: str, skus: Sequence[str], warehouses: Sequence[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel]]:
+        """The order and the stock items of `skus` in `warehouses` (those that exist), read
+        consistently in one round trip where the store allows it."""
+        ...
+
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None: ...
 
     def roll_back_part(self, event_key: str, reverse: Sequence[StockChange]) -> None:

@@ -82,11 +82,17 @@ def process_order_event(
     mapped = map_skus(event, resolve_sku)
 
     def make_plan() -> BookingPlan:
+        ctx = context()
+        skus = list(merge_lines(mapped.lines))
+        if mapped.complete and skus and ctx.warehouses:
+            # the order and its SKUs' stock in every warehouse: one consistent read
+            order, stock = repository.read_booking(mapped.order_key, skus, list(ctx.warehouses))
+            return plan_event(mapped, order, stock, ctx)
         order = repository.get_order(mapped.order_key)
         full = complete_from(mapped, order)  # a thin event's SKUs are the order's
         skus = list(merge_lines(full.lines))
         stock = repository.get_stock(skus) if skus else {}
-        return plan_event(full, order, stock, context())
+        return plan_event(full, order, stock, ctx)
 
     return commit_with_retry(repository, make_plan, f"order {event.order_key}")
 
