@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.archive import batch_document, batch_member, split_archive_key
 from chalicelib.domain.errors import AlreadyProcessed, ChannelUnavailable, ConcurrentUpdate
 from chalicelib.domain.model import (
     Anomaly,
@@ -37,6 +38,7 @@ class FakeOrderRepository:
         self.push_pending: set[tuple[str, str]] = set()
         self.stock_versions: dict[tuple[str, str], int] = {}
         self.limited_sale: dict[tuple[str, str], bool] = {}
+        self.trail: FakeTrail | None = None  # where a plan's trail goes, as in the transaction
 
     def _flag(self, changes: Iterable[StockChange]) -> None:
         """Every change to `available` flags its item for the pusher and bumps its version."""
@@ -187,6 +189,16 @@ class FakeOrderRepository:
                 if level is None or not level.admits(change):
                     raise ConcurrentUpdate(f"stock {change.sku}@{change.warehouse} changed")
                 updated[key] = level.apply(change)
+            if plan.trail is not None and self.trail is not None:  # before any change: atomic
+                entry, outcome = plan.trail, plan.record.outcome.value
+                self.trail.record_attempt(
+                    entry.receipt.event_key,
+                    entry.at,
+                    entry.attempt,
+                    outcome,
+                    final=True,
+                    receipt=entry.receipt,
+                )
             moved = existing[1] if plan.staged_final and existing else plan.stock_changes
             self.events[plan.record.event_key] = (plan.record, moved)
             if plan.order is not None:
@@ -266,8 +278,15 @@ class FakeRawArchive:
     def keep(self, key: str, document: Mapping[str, Any]) -> None:
         self.documents[key] = dict(document)
 
+    def keep_batch(self, object_key: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        self.keep(object_key, batch_document(documents))
+
     def read(self, key: str) -> dict[str, Any] | None:
-        return self.documents.get(key)
+        object_key, member = split_archive_key(key)
+        document = self.documents.get(object_key)
+        if document is None or member is None:
+            return document
+        return batch_member(document, member)
 
 
 class FakeStockPush:
@@ -352,6 +371,7 @@ class FakeTrail:
                 "received_at": None,
                 "ack_ms": None,
                 "message_id": None,
+                "raw_key": None,
                 "attempts": [],
                 "final_outcome": None,
                 "pending": False,
@@ -368,9 +388,31 @@ class FakeTrail:
             item["pending"] = True
 
     def record_attempt(
-        self, event_key, at, attempt, outcome=None, error_class=None, final=False, error=None
+        self,
+        event_key,
+        at,
+        attempt,
+        outcome=None,
+        error_class=None,
+        final=False,
+        error=None,
+        receipt=None,
     ) -> None:
         item = self._item(event_key)
+        if receipt is not None:
+            was_final, first_ack = item["final_outcome"] is not None, item["ack_ms"]
+            self.record_receipt(
+                event_key,
+                receipt.platform,
+                receipt.store,
+                receipt.received_at,
+                receipt.ack_ms,
+                receipt.message_id,
+            )
+            item["pending"] = not was_final
+            item["ack_ms"] = first_ack if first_ack is not None else receipt.ack_ms
+            if receipt.raw_key:
+                item["raw_key"] = receipt.raw_key
         entry: dict[str, Any] = {"at": at.astimezone(UTC).isoformat(), "attempt": attempt}
         if outcome:
             entry["outcome"] = outcome

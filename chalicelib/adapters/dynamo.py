@@ -21,6 +21,7 @@ from chalicelib.adapters.dynamo_models import (
     RESERVATION_PARTITION,
     Models,
 )
+from chalicelib.adapters.dynamo_records import booked_trail_actions
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
@@ -419,6 +420,13 @@ class DynamoOrderRepository:
                         actions=_anomaly_upsert(m.anomalies, anomaly, record.processed_at),
                     )
                     roles.append(f"anomaly {anomaly.key}")
+                if plan.trail is not None and record.outcome is not Outcome.STAGING:
+                    # the trail's receipt and attempt ride on the booking: no write of its own
+                    tx.update(
+                        m.trail(record.event_key),
+                        actions=booked_trail_actions(m.trail, plan.trail, record.outcome.value),
+                    )
+                    roles.append("trail")
         except TransactWriteError as exc:
             raise _domain_error(exc, roles) from exc
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.archive import batch_document, batch_member, split_archive_key
+
 # SQS takes 256 KiB including attributes; stay clear of it.
 MAX_INLINE_BYTES = 240 * 1024
 
@@ -186,10 +188,18 @@ class RawArchive:
             ContentType="application/json",
         )
 
+    def keep_batch(self, object_key: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        """A batch's documents (by event key) in one object (domain/archive.py)."""
+        self.keep(object_key, batch_document(documents))
+
     def read(self, key: str) -> dict[str, Any] | None:
+        """The document under a per-event key, or one event's of a batch (`<object>#<member>`)."""
+        object_key, member = split_archive_key(key)
         try:
-            obj = self._s3.get_object(Bucket=self._bucket, Key=key)
+            obj = self._s3.get_object(Bucket=self._bucket, Key=object_key)
         except self._s3.exceptions.NoSuchKey:
             return None
         document = json.loads(obj["Body"].read())
-        return document if isinstance(document, dict) else None
+        if not isinstance(document, dict):
+            return None
+        return document if member is None else batch_member(document, member)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.model import Anomaly, BookingPlan, Order, StockChange, StockLevel
+from chalicelib.domain.model import Anomaly, BookingPlan, Order, Receipt, StockChange, StockLevel
 from chalicelib.domain.principal import Principal
 
 # The API key and audit ports live beside their types (domain/api_keys.py, domain/audit.py),
@@ -202,9 +202,12 @@ class Trail(Protocol):
         error_class: str | None = None,
         final: bool = False,
         error: str | None = None,
+        receipt: Receipt | None = None,
     ) -> None:
         """Append an attempt (its outcome, or the error class and message of a failed one);
-        when `final`, set the final outcome and clear pending in the same write."""
+        when `final`, set the final outcome and clear pending in the same write. With
+        `receipt`, record it too (a redelivery keeps the first time) and, when not final,
+        mark the event pending unless it is final already."""
         ...
 
     def finalize(self, event_key: str, outcome: str) -> None:
