@@ -268,6 +268,9 @@ class FakeQueue:
         self.messages.append((dict(body), correlation_id))
         return f"msg-{len(self.messages)}"
 
+    def send_many(self, messages: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
+        return [self.send(body, correlation) for body, correlation in messages]
+
 
 class FakeRawArchive:
     """Same contract as messaging.RawArchive: documents by key."""

@@ -170,6 +170,11 @@ class EventQueue(Protocol):
         """Queue one message; returns the message id."""
         ...
 
+    def send_many(self, messages: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
+        """Queue (body, correlation id) messages in as few requests as the queue allows;
+        returns their ids in order; raises if any was refused (some may have gone)."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> Any: ...

@@ -180,3 +180,21 @@ def test_an_event_archived_before_batches_is_still_found_by_its_own_key(deps):
     deps.trail.record_receipt(created.event_key, "mall", "s1", created.received_at, 1, "m")
     _, document = last_raw_document(deps, deps.orders.get_order(created.order_key))
     assert open_raw_document(document, created.order_key, deps.personal_data) == '{"old": true}'
+
+
+def test_a_delivery_of_many_events_is_queued_in_batches_of_ten(deps, calls):
+    many = orders(12)  # a poller's page, a multi-event delivery
+    ids = queue_and_record(deps, "mall", "s1", many, '{"page": 1}', deps.now())
+    assert calls["sqs.SendMessageBatch"] == 2 and calls["sqs.SendMessage"] == 0
+    assert len(set(ids)) == 12
+    assert run_processor(deps) == 12
+    for created, message_id in zip(many, ids, strict=True):  # ids in the events' order
+        assert deps.orders.get_event_outcome(created.event_key)["outcome"] == "booked"
+        assert deps.trail.get(created.event_key)["message_id"] == message_id
+
+
+def test_a_batch_is_cut_by_size_before_sqs_refuses_it(deps, calls):
+    big = "x" * (100 * 1024)  # each sealed message carries it: ~135 KiB
+    ids = queue_and_record(deps, "mall", "s1", orders(3), big, deps.now())
+    assert len(ids) == 3 and calls["sqs.SendMessageBatch"] == 3  # one each: 256 KiB in all
+    assert run_processor(deps) == 3
