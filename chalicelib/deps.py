@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # at run time, imported on first use: chalicelib/adapters/def
         RecordingPushClient,
         build_search_models,
     )
-    from chalicelib.adapters.personal_data import KmsEnvelopeVault, blind_index_key
+    from chalicelib.adapters.personal_data import DataKeyCache, KmsEnvelopeVault, blind_index_key
     from chalicelib.adapters.platform_api import build_order_detail_router
     from chalicelib.adapters.platform_stock import PlatformStockPush, build_platform_stock_clients
     from chalicelib.adapters.pull_clients import RouterTransport
@@ -173,7 +173,12 @@ class Container:
     def personal_data(self) -> KmsEnvelopeVault:
         """Seals buyers' personal data and raw payloads per order (KMS envelope encryption)."""
         index_key = self._blind_index_key if self.settings.blind_index_secret else None
-        return KmsEnvelopeVault(self._client("kms"), self.settings.pii_key_id, index_key=index_key)
+        return KmsEnvelopeVault(
+            self._client("kms"),
+            self.settings.pii_key_id,
+            index_key=index_key,
+            key_cache=DataKeyCache(),  # one data key per store for minutes, not one per order
+        )
 
     def _blind_index_key(self) -> bytes:
         """The phone blind index's HMAC key (Secrets Manager, cached 60 s like store secrets)."""

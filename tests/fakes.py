@@ -4,11 +4,12 @@ the DynamoDB adapters, so a fake cannot drift from the real thing."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.archive import batch_document, batch_member, split_archive_key
 from chalicelib.domain.errors import AlreadyProcessed, ChannelUnavailable, ConcurrentUpdate
 from chalicelib.domain.model import (
     Anomaly,
@@ -37,6 +38,7 @@ class FakeOrderRepository:
         self.push_pending: set[tuple[str, str]] = set()
         self.stock_versions: dict[tuple[str, str], int] = {}
         self.limited_sale: dict[tuple[str, str], bool] = {}
+        self.trail: FakeTrail | None = None  # where a plan's trail goes, as in the transaction
 
     def _flag(self, changes: Iterable[StockChange]) -> None:
         """Every change to `available` flags its item for the pusher and bumps its version."""
@@ -94,6 +96,12 @@ class FakeOrderRepository:
 
     def get_order(self, key: str) -> Order | None:
         return self.orders.get(key)
+
+    def read_booking(
+        self, order_key: str, skus: Sequence[str], warehouses: Sequence[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel]]:
+        stock = self.get_stock(skus)
+        return self.get_order(order_key), {k: v for k, v in stock.items() if k[1] in warehouses}
 
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]:
         wanted = set(skus)
@@ -181,6 +189,16 @@ class FakeOrderRepository:
                 if level is None or not level.admits(change):
                     raise ConcurrentUpdate(f"stock {change.sku}@{change.warehouse} changed")
                 updated[key] = level.apply(change)
+            if plan.trail is not None and self.trail is not None:  # before any change: atomic
+                entry, outcome = plan.trail, plan.record.outcome.value
+                self.trail.record_attempt(
+                    entry.receipt.event_key,
+                    entry.at,
+                    entry.attempt,
+                    outcome,
+                    final=True,
+                    receipt=entry.receipt,
+                )
             moved = existing[1] if plan.staged_final and existing else plan.stock_changes
             self.events[plan.record.event_key] = (plan.record, moved)
             if plan.order is not None:
@@ -250,6 +268,9 @@ class FakeQueue:
         self.messages.append((dict(body), correlation_id))
         return f"msg-{len(self.messages)}"
 
+    def send_many(self, messages: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
+        return [self.send(body, correlation) for body, correlation in messages]
+
 
 class FakeRawArchive:
     """Same contract as messaging.RawArchive: documents by key."""
@@ -260,8 +281,15 @@ class FakeRawArchive:
     def keep(self, key: str, document: Mapping[str, Any]) -> None:
         self.documents[key] = dict(document)
 
+    def keep_batch(self, object_key: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        self.keep(object_key, batch_document(documents))
+
     def read(self, key: str) -> dict[str, Any] | None:
-        return self.documents.get(key)
+        object_key, member = split_archive_key(key)
+        document = self.documents.get(object_key)
+        if document is None or member is None:
+            return document
+        return batch_member(document, member)
 
 
 class FakeStockPush:
@@ -346,6 +374,7 @@ class FakeTrail:
                 "received_at": None,
                 "ack_ms": None,
                 "message_id": None,
+                "raw_key": None,
                 "attempts": [],
                 "final_outcome": None,
                 "pending": False,
@@ -362,9 +391,31 @@ class FakeTrail:
             item["pending"] = True
 
     def record_attempt(
-        self, event_key, at, attempt, outcome=None, error_class=None, final=False, error=None
+        self,
+        event_key,
+        at,
+        attempt,
+        outcome=None,
+        error_class=None,
+        final=False,
+        error=None,
+        receipt=None,
     ) -> None:
         item = self._item(event_key)
+        if receipt is not None:
+            was_final, first_ack = item["final_outcome"] is not None, item["ack_ms"]
+            self.record_receipt(
+                event_key,
+                receipt.platform,
+                receipt.store,
+                receipt.received_at,
+                receipt.ack_ms,
+                receipt.message_id,
+            )
+            item["pending"] = not was_final
+            item["ack_ms"] = first_ack if first_ack is not None else receipt.ack_ms
+            if receipt.raw_key:
+                item["raw_key"] = receipt.raw_key
         entry: dict[str, Any] = {"at": at.astimezone(UTC).isoformat(), "attempt": attempt}
         if outcome:
             entry["outcome"] = outcome

@@ -16,6 +16,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo_models import Models, index_value, query_sharded
+from chalicelib.adapters.dynamo_records import booked_trail_actions
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
@@ -162,6 +163,35 @@ class DynamoOrderRepository:
             for item in self._m.inventory.query(sku, consistent_read=True):
                 levels[(item.sku, item.warehouse)] = _level_from_item(item)
         return levels
+
+    def read_booking(
+        self, order_key: str, skus: Sequence[str], warehouses: Sequence[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel]]:
+        """One BatchGetItem across the orders and inventory tables, consistent reads (as the
+        GetItem and Queries it replaces); chunks of 100 keys, unprocessed keys asked again."""
+        orders, inventory = self._m.orders, self._m.inventory
+        wanted = [(orders, {"order_key": {"S": order_key}})] + [
+            (inventory, {"sku": {"S": sku}, "warehouse": {"S": wh}})
+            for sku in dict.fromkeys(skus)
+            for wh in dict.fromkeys(warehouses)
+        ]
+        order: Order | None = None
+        levels: dict[tuple[str, str], StockLevel] = {}
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            request: dict[str, Any] = {}
+            for model, key in wanted[start : start + BATCH_GET_KEYS]:
+                table = request.setdefault(
+                    model.Meta.table_name, {"Keys": [], "ConsistentRead": True}
+                )
+                table["Keys"].append(key)
+            for table_name, items in _batch_get(self._m.connection.client, request):
+                for raw in items:
+                    if table_name == orders.Meta.table_name:
+                        order = _order_from_item(orders.from_raw_data(raw))
+                    else:
+                        level = _level_from_item(inventory.from_raw_data(raw))
+                        levels[(level.sku, level.warehouse)] = level
+        return order, levels
 
     def get_sku_levels(self, sku: str) -> list[StockLevel]:
         return [_level_from_item(i) for i in self._m.inventory.query(sku)]
@@ -406,8 +436,30 @@ class DynamoOrderRepository:
                         actions=_anomaly_upsert(m.anomalies, anomaly, record.processed_at),
                     )
                     roles.append(f"anomaly {anomaly.key}")
+                if plan.trail is not None and record.outcome is not Outcome.STAGING:
+                    # the trail's receipt and attempt ride on the booking: no write of its own
+                    tx.update(
+                        m.trail(record.event_key),
+                        actions=booked_trail_actions(m.trail, plan.trail, record.outcome.value),
+                    )
+                    roles.append("trail")
         except TransactWriteError as exc:
             raise _domain_error(exc, roles) from exc
+
+
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
+BATCH_GET_ROUNDS = 8  # unprocessed keys asked again (throttling) before giving up for now
+
+
+def _batch_get(client: Any, request: dict[str, Any]) -> Iterator[tuple[str, list[Any]]]:
+    """Each table's items of one BatchGetItem, asking again for any unprocessed keys."""
+    for _ in range(BATCH_GET_ROUNDS):
+        answer = client.batch_get_item(RequestItems=request)
+        yield from answer.get("Responses", {}).items()
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            return
+    raise TransientFailure("DynamoDB left keys of the booking read unprocessed; retry later")
 
 
 def order_ref(order_key: str) -> str | None:

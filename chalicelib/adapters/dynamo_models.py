@@ -350,6 +350,7 @@ def build_models(
         store_day = UnicodeAttribute(null=True)  # platform#store#YYYY-MM-DD (UTC)
         ack_ms = NumberAttribute(null=True)
         message_id = UnicodeAttribute(null=True)
+        raw_key = UnicodeAttribute(null=True)  # the raw payload's batch member (domain/archive)
         attempts = ListAttribute(null=True)  # type: ignore[var-annotated]
         final_outcome = UnicodeAttribute(null=True)
         pending = UnicodeAttribute(null=True)

@@ -13,6 +13,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.dynamo_models import Models, index_value, query_sharded
+from chalicelib.domain.model import Receipt, TrailEntry
 from chalicelib.domain.ports import Store, StoreRules, Warehouse
 
 
@@ -32,6 +33,34 @@ def _attempt_entry(
     return entry
 
 
+def receipt_actions(t: Any, receipt: Receipt) -> list[Any]:
+    """The receipt's fields; a redelivery (or a replay) keeps the first receipt's time and ack."""
+    at = receipt.received_at
+    actions = [
+        t.platform.set(receipt.platform),
+        t.store.set(receipt.store),
+        t.received_at.set(t.received_at | at.astimezone(UTC).isoformat()),
+        t.store_day.set(t.store_day | store_day(receipt.platform, receipt.store, at)),
+        t.message_id.set(receipt.message_id),
+    ]
+    if receipt.ack_ms is not None:
+        actions.append(t.ack_ms.set(t.ack_ms | receipt.ack_ms))
+    if receipt.raw_key:  # this delivery's copy of the raw payload (a batch member)
+        actions.append(t.raw_key.set(receipt.raw_key))
+    return actions
+
+
+def booked_trail_actions(t: Any, entry: TrailEntry, outcome: str) -> list[Any]:
+    """A booking's trail in one write: receipt, this attempt, the final outcome, not pending."""
+    attempt = _attempt_entry(entry.at, entry.attempt, outcome, None)
+    return [
+        *receipt_actions(t, entry.receipt),
+        t.attempts.set((t.attempts | []).append([attempt])),
+        t.final_outcome.set(outcome),
+        t.pending.remove(),
+    ]
+
+
 def _trail_view(item: Any) -> dict[str, Any]:
     return {
         "event_key": item.event_key,
@@ -40,6 +69,7 @@ def _trail_view(item: Any) -> dict[str, Any]:
         "received_at": item.received_at,
         "ack_ms": None if item.ack_ms is None else int(item.ack_ms),
         "message_id": item.message_id,
+        "raw_key": item.raw_key,
         "attempts": [
             {k: int(v) if k == "attempt" else v for k, v in dict(a).items()}
             for a in (item.attempts or [])
@@ -97,14 +127,28 @@ class DynamoTrail:
         error_class: str | None = None,
         final: bool = False,
         error: str | None = None,
+        receipt: Receipt | None = None,
     ) -> None:
         t = self._m.trail
         entry = _attempt_entry(at, attempt, outcome, error_class)
         if error:
             entry["error"] = error
         actions = [t.attempts.set((t.attempts | []).append([entry]))]
+        if receipt is not None:  # the processor records the receipt the message carried
+            actions += receipt_actions(t, receipt)
         if final and outcome:
             actions += [t.final_outcome.set(outcome), t.pending.remove()]
+        elif receipt is not None:  # not final yet: pending, unless another attempt settled it
+            pending = index_value("pending", event_key, self._m.shards)
+            try:
+                t(event_key).update(
+                    actions=[*actions, t.pending.set(pending)],
+                    condition=t.final_outcome.does_not_exist(),
+                )
+                return
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
         t(event_key).update(actions=actions)
 
     def finalize(self, event_key: str, outcome: str) -> None:

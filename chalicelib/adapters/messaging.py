@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.archive import batch_document, batch_member, split_archive_key
+from chalicelib.domain.errors import TransientFailure
+
 # SQS takes 256 KiB including attributes; stay clear of it.
 MAX_INLINE_BYTES = 240 * 1024
+MAX_BATCH_ENTRIES = 10  # SendMessageBatch: 10 entries, 256 KiB in all
+MAX_BATCH_BYTES = 240 * 1024
 
 
 class SqsEventQueue:
@@ -22,6 +27,51 @@ class SqsEventQueue:
         self._bucket = bucket
 
     def send(self, body: Mapping[str, Any], correlation_id: str) -> str:
+        response = self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=self._inline(body),
+            MessageAttributes=_attributes(correlation_id),
+        )
+        return str(response["MessageId"])
+
+    def send_many(self, messages: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
+        """Several messages in as few `SendMessageBatch` requests as SQS allows (10 entries,
+        MAX_BATCH_BYTES); their ids in order. Raises TransientFailure if SQS refused any: the
+        source redelivers, and booking dedupes the ones that went."""
+        bodies = [(self._inline(body), correlation) for body, correlation in messages]
+        ids: list[str] = []
+        chunk: list[tuple[str, str]] = []
+        size = 0
+        for data, correlation in bodies:
+            length = len(data.encode("utf-8"))
+            if chunk and (len(chunk) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
+                ids += self._send_batch(chunk)
+                chunk, size = [], 0
+            chunk.append((data, correlation))
+            size += length
+        if chunk:
+            ids += self._send_batch(chunk)
+        return ids
+
+    def _send_batch(self, chunk: list[tuple[str, str]]) -> list[str]:
+        answer = self._sqs.send_message_batch(
+            QueueUrl=self._queue_url,
+            Entries=[
+                {"Id": str(i), "MessageBody": data, "MessageAttributes": _attributes(correlation)}
+                for i, (data, correlation) in enumerate(chunk)
+            ],
+        )
+        if answer.get("Failed"):
+            failed = answer["Failed"][0]
+            raise TransientFailure(
+                f"SQS refused {len(answer['Failed'])} of {len(chunk)} messages: "
+                f"{failed.get('Code')}: {failed.get('Message')}"
+            )
+        by_id = {entry["Id"]: str(entry["MessageId"]) for entry in answer.get("Successful", [])}
+        return [by_id[str(i)] for i in range(len(chunk))]
+
+    def _inline(self, body: Mapping[str, Any]) -> str:
+        """The message body, or a pointer to it in S3 when too large for SQS."""
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         if len(data.encode("utf-8")) > MAX_INLINE_BYTES:
             day = datetime.now(UTC).strftime("%Y/%m/%d")
@@ -38,14 +88,11 @@ class SqsEventQueue:
                 summary = ("event_key", "platform", "store", "order_id")
                 pointer["event"] = {name: event.get(name) for name in summary}
             data = json.dumps(pointer)
-        response = self._sqs.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=data,
-            MessageAttributes={
-                "correlation_id": {"DataType": "String", "StringValue": correlation_id}
-            },
-        )
-        return str(response["MessageId"])
+        return data
+
+
+def _attributes(correlation_id: str) -> dict[str, Any]:
+    return {"correlation_id": {"DataType": "String", "StringValue": correlation_id}}
 
 
 class MessageLoader:
@@ -186,10 +233,18 @@ class RawArchive:
             ContentType="application/json",
         )
 
+    def keep_batch(self, object_key: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        """A batch's documents (by event key) in one object (domain/archive.py)."""
+        self.keep(object_key, batch_document(documents))
+
     def read(self, key: str) -> dict[str, Any] | None:
+        """The document under a per-event key, or one event's of a batch (`<object>#<member>`)."""
+        object_key, member = split_archive_key(key)
         try:
-            obj = self._s3.get_object(Bucket=self._bucket, Key=key)
+            obj = self._s3.get_object(Bucket=self._bucket, Key=object_key)
         except self._s3.exceptions.NoSuchKey:
             return None
         document = json.loads(obj["Body"].read())
-        return document if isinstance(document, dict) else None
+        if not isinstance(document, dict):
+            return None
+        return document if member is None else batch_member(document, member)

@@ -3,8 +3,16 @@
 `seal`: one `GenerateDataKey` (KeySpec AES_256, EncryptionContext `{"order_key": ...}`) per
 call; each field is encrypted with AES-256-GCM under the plaintext data key (a fresh 96-bit
 nonce per field, the order key and the field's name as associated data), and the data key as
-KMS wrapped it is kept beside the ciphertext (domain/sealed.py). The plaintext data key is
-used for that one call and dropped.
+KMS wrapped it is kept beside the ciphertext (domain/sealed.py). Without a `DataKeyCache` the
+plaintext data key is used for that one call and dropped.
+
+With a `DataKeyCache` (the functions' default, chalicelib/deps.py) one data key serves a
+store's orders for a few minutes and a bounded number of seals: it is generated with the
+context `{"order_key": "<platform#store>"}` (recorded in the envelope as `context`), kept in
+this process's memory only, and each field is still bound to its own order by the associated
+data, so a ciphertext moved to another order (even of the same store) fails GCM's tag. What a
+key protects is bounded: at most `max_uses` seals (far below GCM's 2^32 random-nonce limit)
+and `max_age_seconds` of a store's traffic. Envelopes sealed per order still open as before.
 
 `open`: one `Decrypt` of the wrapped key with the same encryption context, then AES-GCM. KMS
 refuses a context other than the one the key was generated with, and GCM refuses a field
@@ -19,7 +27,10 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -44,6 +55,49 @@ def associated_data(order_key: str, field: str) -> bytes:
     return f"orderhub/pii/v1|{order_key}|{field}".encode()
 
 
+def key_scope(order_key: str) -> str:
+    """The store part of an order key (`platform#store`): what a cached data key may serve."""
+    return "#".join(order_key.split("#", 2)[:2])
+
+
+@dataclass
+class _DataKey:
+    plaintext: bytes
+    wrapped: str
+    key_id: str
+    born: float
+    uses: int = 0
+
+
+class DataKeyCache:
+    """Data keys per store scope, in memory only: each serves at most `max_uses` seals within
+    `max_age_seconds` of its generation, then a new one is generated."""
+
+    def __init__(
+        self,
+        max_age_seconds: float = 300.0,
+        max_uses: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_age_seconds = max_age_seconds
+        self.max_uses = max_uses
+        self._clock = clock
+        self._keys: dict[str, _DataKey] = {}
+        self._lock = threading.Lock()
+
+    def take(self, scope: str, generate: Callable[[], _DataKey]) -> _DataKey:
+        """The scope's live key (counting this use), or a fresh one from `generate`."""
+        with self._lock:
+            now = self._clock()
+            key = self._keys.get(scope)
+            if key is None or key.uses >= self.max_uses or now - key.born > self.max_age_seconds:
+                key = generate()
+                key.born = now
+                self._keys[scope] = key
+            key.uses += 1
+            return key
+
+
 class KmsEnvelopeVault:
     """`PersonalDataVault` (domain/personal_data.py) over a boto3 KMS client."""
 
@@ -53,11 +107,13 @@ class KmsEnvelopeVault:
         key_id: str,
         random_bytes: Callable[[int], bytes] = os.urandom,
         index_key: Callable[[], bytes] | None = None,
+        key_cache: DataKeyCache | None = None,
     ) -> None:
         self._kms = kms
         self._key_id = key_id
         self._random = random_bytes
         self._index_key = index_key  # the blind index's HMAC key (Secrets Manager, cached)
+        self._cache = key_cache  # None: one data key per seal, wrapped under the order key
 
     def index_phone(self, phone: str) -> str:
         """The phone's blind index (domain/blind_index.py); "" without a key configured."""
@@ -69,14 +125,24 @@ class KmsEnvelopeVault:
             raise VaultUnavailable(f"could not read the blind index key: {exc}") from exc
         return phone_index(key, phone)
 
-    def seal(self, order_key: str, fields: Mapping[str, str]) -> Sealed:
+    def _generate(self, context: str) -> _DataKey:
         try:
             response = self._kms.generate_data_key(
-                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={CONTEXT_KEY: order_key}
+                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={CONTEXT_KEY: context}
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable("generate a data key", exc) from exc
-        cipher = AESGCM(response["Plaintext"])
+        return _DataKey(
+            response["Plaintext"], _b64(response["CiphertextBlob"]), str(response["KeyId"]), 0.0
+        )
+
+    def seal(self, order_key: str, fields: Mapping[str, str]) -> Sealed:
+        if self._cache is None:
+            context, key = "", self._generate(order_key)
+        else:
+            context = key_scope(order_key)
+            key = self._cache.take(context, lambda: self._generate(context))
+        cipher = AESGCM(key.plaintext)
         sealed = []
         for name, value in fields.items():
             nonce = self._random(NONCE_BYTES)
@@ -84,16 +150,25 @@ class KmsEnvelopeVault:
             sealed.append((name, _b64(nonce + text)))
         return Sealed(
             order_key=order_key,
-            key_id=str(response["KeyId"]),
-            wrapped_key=_b64(response["CiphertextBlob"]),
+            key_id=key.key_id,
+            wrapped_key=key.wrapped,
             fields=tuple(sorted(sealed)),
+            context=context,
         )
 
     def open(self, sealed: Sealed, order_key: str) -> dict[str, str]:
+        # A store's shared key opens only for that store's orders (the AAD then decides the
+        # order); a per-order key only with the order's own context (KMS decides).
+        context = sealed.context or order_key
+        if sealed.context and key_scope(order_key) != sealed.context:
+            raise SealBroken(
+                f"the personal data sealed for {sealed.order_key} does not open for order "
+                f"{order_key}: it was sealed for another store"
+            )
         try:
             response = self._kms.decrypt(
                 CiphertextBlob=base64.b64decode(sealed.wrapped_key),
-                EncryptionContext={CONTEXT_KEY: order_key},
+                EncryptionContext={CONTEXT_KEY: context},
                 KeyId=sealed.key_id,
             )
         except ClientError as exc:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.adapters.dynamo import DynamoOrderRepository
@@ -59,19 +61,41 @@ def changed_skus(changes: Iterable[StockChange]) -> list[str]:
 
 
 class NudgingOrderRepository(DynamoOrderRepository):
-    """The order repository, nudging the stock pusher after each commit that moved stock."""
+    """The order repository, nudging the stock pusher after each commit that moved stock, or
+    once per batch inside `nudges_deferred` (the order processor: one SendMessageBatch for a
+    whole SQS batch's SKUs instead of one per booking)."""
 
     def __init__(self, models: Models, nudger: SqsStockNudger) -> None:
         super().__init__(models)
         self._nudger = nudger
+        self._deferred = threading.local()  # per thread: the SKUs waiting for the batch's end
+
+    @contextmanager
+    def nudges_deferred(self) -> Iterator[None]:
+        """Collect the SKUs committed inside; nudge them once on the way out (an exception
+        too: what was committed is nudged; a crash loses only the nudge, as before)."""
+        skus: list[str] = []
+        self._deferred.skus = skus
+        try:
+            yield
+        finally:
+            self._deferred.skus = None
+            self._nudger.nudge(skus)
+
+    def _nudge(self, skus: list[str]) -> None:
+        waiting = getattr(self._deferred, "skus", None)
+        if waiting is None:
+            self._nudger.nudge(skus)
+        else:
+            waiting.extend(skus)
 
     def commit(self, plan: BookingPlan) -> None:
         super().commit(plan)
-        self._nudger.nudge(changed_skus(plan.stock_changes))
+        self._nudge(changed_skus(plan.stock_changes))
 
     def roll_back_part(self, event_key: str, reverse: Sequence[StockChange]) -> None:
         super().roll_back_part(event_key, reverse)
-        self._nudger.nudge(changed_skus(reverse))
+        self._nudge(changed_skus(reverse))
 
     def configure_stock(
         self,

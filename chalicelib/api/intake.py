@@ -1,5 +1,11 @@
-"""Queue canonical events from any source (webhooks, the Amazon queue, the pull pollers) and
-record each one's receipt in the trail: the one way an event enters processing."""
+"""Queue canonical events from any source (webhooks, the Amazon queue, the pull pollers): the
+one way an event enters processing.
+
+The trail's receipt is not written here: the queued message carries it (the event's platform,
+store and receipt time; SQS adds the message id and its send time), and the processor records
+it with the booking, in the same transaction (api/processor.py), or with a failed attempt.
+The intake's only AWS requests are then the sealing (a cached data key) and the SendMessage.
+An event still on the queue is counted by the queue's depth (conservation's `in flight`)."""
 
 from __future__ import annotations
 
@@ -11,26 +17,7 @@ from chalicelib.domain.ingest import enqueue_events
 from chalicelib.domain.model import OrderEvent
 from chalicelib.domain.ports import StoreRules
 from chalicelib.domain.tracking import TrackUpdate
-from chalicelib.observability import logger, metrics
-
-
-def record_receipts(
-    deps: Container,
-    platform: str,
-    store: str,
-    received_at: datetime,
-    ack_ms: int,
-    event_keys: Sequence[str],
-    message_ids: Sequence[str],
-) -> None:
-    """One trail receipt per queued event. A failed write never fails the intake: the event is
-    queued, so it will be booked; its trail lacks the receipt and the metric says so."""
-    for event_key, message_id in zip(event_keys, message_ids, strict=True):
-        try:
-            deps.trail.record_receipt(event_key, platform, store, received_at, ack_ms, message_id)
-        except Exception:
-            logger().exception("trail receipt not recorded", extra={"event_key": event_key})
-            metrics().add_metric(name="TrailWriteFailures", unit="Count", value=1)
+from chalicelib.observability import logger
 
 
 def queue_and_record(
@@ -42,15 +29,16 @@ def queue_and_record(
     received_at: datetime,
     ack_ms: int = 0,
 ) -> tuple[str, ...]:
-    """Queue `events` (each message carries the raw payload; both sealed, with the store's
-    rules for the address checks) and record their receipts; returns the message ids. Raises
-    if queuing (or sealing) fails: the caller must not confirm or acknowledge the source then
-    (it will redeliver)."""
+    """Queue `events` (each message carries the raw payload and its receipt; both sealed, with
+    the store's rules for the address checks); returns the message ids. Raises if queuing (or
+    sealing) fails: the caller must not confirm or acknowledge the source then (it will
+    redeliver). `received_at` and `ack_ms` are logged; the trail takes them from the message."""
     configured = deps.catalog.get_store(platform, store)
     rules = configured.rules if configured is not None else StoreRules()
     message_ids = enqueue_events(events, raw, deps.queue, deps.personal_data, rules)
-    record_receipts(
-        deps, platform, store, received_at, ack_ms, [e.event_key for e in events], message_ids
+    logger().debug(
+        "events queued",
+        extra={"store": f"{platform}/{store}", "events": len(events), "ack_ms": ack_ms},
     )
     return message_ids
 
@@ -65,20 +53,15 @@ def queue_track_updates(
     ack_ms: int = 0,
 ) -> tuple[str, ...]:
     """Queue carrier-track updates (domain/tracking.py) for the order processor, one message
-    `{"track": ...}` each, and record their receipts in the trail under `tracking/<provider>`.
-    The checkpoints are scrubbed already and name no buyer, so nothing is sealed."""
+    `{"track": ...}` each; the processor records their receipts in the trail under
+    `tracking/<provider>`. The checkpoints are scrubbed already and name no buyer, so nothing
+    is sealed."""
     message_ids = []
     for update in updates:
         message = {"track": update.to_dict(), "event_key": update.event_key}
         message_ids.append(deps.queue.send(message, update.key))
-    for update, message_id in zip(updates, message_ids, strict=True):
-        record_receipts(
-            deps,
-            TRACKING_PLATFORM,
-            update.provider,
-            received_at,
-            ack_ms,
-            [update.event_key],
-            [message_id],
-        )
+    logger().debug(
+        "track updates queued",
+        extra={"updates": len(updates), "received_at": str(received_at), "ack_ms": ack_ms},
+    )
     return tuple(message_ids)

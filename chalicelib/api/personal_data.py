@@ -24,7 +24,7 @@ from chalice import Blueprint
 from chalicelib.api.access import audit, principal_of
 from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.deps import Container, container
-from chalicelib.domain.archive import raw_key_of
+from chalicelib.domain.archive import raw_location
 from chalicelib.domain.audit import Action
 from chalicelib.domain.bounds import check_id
 from chalicelib.domain.errors import InvalidPayload, NotFound
@@ -57,14 +57,15 @@ def _include_raw(query: Any) -> bool:
 
 def last_raw_document(deps: Container, order: Order) -> tuple[str, dict[str, Any] | None]:
     """The archived payload of the event that last changed the order (found through its
-    trail: platform, store and receipt time name the archive key)."""
+    trail: the batch object it names, or platform, store and receipt time name the key)."""
     event_key = order.last_event_key
     trail = deps.trail.get(event_key) if event_key else None
     received = (trail or {}).get("received_at")
     if not received:
         return event_key, None
     at = received if isinstance(received, datetime) else parse_aware(str(received))
-    key = raw_key_of(order.platform, order.store, event_key, at)
+    where = {**(trail or {}), "platform": order.platform, "store": order.store}
+    key = raw_location({**where, "event_key": event_key}, at)
     return event_key, deps.raw_archive.read(key)
 
 

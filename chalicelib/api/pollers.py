@@ -62,8 +62,8 @@ class _Result(Protocol):
 
 
 class IntakeSink:
-    """Where pollers put what they read: the order queue (with trail receipts), and the
-    ledger for what can never be booked."""
+    """Where pollers put what they read: the order queue (its messages carry the receipts),
+    and the ledger for what can never be booked."""
 
     def __init__(self, deps: Container, store: Store) -> None:
         self._deps = deps

@@ -9,6 +9,10 @@ in the DLQ after 5 receives. A permanent failure is recorded as rejected and not
 from __future__ import annotations
 
 import contextlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -19,9 +23,15 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
+from chalicelib.api.intake import TRACKING_PLATFORM
 from chalicelib.api.tracking import apply_track_message, read_track_message
 from chalicelib.deps import Container, container
-from chalicelib.domain.archive import raw_document, raw_key
+from chalicelib.domain.archive import (
+    batch_member_key,
+    batch_object_key,
+    raw_document,
+    raw_key,
+)
 from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.delivery import (
     MAX_ATTEMPTS,
@@ -31,7 +41,14 @@ from chalicelib.domain.delivery import (
 )
 from chalicelib.domain.details import complete_thin_event
 from chalicelib.domain.errors import AlreadyProcessed, UnknownStore
-from chalicelib.domain.model import BookingPlan, EventRecord, OrderEvent, Outcome
+from chalicelib.domain.model import (
+    BookingPlan,
+    EventRecord,
+    OrderEvent,
+    Outcome,
+    Receipt,
+    TrailEntry,
+)
 from chalicelib.domain.personal_data import raw_of, seal_buyer, seal_event
 from chalicelib.domain.ports import StoreRules
 from chalicelib.domain.processing import ProcessResult, process_order_event
@@ -68,14 +85,84 @@ def read_event(body: str, deps: Container) -> OrderEvent:
     return read_message(body, deps)[0]
 
 
-def message_key(body: str, deps: Container) -> str:
-    """The event key of a queued message: a carrier-track update's, or an order event's."""
+@dataclass(frozen=True)
+class Delivery:
+    """What SQS says of one delivery of a message: the receipt's part of the trail."""
+
+    message_id: str
+    attempt: int
+    sent_ms: int | None  # SentTimestamp: when the intake's SendMessage was accepted
+
+    @classmethod
+    def of(cls, record: SQSRecord) -> Delivery:
+        sent = record.attributes.sent_timestamp
+        return cls(
+            record.message_id,
+            int(record.attributes.approximate_receive_count or 1),
+            int(sent) if sent and str(sent).isdigit() else None,
+        )
+
+    def receipt(self, event_key: str, platform: str, store: str, received_at: datetime) -> Receipt:
+        ack = None
+        if self.sent_ms is not None:
+            ack = max(0, self.sent_ms - round(received_at.timestamp() * 1000))
+        return Receipt(event_key, platform, store, received_at, ack, self.message_id)
+
+
+def message_receipt(body: str, deps: Container, delivery: Delivery) -> Receipt:
+    """The receipt a queued message carries (InvalidMessage if it cannot be read)."""
     track = read_track_message(body, deps)
-    return str(track["event_key"]) if track is not None else read_event(body, deps).event_key
+    if track is not None:  # (an unreadable one is still recorded under its own key)
+        update = track["track"] if isinstance(track["track"], dict) else {}
+        try:
+            received = datetime.fromisoformat(str(update["received_at"]))
+        except (KeyError, ValueError):
+            received = deps.now()
+        provider = str(update.get("provider") or "")
+        return delivery.receipt(str(track["event_key"]), TRACKING_PLATFORM, provider, received)
+    event = read_event(body, deps)
+    return delivery.receipt(event.event_key, event.platform, event.store, event.received_at)
 
 
-def handle_order_message(body: str, deps: Container) -> ProcessResult:
-    """Load one queued message and book its event (or apply its carrier-track update)."""
+def archive_batch(bodies: Sequence[str], deps: Container) -> dict[str, str]:
+    """Keep the raw payloads of a batch's order events in one S3 object, before any of them is
+    booked; returns where each event's is (event key -> `raw_key`). A message that cannot be
+    read or sealed here, or a failed PUT, leaves its events to the per-event archive in
+    `handle_order_message` (which fails their attempt if S3 still refuses)."""
+    documents: dict[str, dict[str, Any]] = {}
+    for body in bodies:
+        try:
+            if read_track_message(body, deps) is not None:
+                continue
+            event, raw = read_message(body, deps)
+            if not isinstance(raw, Sealed):  # queued before sealing: sealed and kept alone
+                continue
+            store = deps.catalog.get_store(event.platform, event.store)
+            rules = store.rules if store is not None else StoreRules()
+            event, sealed_raw = seal_event(event, raw, deps.personal_data, rules)
+        except Exception:  # handled (rejected, retried) by its own record's attempt
+            continue
+        documents[event.event_key] = raw_document(event, sealed_raw)
+    if not documents:
+        return {}
+    object_key = batch_object_key(deps.now(), uuid.uuid4().hex)
+    try:
+        deps.raw_archive.keep_batch(object_key, documents)
+    except Exception:
+        logger().exception("batch raw archive not written; archiving per event")
+        return {}
+    return {key: batch_member_key(object_key, key) for key in documents}
+
+
+def handle_order_message(
+    body: str,
+    deps: Container,
+    delivery: Delivery | None = None,
+    archived: Mapping[str, str] | None = None,
+) -> ProcessResult:
+    """Load one queued message and book its event (or apply its carrier-track update). With
+    `delivery`, the event's trail is written in the booking's transaction; `archived` says
+    where `archive_batch` kept raw payloads (others are kept here, one object each)."""
     track = read_track_message(body, deps)
     if track is not None:
         return ProcessResult(apply_track_message(track, deps), "", 1)
@@ -88,7 +175,9 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     )
     # Kept before booking, so every booked event's payload can be looked at; a failed write
     # fails the attempt like any other AWS failure (retried with backoff, then the DLQ).
-    deps.raw_archive.keep(raw_key(event), raw_document(event, sealed_raw))
+    raw_at = (archived or {}).get(event.event_key, "")
+    if not raw_at:
+        deps.raw_archive.keep(raw_key(event), raw_document(event, sealed_raw))
     log = logger()
     log.set_correlation_id(event.correlation_id)
     if store is None:
@@ -109,7 +198,11 @@ def handle_order_message(body: str, deps: Container) -> ProcessResult:
     full = seal_buyer(
         complete_thin_event(event, store, deps.order_details), deps.personal_data, rules
     )
-    result = process_order_event(full, deps.orders, context, resolve)
+    trail = None
+    if delivery is not None:
+        receipt = delivery.receipt(event.event_key, event.platform, event.store, event.received_at)
+        trail = TrailEntry(replace(receipt, raw_key=raw_at), delivery.attempt, deps.now())
+    result = process_order_event(full, deps.orders, context, resolve, trail)
     lag = (deps.now() - event.received_at).total_seconds()
     log.info(
         "order event processed",
@@ -195,19 +288,25 @@ def track_attempt(
     error_class: str | None = None,
     error: str | None = None,
 ) -> None:
-    """Append this attempt to the event's trail (final outcomes close it). Never raises: the
-    booking is committed already, and the pending-events job repairs a trail left open."""
-    attempt = int(record.attributes.approximate_receive_count or 1)
+    """Append this attempt, with the receipt its message carries, to the event's trail (final
+    outcomes close it): for what the booking's transaction did not write (a failure, a
+    rejection, a duplicate, a carrier-track update). Never raises: the booking is committed
+    already, and the pending-events job repairs a trail left open."""
+    delivery = Delivery.of(record)
     try:
-        event_key = message_key(record.body, deps)
+        receipt = message_receipt(record.body, deps, delivery)
         final = outcome in FINAL_OUTCOMES
-        if error:  # why it failed, for `dlq show`: scrubbed, short
-            reason = scrub_free_text(error)[:300]
-            deps.trail.record_attempt(
-                event_key, deps.now(), attempt, outcome, error_class, final, error=reason
-            )
-        else:
-            deps.trail.record_attempt(event_key, deps.now(), attempt, outcome, error_class, final)
+        reason = scrub_free_text(error)[:300] if error else None  # for `dlq show`: short
+        deps.trail.record_attempt(
+            receipt.event_key,
+            deps.now(),
+            delivery.attempt,
+            outcome,
+            error_class,
+            final,
+            error=reason,
+            receipt=receipt,
+        )
     except InvalidMessage:
         return  # no event key, so no trail (the rejection is in the events table)
     except Exception:
@@ -219,9 +318,12 @@ def track_attempt(
 def handle_order_events(event: Any) -> dict[str, Any]:
     deps = container()
 
+    records = event.to_dict().get("Records") or []
+    archived = archive_batch([str(r.get("body") or "") for r in records], deps)
+
     def record_handler(record: SQSRecord) -> str:
         try:
-            outcome = handle_order_message(record.body, deps).outcome.value
+            result = handle_order_message(record.body, deps, Delivery.of(record), archived)
         except Exception as exc:
             if is_permanent(exc):
                 outcome = reject_message(record, exc, deps)
@@ -231,14 +333,20 @@ def handle_order_events(event: Any) -> dict[str, Any]:
             track_attempt(record, deps, error_class=type(exc).__name__, error=str(exc))
             schedule_retry(record, exc, deps)
             raise
-        track_attempt(record, deps, outcome=outcome)
-        return outcome
+        if result.plan is None or result.plan.trail is None:  # not written with the booking
+            track_attempt(record, deps, outcome=result.outcome.value)
+        return result.outcome.value
 
-    return dict(
-        process_partial_response(
-            event=event.to_dict(),
-            record_handler=record_handler,
-            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-            context=event.context,
+    # the batch's stock nudges leave together at its end (adapters/stock_nudge.py)
+    deferred = getattr(deps.orders, "nudges_deferred", contextlib.nullcontext)
+    with deferred():
+        return dict(
+            process_partial_response(
+                event=event.to_dict(),
+                record_handler=record_handler,
+                processor=BatchProcessor(
+                    event_type=EventType.SQS, raise_on_entire_batch_failure=False
+                ),
+                context=event.context,
+            )
         )
-    )

@@ -4,9 +4,9 @@ backup, and applying queued updates (domain/tracking.py).
 `POST /tracking/{provider}/callback` is public like the webhooks: the provider's signature is
 the authentication (快递100: `sign` = MD5(param + salt); AfterShip: `aftership-hmac-sha256`).
 It verifies, queues the update for the order processor through the intake path and answers
-what the provider expects; nothing is written on the provider's clock but the queue and the
-trail. The processor applies it (`apply_track_message`): one conditional write, so a
-redelivery or an older push changes nothing.
+what the provider expects; nothing is written on the provider's clock but the queue (the
+processor records the trail). The processor applies it (`apply_track_message`): one
+conditional write, so a redelivery or an older push changes nothing.
 """
 
 from __future__ import annotations

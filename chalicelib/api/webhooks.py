@@ -8,7 +8,6 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.http import api_errors, json_response
-from chalicelib.api.intake import record_receipts
 from chalicelib.channels.webhook import accept_webhook
 from chalicelib.deps import container
 from chalicelib.observability import logger, metrics
@@ -42,16 +41,14 @@ def handle_webhook(platform: str, store: str) -> Any:
     )
     ack_ms = round((time.monotonic() - started) * 1000)  # verify + queue: the sender's wait
     logger().set_correlation_id(accepted.delivery_id)
-    # The event is queued, so it will be booked: a failed trail write keeps the answer 2xx
-    # (a 5xx would only make the platform send it again).
-    record_receipts(
-        deps, platform, store, received_at, ack_ms, accepted.event_keys, accepted.message_ids
-    )
+    # The event is queued, so it will be booked; its message carries the receipt, which the
+    # processor records in the trail with the booking (api/intake.py).
     logger().info(
         "webhook accepted",
         extra={
             "platform": platform,
             "store": store,
+            "ack_ms": ack_ms,
             "events": len(accepted.event_keys),
             "after_sales": list(accepted.after_sales),
         },

@@ -29,9 +29,11 @@ def enqueue_events(
     no message (nor its S3 overflow) holds personal data in clear. Returns the message ids."""
     check_events(events)  # all or none: nothing queued that could never be booked
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    message_ids = []
+    messages = []
     for event in events:
         sealed, sealed_raw = seal_event(event, text, vault, rules)
         message = {"event": sealed.to_dict(), "raw_sealed": sealed_raw.to_dict()}
-        message_ids.append(queue.send(message, event.correlation_id))
-    return tuple(message_ids)
+        messages.append((message, event.correlation_id))
+    if len(messages) == 1:
+        return (queue.send(*messages[0]),)
+    return tuple(queue.send_many(messages))  # SendMessageBatch: 10 a request

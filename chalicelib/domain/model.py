@@ -414,6 +414,30 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """An event's receipt as its trail keeps it. The queued message carries it (the event's
+    platform, store and receipt time; SQS's message id and send time), so the processor
+    records it with the booking instead of the intake writing it on the sender's clock."""
+
+    event_key: str
+    platform: str
+    store: str
+    received_at: datetime
+    ack_ms: int | None  # receipt -> queued (SQS's SentTimestamp), when known
+    message_id: str
+    raw_key: str = ""  # where the processor archived its raw payload, if in a batch object
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """A processing attempt with its receipt: committed in the booking's own transaction."""
+
+    receipt: Receipt
+    attempt: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class BookingPlan:
     """Everything one event changes, committed all or nothing."""
 
@@ -424,6 +448,7 @@ class BookingPlan:
     anomalies: tuple[Anomaly, ...] = ()
     creates_stock: bool = False  # a receipt may create the SKU's first stock item
     staged_final: bool = False  # completes a staged commit: the record exists, as `staging`
+    trail: TrailEntry | None = None  # the event's trail, written final in the same transaction
 
     @property
     def outcome(self) -> Outcome:

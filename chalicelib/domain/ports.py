@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.model import Anomaly, BookingPlan, Order, StockChange, StockLevel
+from chalicelib.domain.model import Anomaly, BookingPlan, Order, Receipt, StockChange, StockLevel
 from chalicelib.domain.principal import Principal
 
 # The API key and audit ports live beside their types (domain/api_keys.py, domain/audit.py),
@@ -73,6 +73,13 @@ class OrderRepository(Protocol):
     def get_order(self, key: str) -> Order | None: ...
 
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]: ...
+
+    def read_booking(
+        self, order_key: str, skus: Sequence[str], warehouses: Sequence[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel]]:
+        """The order and the stock items of `skus` in `warehouses` (those that exist), read
+        consistently in one round trip where the store allows it."""
+        ...
 
     def get_event_outcome(self, event_key: str) -> Mapping[str, Any] | None: ...
 
@@ -163,6 +170,11 @@ class EventQueue(Protocol):
         """Queue one message; returns the message id."""
         ...
 
+    def send_many(self, messages: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
+        """Queue (body, correlation id) messages in as few requests as the queue allows;
+        returns their ids in order; raises if any was refused (some may have gone)."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> Any: ...
@@ -195,9 +207,12 @@ class Trail(Protocol):
         error_class: str | None = None,
         final: bool = False,
         error: str | None = None,
+        receipt: Receipt | None = None,
     ) -> None:
         """Append an attempt (its outcome, or the error class and message of a failed one);
-        when `final`, set the final outcome and clear pending in the same write."""
+        when `final`, set the final outcome and clear pending in the same write. With
+        `receipt`, record it too (a redelivery keeps the first time) and, when not final,
+        mark the event pending unless it is final already."""
         ...
 
     def finalize(self, event_key: str, outcome: str) -> None:

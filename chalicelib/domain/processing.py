@@ -8,7 +8,14 @@ from datetime import datetime
 
 from chalicelib.domain.booking import BookingContext, complete_from, merge_lines, plan_event
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
-from chalicelib.domain.model import BookingPlan, OrderEvent, OrderLine, Outcome, order_key
+from chalicelib.domain.model import (
+    BookingPlan,
+    OrderEvent,
+    OrderLine,
+    Outcome,
+    TrailEntry,
+    order_key,
+)
 from chalicelib.domain.ports import OrderRepository
 from chalicelib.domain.staged import commit_plan, resolve_existing
 from chalicelib.domain.stock_ops import (
@@ -77,16 +84,26 @@ def process_order_event(
     repository: OrderRepository,
     context: Callable[[], BookingContext],
     resolve_sku: Callable[[str], str | None] | None = None,
+    trail: TrailEntry | None = None,
 ) -> ProcessResult:
-    """Book `event` exactly once."""
+    """Book `event` exactly once; with `trail`, its trail (receipt, this attempt, the final
+    outcome) is written in the booking's transaction."""
     mapped = map_skus(event, resolve_sku)
 
     def make_plan() -> BookingPlan:
-        order = repository.get_order(mapped.order_key)
-        full = complete_from(mapped, order)  # a thin event's SKUs are the order's
-        skus = list(merge_lines(full.lines))
-        stock = repository.get_stock(skus) if skus else {}
-        return plan_event(full, order, stock, context())
+        ctx = context()
+        skus = list(merge_lines(mapped.lines))
+        if mapped.complete and skus and ctx.warehouses:
+            # the order and its SKUs' stock in every warehouse: one consistent read
+            order, stock = repository.read_booking(mapped.order_key, skus, list(ctx.warehouses))
+            plan = plan_event(mapped, order, stock, ctx)
+        else:
+            order = repository.get_order(mapped.order_key)
+            full = complete_from(mapped, order)  # a thin event's SKUs are the order's
+            skus = list(merge_lines(full.lines))
+            stock = repository.get_stock(skus) if skus else {}
+            plan = plan_event(full, order, stock, ctx)
+        return replace(plan, trail=trail) if trail is not None else plan
 
     return commit_with_retry(repository, make_plan, f"order {event.order_key}")
 

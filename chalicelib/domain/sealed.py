@@ -14,6 +14,11 @@ The data key is generated for one order (`GenerateDataKey` with the encryption c
 another order does not open. Each field has its own nonce and is authenticated with the order
 key and its own name as associated data, so fields cannot be swapped either. `order_key` is
 kept for people reading the item; opening always uses the order the caller names.
+
+A data key may also be shared by several orders of one store (adapters/personal_data.py caches
+it for a few minutes): the envelope then says so in `"context": "<platform#store>"`, the
+encryption context KMS wrapped it under, and each field stays bound to its own order by the
+associated data. An envelope without `context` was sealed under its order's own key.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ class Sealed:
     key_id: str
     wrapped_key: str
     fields: tuple[tuple[str, str], ...]  # (name, base64 nonce|ciphertext|tag), sorted by name
+    context: str = ""  # the KMS encryption context's value when not the order key (a store's)
+
+    @property
+    def key_context(self) -> str:
+        """The `order_key` encryption context the data key was wrapped under."""
+        return self.context or self.order_key
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -51,10 +62,11 @@ class Sealed:
             self.key_id,
             self.wrapped_key,
             tuple((n, c) for n, c in self.fields if n in wanted),
+            self.context,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "v": VERSION,
             "alg": ALGORITHM,
             "key_id": self.key_id,
@@ -62,6 +74,9 @@ class Sealed:
             "order_key": self.order_key,
             "fields": dict(self.fields),
         }
+        if self.context:
+            data["context"] = self.context
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Sealed:
@@ -78,6 +93,7 @@ class Sealed:
             key_id=str(data["key_id"]),
             wrapped_key=str(data["wrapped_key"]),
             fields=tuple(sorted((str(n), str(c)) for n, c in fields.items())),
+            context=str(data.get("context") or ""),
         )
 
 

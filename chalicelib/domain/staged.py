@@ -33,7 +33,8 @@ STAGING_TIMEOUT = timedelta(seconds=30)  # three times the processor's Lambda ti
 
 
 def items_needed(plan: BookingPlan) -> int:
-    return 1 + (plan.order is not None) + len(plan.stock_changes) + len(plan.anomalies)
+    extra = (plan.order is not None) + (plan.trail is not None)
+    return 1 + extra + len(plan.stock_changes) + len(plan.anomalies)
 
 
 def part_key(event_key: str, index: int) -> str:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.anomaly_rules import RULES
-from chalicelib.domain.archive import raw_key_of
+from chalicelib.domain.archive import raw_location
 from chalicelib.domain.dlq import ParkedMessage
 from chalicelib.domain.errors import InvalidPayload, NotFound
 from chalicelib.domain.model import Hold, Order
@@ -251,7 +251,7 @@ def raw_link(trail: Mapping[str, Any]) -> dict[str, Any] | None:
     received, platform, store = trail.get("received_at"), trail.get("platform"), trail.get("store")
     if not (received and platform and store):
         return None
-    key = raw_key_of(str(platform), str(store), str(trail["event_key"]), _time(received))
+    key = raw_location(trail, _time(received))
     return {"key": key, "fetch": RAW_HINT}
 
 

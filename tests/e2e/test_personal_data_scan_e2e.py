@@ -305,7 +305,7 @@ def test_no_buyer_phone_id_number_or_email_is_stored_queued_or_logged_in_clear(s
     dynamo = "\n".join(text for where, text in dynamodb_items(stack) if "orders" in where)
     assert "139****1234" in dynamo and "1101**********1234" in dynamo and "wrapped_key" in dynamo
     keys = [where for where, _ in s3_objects(stack)]
-    assert any("/raw/mall/demo-shop/" in k for k in keys)
+    assert any("/raw/batch/" in k for k in keys)  # the processor batches' raw payloads
     assert any("/overflow/" in k for k in keys)  # the big order's queue message, sealed
     audit = "\n".join(text for where, text in dynamodb_items(stack) if "audit" in where)
     assert audit.count("personal_data.decrypt") >= len(orders) and REASON in audit

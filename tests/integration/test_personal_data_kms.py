@@ -11,13 +11,14 @@ from dataclasses import replace
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.personal_data import KmsEnvelopeVault
+from chalicelib.adapters.personal_data import DataKeyCache, KmsEnvelopeVault
 from chalicelib.api.processor import handle_order_message
 from chalicelib.domain.ingest import enqueue_events
 from chalicelib.domain.model import Buyer, Outcome
 from chalicelib.domain.personal_data import SealBroken, reveal_personal_data
 from chalicelib.domain.ports import Store, StoreRules, Warehouse
 from chalicelib.domain.processing import adjust_stock
+from chalicelib.domain.sealed import Sealed
 from chalicelib.domain.stock_ops import Adjustment
 from tests.builders import event
 
@@ -40,7 +41,7 @@ def test_the_key_is_the_one_infra_defines_with_rotation_and_alias(container):
 
 
 def test_a_data_key_opens_only_with_its_orders_context(container):
-    vault = container.personal_data
+    vault = KmsEnvelopeVault(container._client("kms"), container.settings.pii_key_id)
     sealed = vault.seal(ORDER, {"phone": PHONE, "id_number": ID_NUMBER})
     assert sealed.key_id == container.settings.pii_key_id
     assert vault.open(sealed, ORDER) == {"phone": PHONE, "id_number": ID_NUMBER}
@@ -55,6 +56,50 @@ def test_a_data_key_opens_only_with_its_orders_context(container):
             kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=context)
     unwrapped = kms.decrypt(CiphertextBlob=wrapped, EncryptionContext={"order_key": ORDER})
     assert len(unwrapped["Plaintext"]) == 32  # AES-256
+
+
+def test_a_cached_data_key_serves_a_store_but_binds_each_order_by_its_aad(container):
+    kms = container._client("kms")
+    calls = []
+    kms.meta.events.register("before-send.kms.GenerateDataKey", lambda **kw: calls.append(1))
+    vault = KmsEnvelopeVault(kms, container.settings.pii_key_id, key_cache=DataKeyCache())
+    first = vault.seal(ORDER, {"phone": PHONE})
+    second = vault.seal("mall#s1#o-2", {"phone": "13900000000"})
+    assert len(calls) == 1  # one GenerateDataKey for both orders of the store
+    assert first.wrapped_key == second.wrapped_key and first.context == "mall#s1"
+    assert vault.open(first, ORDER) == {"phone": PHONE}
+    assert vault.open(Sealed.from_dict(second.to_dict()), "mall#s1#o-2") == {"phone": "13900000000"}
+    with pytest.raises(SealBroken, match="another order"):
+        vault.open(first, "mall#s1#o-2")  # same key, another order's associated data
+    moved = replace(first, order_key="mall#s1#o-2")
+    with pytest.raises(SealBroken):
+        vault.open(moved, "mall#s1#o-2")
+    with pytest.raises(SealBroken, match="another store"):
+        vault.open(first, "mall#s2#o-1")
+    other_store = vault.seal("mall#s2#o-1", {"phone": PHONE})
+    assert other_store.wrapped_key != first.wrapped_key and len(calls) == 2
+    # what is stored unwraps only under the store's context, as KMS checks it
+    wrapped = base64.b64decode(first.wrapped_key)
+    with pytest.raises(ClientError, match="InvalidCiphertextException"):
+        kms.decrypt(CiphertextBlob=wrapped, EncryptionContext={"order_key": ORDER})
+
+
+def test_a_cached_data_key_is_renewed_by_age_and_by_uses_and_old_envelopes_still_open(container):
+    kms = container._client("kms")
+    calls = []
+    kms.meta.events.register("before-send.kms.GenerateDataKey", lambda **kw: calls.append(1))
+    per_order = KmsEnvelopeVault(kms, container.settings.pii_key_id).seal(ORDER, {"phone": PHONE})
+    now = [0.0]
+    cache = DataKeyCache(max_age_seconds=300, max_uses=3, clock=lambda: now[0])
+    vault = KmsEnvelopeVault(kms, container.settings.pii_key_id, key_cache=cache)
+    keys = [vault.seal(f"mall#s1#o-{i}", {"phone": PHONE}).wrapped_key for i in range(4)]
+    assert len(set(keys)) == 2 and keys[0] == keys[2] != keys[3]  # the 4th: over max_uses
+    now[0] = 301.0
+    assert vault.seal("mall#s1#o-9", {"phone": PHONE}).wrapped_key != keys[3]  # too old
+    assert len(calls) == 4  # 1 per-order + 3 cached generations
+    assert vault.open(per_order, ORDER) == {"phone": PHONE}  # sealed before the cache
+    with pytest.raises(SealBroken):
+        vault.open(per_order, "mall#s1#o-2")
 
 
 def test_an_unknown_key_is_a_transient_failure(container):

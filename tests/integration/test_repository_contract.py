@@ -52,6 +52,25 @@ def test_committed_plan_reads_back_whole(repo):
     assert repo.get_event_outcome(plan.record.event_key)["outcome"] == "booked"
 
 
+def test_the_booking_read_returns_the_order_and_the_existing_stock_items(repo):
+    assert repo.read_booking("mall#s1#nope", ["A", "Z"], ["w1", "w2"]) == (
+        None,
+        {("A", "w1"): level(repo)},
+    )
+    plan = commit_new(repo, event(lines=(("A", 2), ("B", 1))))
+    order, stock = repo.read_booking(plan.order.key, ["A", "B", "A"], ["w1"])
+    assert order == repo.get_order(plan.order.key) == plan.order
+    assert stock == {("A", "w1"): level(repo), ("B", "w1"): level(repo, "B")}
+
+
+def test_the_booking_read_spans_more_keys_than_one_batch_get(repo):
+    skus = [f"S{i:03d}" for i in range(60)]
+    for sku in skus[::7]:
+        repo.put_stock(StockLevel.new(sku, "w2", 1))
+    _, stock = repo.read_booking("mall#s1#nope", skus, ["w1", "w2"])  # 121 keys
+    assert sorted(stock) == [(sku, "w2") for sku in skus[::7]]
+
+
 def test_second_commit_of_one_event_is_already_processed(repo):
     plan = commit_new(repo, event(lines=(("A", 2),)))
     with pytest.raises(AlreadyProcessed):

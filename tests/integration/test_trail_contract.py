@@ -32,6 +32,7 @@ def test_receipt_reads_back_pending(trail):
         "received_at": AT.isoformat(),
         "ack_ms": 12,
         "message_id": "m1",
+        "raw_key": None,
         "attempts": [],
         "final_outcome": None,
         "pending": True,
@@ -88,3 +89,25 @@ def test_receipts_are_per_store_and_utc_day(trail):
     assert [r["event_key"] for r in trail.receipts("mall", "s1", "2026-11-25")] == ["mall#s1#a"]
     assert [r["event_key"] for r in trail.receipts("mall", "s1", "2026-11-26")] == ["mall#s1#b"]
     assert trail.receipts("mall", "s3", "2026-11-25") == []
+
+
+def test_an_attempt_carrying_its_receipt_records_both_in_one_write(trail):
+    from chalicelib.domain.model import Receipt
+
+    first = Receipt("mall#s1#d1", "mall", "s1", AT, 40, "m1")
+    trail.record_attempt("mall#s1#d1", AT, 1, error_class="Throttled", receipt=first)
+    item = trail.get("mall#s1#d1")
+    assert item["pending"] is True and item["final_outcome"] is None
+    assert (item["received_at"], item["ack_ms"], item["message_id"]) == (AT.isoformat(), 40, "m1")
+    assert [r["event_key"] for r in trail.receipts("mall", "s1", "2026-11-25")] == ["mall#s1#d1"]
+    # a replay (a new message, sent later) keeps the first receipt's time and ack
+    later = Receipt("mall#s1#d1", "mall", "s1", AT + timedelta(hours=1), 9000, "m2")
+    trail.record_attempt("mall#s1#d1", AT, 2, "booked", final=True, receipt=later)
+    item = trail.get("mall#s1#d1")
+    assert (item["received_at"], item["ack_ms"]) == (AT.isoformat(), 40)
+    assert item["final_outcome"] == "booked" and item["pending"] is False
+    # a duplicate delivery after it was final leaves it final, not pending
+    trail.record_attempt("mall#s1#d1", AT, 3, "duplicate", receipt=later)
+    item = trail.get("mall#s1#d1")
+    assert item["final_outcome"] == "booked" and item["pending"] is False
+    assert trail.pending_before(AT + timedelta(days=1)) == []

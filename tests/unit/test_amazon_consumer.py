@@ -87,14 +87,15 @@ def test_a_notification_is_queued_for_booking_with_its_receipt(client, amazon):
     assert message["event"]["event_key"] == EVENT_KEY
     raw = opened_message(message, amazon.personal_data)["raw"]  # sealed in the queue
     assert json.loads(raw) == json.loads(notification())  # the notification as sent
-    receipt = amazon.trail.get(EVENT_KEY)
-    assert receipt["platform"] == "amazon" and receipt["store"] == SELLER
-    # received = when the notification reached our queue (SQS SentTimestamp)
-    assert receipt["received_at"] == datetime.fromtimestamp(1669751000, UTC).isoformat()
+    assert amazon.trail.get(EVENT_KEY) is None  # the receipt rides on the message
 
     process_order_queue(client, amazon)
     order = amazon.orders.get_order(ORDER_KEY)
     assert order is not None and order.booking is Booking.LOCKED
+    receipt = amazon.trail.get(EVENT_KEY)  # recorded with the booking
+    assert receipt["platform"] == "amazon" and receipt["store"] == SELLER
+    # received = when the notification reached our queue (SQS SentTimestamp)
+    assert receipt["received_at"] == datetime.fromtimestamp(1669751000, UTC).isoformat()
     assert amazon.orders.stock[("SKU-A", "w1")].locked == 2
     # the amounts come from getOrderItems: 20.00 for both units, USD
     assert order.currency == "USD"

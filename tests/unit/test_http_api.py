@@ -95,6 +95,7 @@ class FakeContainer:
         self.inventory_events = FakeEventPublisher()
         self.visibility = FakeVisibility()
         self.trail = FakeTrail()
+        self.orders.trail = self.trail  # a booking writes the trail in its own transaction
         self.dead_letters = FakeDeadLetters()
         self.order_history = FakeOrderHistory(
             self.orders, self.trail, self.dead_letters, self.raw_archive

@@ -243,7 +243,7 @@ def test_customer_service_sees_the_whole_story_masked(client, deps):
     ]
     receipt = view["entries"][0]
     assert receipt["details"]["authenticity"] == "signature verified"
-    assert receipt["details"]["raw"]["key"].startswith("raw/mall/demo-shop/2026/11/25/")
+    assert receipt["details"]["raw"]["key"].startswith("raw/batch/2026/11/25/")  # its batch
     assert "payload" not in receipt["details"]["raw"]
     # the order exactly as GET /orders shows it: masked
     order = get(client, "/orders/mall/demo-shop/o-1", "key-of-cs").json_body
@@ -297,6 +297,15 @@ def test_a_parked_event_shows_for_an_order_never_booked(client, deps):
     raw = body(mall_payload(order_id="o-2"))
     assert post_webhook(client, raw, signed_headers(raw, deps, "d-2")).status_code == 202
     ((message, correlation),) = deps.queue.messages
+
+    def throttled(key):
+        raise TimeoutError("DynamoDB timed out")
+
+    # its attempts failed (each recorded the receipt the message carries), then it was parked
+    real, deps.orders.get_order = deps.orders.get_order, throttled
+    attempt = client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
+    client.lambda_.invoke("handle_order_events", attempt)
+    deps.orders.get_order = real
     deps.dead_letters.messages.append(
         {
             "MessageId": "dlq-1",
@@ -311,7 +320,8 @@ def test_a_parked_event_shows_for_an_order_never_booked(client, deps):
     response = get(client, "/orders/mall/demo-shop/o-2/timeline", "test-admin-key")
     assert response.status_code == 200, response.body
     assert response.json_body["order"] is None
-    assert [e["kind"] for e in response.json_body["entries"]] == ["receipt", "dead_letter"]
+    kinds = [e["kind"] for e in response.json_body["entries"]]
+    assert kinds == ["receipt", "attempt", "dead_letter"]
 
 
 def test_an_order_nothing_is_known_of_is_404(client, deps):

@@ -222,8 +222,10 @@ def test_webhook_queues_only_sealed_personal_data_and_the_order_stores_it_sealed
     order = deps.orders.get_order(ORDER)
     assert order is not None and order.buyer is not None and order.buyer.sealed is not None
     assert_no_plaintext(order.buyer.to_dict())
-    (document,) = deps.raw_archive.documents.values()
-    assert_no_plaintext(document)
+    (batch,) = deps.raw_archive.documents.values()  # the processor batch's one object
+    assert_no_plaintext(batch)
+    kept_at = deps.trail.get(deps.orders.get_order(ORDER).last_event_key)["raw_key"]
+    document = deps.raw_archive.read(kept_at)
     assert open_raw_document(document, ORDER, deps.personal_data) == raw.decode()
     shown = client.http.get(
         "/orders/mall/demo-shop/o-1", headers={"Authorization": f"Bearer {KEY}"}

@@ -1,5 +1,6 @@
-"""Per-event trails over fakes: receipt at ingest, attempts in the processor, the pending-events
-job, and the conservation endpoint (the real handlers, as in test_http_api)."""
+"""Per-event trails over fakes: the receipt carried by the queued message and recorded by the
+processor with the booking (or a failed attempt), the pending-events job, and the conservation
+endpoint (the real handlers, as in test_http_api)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ def accept_one(client, deps: FakeContainer) -> dict:
     return message
 
 
-def process(client, message: dict, receive_count: int = 1):
+def process(client, message: dict, receive_count: int = 1, sent_ms: int | None = None):
     event = client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
     event["Records"][0]["messageId"] = "m0"
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    if sent_ms is not None:
+        event["Records"][0]["attributes"]["SentTimestamp"] = str(sent_ms)
     return client.lambda_.invoke("handle_order_events", event).payload
 
 
@@ -33,16 +36,18 @@ def run_job(name: str) -> dict:
     return app.handler_map[name](scheduled_event(name, "us-east-1"), LocalLambdaContext(name))
 
 
-def test_receipt_is_recorded_pending_with_ack_latency(client, deps):
-    accept_one(client, deps)
+def test_the_receipt_rides_on_the_message_and_is_recorded_with_the_booking(client, deps):
+    message = accept_one(client, deps)
+    assert deps.trail.items == {}  # the intake wrote nothing but the message
+    sent_ms = round(deps.now().timestamp() * 1000) + 38  # SQS took the message 38 ms later
+    assert process(client, message, sent_ms=sent_ms) == {"batchItemFailures": []}
     trail = deps.trail.get(EVENT_KEY)
-    assert trail["pending"] and trail["final_outcome"] is None
-    assert trail["message_id"] == "msg-1" and trail["received_at"] == deps.now().isoformat()
-    assert isinstance(trail["ack_ms"], int) and trail["ack_ms"] >= 0
+    assert trail["message_id"] == "m0" and trail["received_at"] == deps.now().isoformat()
+    assert trail["ack_ms"] == 38 and trail["final_outcome"] == "booked" and not trail["pending"]
     assert deps.trail.receipts("mall", "demo-shop", "2026-11-25")[0]["event_key"] == EVENT_KEY
 
 
-def test_a_failed_receipt_write_still_answers_2xx_and_queues(client, deps):
+def test_the_intake_does_not_touch_the_trail(client, deps):
     deps.trail.failing = RuntimeError("trail table throttled")
     accept_one(client, deps)
     assert deps.trail.items == {}
@@ -83,11 +88,15 @@ def test_a_failed_attempt_is_appended_with_its_error_class_and_stays_pending(cli
     assert trail["final_outcome"] == "booked" and not trail["pending"]
 
 
-def test_a_trail_failure_does_not_fail_the_booking(client, deps):
+def test_the_trail_is_written_with_the_booking_or_not_at_all(client, deps):
     message = accept_one(client, deps)
-    deps.trail.failing = RuntimeError("trail table throttled")
-    assert process(client, message) == {"batchItemFailures": []}
+    deps.trail.failing = RuntimeError("trail table throttled")  # fails the transaction
+    assert process(client, message) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert deps.orders.get_event_outcome(EVENT_KEY) is None  # nothing booked: retried
+    deps.trail.failing = None
+    assert process(client, message, receive_count=2) == {"batchItemFailures": []}
     assert deps.orders.get_event_outcome(EVENT_KEY)["outcome"] == "booked"
+    assert deps.trail.get(EVENT_KEY)["final_outcome"] == "booked"
 
 
 def test_pending_job_repairs_committed_events_and_alerts_on_the_rest(client, deps):
@@ -120,7 +129,8 @@ def test_conservation_endpoint_balances_and_flags(client, deps):
     message = accept_one(client, deps)
     url = "/ops/conservation?date=2026-11-25"
     (store,) = client.http.get(url, headers=AUTH).json_body["stores"]
-    assert (store["accepted"], store["in_flight"], store["queue_messages"]) == (1, 1, 1)
+    # queued, not yet attempted: its receipt is still on the message, counted by the queue
+    assert (store["accepted"], store["in_flight"], store["queue_messages"]) == (0, 0, 1)
     assert store["difference"] is False
     process(client, message)
     deps.queue.messages.clear()
