@@ -21,9 +21,17 @@ from chalicelib.adapters.dynamo_models import (
     RESERVATION_PARTITION,
     Models,
 )
+from chalicelib.adapters.stock_shards import (
+    HotStockConfig,
+    StockShards,
+    back_off,
+    is_throttle,
+    throttled_items,
+)
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
-from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
+from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, Throttled, TransientFailure
+from chalicelib.domain.hot_stock import fold_levels
 from chalicelib.domain.model import (
     Anomaly,
     Booking,
@@ -145,8 +153,12 @@ def _level_from_item(item: Any) -> StockLevel:
 class DynamoOrderRepository:
     """Orders, stock, event records (the ledger) and anomalies; one transaction per event."""
 
-    def __init__(self, models: Models) -> None:
+    def __init__(self, models: Models, hot_stock: HotStockConfig | None = None) -> None:
         self._m = models
+        # hot SKUs: stock items sharded over K items (adapters/stock_shards.py)
+        self._shards = StockShards(
+            models.inventory, models.connection, hot_stock or HotStockConfig()
+        )
 
     def get_order(self, key: str) -> Order | None:
         try:
@@ -157,15 +169,17 @@ class DynamoOrderRepository:
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]:
         levels: dict[tuple[str, str], StockLevel] = {}
         for sku in dict.fromkeys(skus):
-            for item in self._m.inventory.query(sku, consistent_read=True):
-                levels[(item.sku, item.warehouse)] = _level_from_item(item)
+            items = list(self._m.inventory.query(sku, consistent_read=True))
+            read = [_level_from_item(i) for i in items]
+            for level in self._shards.observe(sku, items, read):  # shards summed
+                levels[(level.sku, level.warehouse)] = level
         return levels
 
     def get_sku_levels(self, sku: str) -> list[StockLevel]:
-        return [_level_from_item(i) for i in self._m.inventory.query(sku)]
+        return fold_levels(_level_from_item(i) for i in self._m.inventory.query(sku))
 
     def all_stock(self) -> list[StockLevel]:
-        return [_level_from_item(i) for i in self._m.inventory.scan()]
+        return fold_levels(_level_from_item(i) for i in self._m.inventory.scan())
 
     def configure_stock(
         self,
@@ -219,8 +233,8 @@ class DynamoOrderRepository:
         items = list(self._m.inventory.query(sku, consistent_read=True))
         return SkuPushState(
             sku,
-            tuple(_level_from_item(i) for i in items),
-            {i.warehouse: int(i.stock_version or 0) for i in items},
+            tuple(fold_levels(_level_from_item(i) for i in items)),
+            {i.warehouse: int(i.stock_version or 0) for i in items},  # per item (shards too)
             frozenset(i.warehouse for i in items if i.push_pending),
             any(bool(i.limited_sale) for i in items),
         )
@@ -325,9 +339,10 @@ class DynamoOrderRepository:
         m = self._m
         roles = ["event"]
         try:
+            routed = self._shards.route(reverse, event_key, _level_from_item)
             with TransactWrite(connection=m.connection) as tx:
                 tx.delete(m.events(event_key), condition=m.events.outcome == Outcome.STAGING.value)
-                for change in reverse:
+                for change in routed.changes:
                     actions, condition = _stock_update(m.inventory, change, False)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
@@ -336,7 +351,7 @@ class DynamoOrderRepository:
                     )
                     roles.append(f"stock {change.sku}@{change.warehouse}")
         except TransactWriteError as exc:
-            error = _domain_error(exc, roles)
+            error = self._failed(exc, roles)
             if isinstance(error, AlreadyProcessed):
                 return  # the record is gone: rolled back before
             raise error from exc
@@ -357,6 +372,8 @@ class DynamoOrderRepository:
         # pynamodb sends puts before updates, in the order added: reasons come back that way.
         roles = ["event"]
         try:
+            # a hot SKU's change becomes changes of its shard items
+            routed = self._shards.route(plan.stock_changes, record.order_key, _level_from_item)
             with TransactWrite(connection=m.connection) as tx:
                 if plan.staged_final:  # the record exists as the staged commit's lock
                     tx.update(
@@ -376,7 +393,7 @@ class DynamoOrderRepository:
                         guard = m.orders.order_key.does_not_exist()
                     tx.save(_item_from_order(m, plan.order), condition=guard)
                     roles.append("order")
-                for change in plan.stock_changes:
+                for change in routed.changes:
                     actions, condition = _stock_update(m.inventory, change, plan.creates_stock)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
@@ -391,7 +408,31 @@ class DynamoOrderRepository:
                     )
                     roles.append(f"anomaly {anomaly.key}")
         except TransactWriteError as exc:
-            raise _domain_error(exc, roles) from exc
+            raise self._failed(exc, roles) from exc
+        self._shards.forget_reads()
+        self._shards.throttle_streak(False)
+        self._shards.rebalance_if_low(routed, _stock_update)
+
+    def _failed(self, exc: TransactWriteError, roles: list[str]) -> Exception:
+        """The domain error of a cancelled transaction; a throttled one (DynamoDB's per-item
+        write limit) pauses first and counts towards marking the item hot."""
+        self._shards.forget_reads()
+        reasons = exc.cancellation_reasons or []
+        if exc.cause_response_code == "TransactionCanceledException" and is_throttle(reasons):
+            self._shards.note_throttled(throttled_items(roles, reasons))
+            back_off(self._shards.throttle_streak(True))
+            return Throttled(
+                "write rate exceeded: "
+                + ", ".join(
+                    role
+                    for role, r in zip(roles, reasons, strict=False)
+                    if r is not None and r.code != "None"
+                )
+            )
+        error = _domain_error(exc, roles)
+        if isinstance(error, ConcurrentUpdate):  # a SKU sharded by another process?
+            self._shards.learn_failed(roles, reasons, _level_from_item)
+        return error
 
 
 def order_ref(order_key: str) -> str | None:

@@ -23,6 +23,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from chalicelib.domain.hot_stock import fold_levels
 from chalicelib.domain.model import StockLevel
 from chalicelib.domain.order_search import (
     BY_BUYER,
@@ -334,7 +335,7 @@ class DynamoStockList:
                     holdback_channels=tuple(str(c) for c in item.holdback_channels or ()),
                 )
             )
-        return rows
+        return fold_levels(rows)  # a hot SKU's shard items summed into its warehouse
 
 
 class PushRecorder:

@@ -21,6 +21,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import DynamoOrderRepository
 from chalicelib.adapters.dynamo_models import Models
+from chalicelib.adapters.stock_shards import HotStockConfig
 from chalicelib.domain.model import BookingPlan, StockChange
 
 log = logging.getLogger("orderhub.stock_nudge")
@@ -61,8 +62,10 @@ def changed_skus(changes: Iterable[StockChange]) -> list[str]:
 class NudgingOrderRepository(DynamoOrderRepository):
     """The order repository, nudging the stock pusher after each commit that moved stock."""
 
-    def __init__(self, models: Models, nudger: SqsStockNudger) -> None:
-        super().__init__(models)
+    def __init__(
+        self, models: Models, nudger: SqsStockNudger, hot_stock: HotStockConfig | None = None
+    ) -> None:
+        super().__init__(models, hot_stock)
         self._nudger = nudger
 
     def commit(self, plan: BookingPlan) -> None:
