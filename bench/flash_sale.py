@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(env)
     port = args.port or _free_port()
     emulator = _start_emulator(port, args.rate)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the emulator
     try:
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         session = boto3.session.Session(region_name=REGION)

@@ -61,9 +61,10 @@ class ItemWriteLimiter:
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self.throttled = 0
 
-    def configure(self, rate: float) -> None:
+    def configure(self, rate: float, clock: Callable[[], float] | None = None) -> None:
         with self._lock:
             self.rate = max(0.0, float(rate))
+            self._clock = clock or time.monotonic
             self._buckets.clear()
             self.throttled = 0
 
@@ -91,9 +92,10 @@ LIMITER = ItemWriteLimiter()
 _INSIDE = threading.local()  # within a transaction its items were admitted already
 
 
-def configure(rate: float) -> None:
-    """Writes a second each item may take in this process (0: no limit)."""
-    LIMITER.configure(rate)
+def configure(rate: float, clock: Callable[[], float] | None = None) -> None:
+    """Writes a second each item may take in this process (0: no limit); `clock` (seconds)
+    for tests that step time themselves."""
+    LIMITER.configure(rate, clock)
 
 
 def _key_of(backend: DynamoDBBackend, table_name: str, key: dict[str, Any]) -> tuple[str, str]:

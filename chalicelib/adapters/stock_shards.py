@@ -34,6 +34,7 @@ from chalicelib.domain.hot_stock import (
 )
 from chalicelib.domain.model import StockChange, StockLevel
 
+REBALANCE_ATTEMPTS = 3
 THROTTLE_CODES = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
@@ -168,28 +169,34 @@ class StockShards:
             moves = plan_rebalance(stock)
             if len(moves) < 2:
                 continue
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    for move in moves:
-                        _, index = parse_key(move.warehouse)
-                        level = stock.parts.get(index)
-                        exact = StockChange(
-                            move.sku,
-                            move.warehouse,
-                            on_hand=move.on_hand,
-                            min_available=move.min_available,
-                            expect_on_hand=level.on_hand if level else 0,
-                        )
-                        actions, condition = stock_update(self._inv, exact, True)
-                        tx.update(
-                            self._inv(move.sku, move.warehouse),
-                            actions=actions,
-                            condition=condition,
-                        )
-            except TransactWriteError:
-                continue  # another writer moved first; the next low shard triggers again
-            applied += 1
+            for attempt in range(REBALANCE_ATTEMPTS):
+                try:
+                    self._rebalance(stock, moves, stock_update)
+                except TransactWriteError as exc:
+                    if is_throttle(exc.cancellation_reasons or []):
+                        back_off(attempt + 1)  # the donors are busy: worth a second try
+                        continue
+                    break  # another writer moved first; the next low shard triggers again
+                applied += 1
+                break
         return applied
+
+    def _rebalance(
+        self, stock: ShardedStock, moves: Sequence[StockChange], stock_update: Any
+    ) -> None:
+        with TransactWrite(connection=self._connection) as tx:
+            for move in moves:
+                _, index = parse_key(move.warehouse)
+                level = stock.parts.get(index)
+                exact = StockChange(
+                    move.sku,
+                    move.warehouse,
+                    on_hand=move.on_hand,
+                    min_available=move.min_available,
+                    expect_on_hand=level.on_hand if level else 0,
+                )
+                actions, condition = stock_update(self._inv, exact, True)
+                tx.update(self._inv(move.sku, move.warehouse), actions=actions, condition=condition)
 
     def note_throttled(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Count throttled commits per stock item; mark an unsharded one hot (on its base
@@ -248,7 +255,7 @@ def is_throttle(reasons: Sequence[Any]) -> bool:
     return any(r is not None and r.code in THROTTLE_CODES for r in reasons)
 
 
-def back_off(attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
+def back_off(attempt: int, base: float = 0.05, cap: float = 1.0) -> None:
     """Full-jitter exponential pause before the caller retries a throttled write."""
     time.sleep(random.uniform(0, min(cap, base * 2 ** max(0, attempt))))
 

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.booking import BookingContext
+from chalicelib.domain.errors import Throttled, TransientFailure
 from chalicelib.domain.hot_stock import (
     ShardedStock,
     fold_levels,
@@ -19,7 +21,12 @@ from chalicelib.domain.hot_stock import (
     spread_change,
     start_shard,
 )
-from chalicelib.domain.model import StockChange, StockLevel
+from chalicelib.domain.model import Outcome, StockChange, StockLevel
+from chalicelib.domain.processing import process_order_event
+from tests.builders import event
+from tests.fakes import FakeOrderRepository, FixedClock, with_stock
+
+CLOCK = FixedClock()
 
 
 def item(key: str, available: int, reserved: int = 0, locked: int = 0, **rules) -> StockLevel:
@@ -261,3 +268,36 @@ def test_k_shards_take_exactly_the_stock_one_unit_at_a_time(k):
             parts = apply_all(snapshot, plan_rebalance(snapshot))
     assert sold == stock_units
     assert fold_levels(parts.values())[0].reserved == stock_units
+
+
+# ---------------------------------------------------------------- the processor and throttling
+
+
+class ThrottledRepository(FakeOrderRepository):
+    """Refuses the first `times` commits for rate, as DynamoDB's per-item limit does."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.times = times
+
+    def commit(self, plan):
+        if self.times:
+            self.times -= 1
+            raise Throttled("write rate exceeded: stock S@W")
+        super().commit(plan)
+
+
+def test_a_throttled_commit_is_retried_never_rejected():
+    repo = ThrottledRepository(times=3)
+    with_stock(repo, "S", "W", 5)
+    result = process_order_event(event(lines=(("S", 2),)), repo, lambda: BookingContext(CLOCK()))
+    assert (result.outcome, result.attempts) == (Outcome.BOOKED, 4)
+    assert repo.stock[("S", "W")].reserved == 2
+
+
+def test_throttling_past_the_retries_is_transient_for_the_queue_to_redeliver():
+    repo = ThrottledRepository(times=50)
+    with_stock(repo, "S", "W", 5)
+    with pytest.raises(TransientFailure):
+        process_order_event(event(lines=(("S", 2),)), repo, lambda: BookingContext(CLOCK()))
+    assert repo.stock[("S", "W")].reserved == 0 and not repo.orders
