@@ -12,8 +12,12 @@ Prints bookings/s (S / time until the last unit was booked) per K, and checks th
 units were sold (no oversell, no undersell: demand exceeds S), every other order rejected,
 every item's buckets >= 0 and the ledger audit clean.
 
-    .venv/bin/python bench/flash_sale.py                 # S=120, 240 orders, rate 10/s
-    .venv/bin/python bench/flash_sale.py --rate 50 --stock 500 --orders 800 --shards 1 8
+    .venv/bin/python bench/flash_sale.py          # S=80, 100 orders, 1 write/s per item
+    .venv/bin/python bench/flash_sale.py --rate 5 --stock 400 --orders 500 --shards 1 8
+
+The limit is scaled far down because the emulator itself (serialized moto, Python) books
+only some 10-40 orders a second on a 2-core machine: `K x rate` must stay well below that,
+or the emulator, not the item limit, is what the bench measures.
 """
 
 from __future__ import annotations
@@ -192,10 +196,10 @@ def _check(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=10.0, help="writes/s per item (emulator)")
-    parser.add_argument("--stock", type=int, default=120, help="units of the hot SKU (S)")
-    parser.add_argument("--orders", type=int, default=240, help="single-unit orders (> S)")
-    parser.add_argument("--workers", type=int, default=32, help="concurrent bookers")
+    parser.add_argument("--rate", type=float, default=1.0, help="writes/s per item (emulator)")
+    parser.add_argument("--stock", type=int, default=80, help="units of the hot SKU (S)")
+    parser.add_argument("--orders", type=int, default=100, help="single-unit orders (> S)")
+    parser.add_argument("--workers", type=int, default=24, help="concurrent bookers")
     parser.add_argument("--shards", type=int, nargs="+", default=[0, 1, 2, 4, 8])
     parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
     args = parser.parse_args(argv)

@@ -301,3 +301,19 @@ def test_throttling_past_the_retries_is_transient_for_the_queue_to_redeliver():
     with pytest.raises(TransientFailure):
         process_order_event(event(lines=(("S", 2),)), repo, lambda: BookingContext(CLOCK()))
     assert repo.stock[("S", "W")].reserved == 0 and not repo.orders
+
+
+def test_hot_sku_settings_default_parse_and_bounds():
+    from chalicelib.adapters.stock_shards import hot_config
+    from chalicelib.settings import _REQUIRED, ConfigError, Settings
+
+    env = {**{var: "x" for var in _REQUIRED.values()}, "AWS_REGION": "ap-east-1"}
+    plain = Settings.from_env(env)
+    assert (plain.hot_skus, plain.hot_shards, plain.hot_auto_throttles) == ((), 4, 3)
+    hot = Settings.from_env({**env, "ORDERHUB_HOT_SKUS": " A-1, B-2 ,", "ORDERHUB_HOT_SHARDS": "8"})
+    assert (hot.hot_skus, hot.hot_shards) == (("A-1", "B-2"), 8)
+    config = hot_config(hot.hot_skus, hot.hot_shards, hot.hot_auto_throttles)
+    assert config.skus == frozenset({"A-1", "B-2"}) and config.shards == 8
+    for bad in ({"ORDERHUB_HOT_SHARDS": "0"}, {"ORDERHUB_HOT_SHARDS": "x"}):
+        with pytest.raises(ConfigError, match="ORDERHUB_HOT_SHARDS"):
+            Settings.from_env({**env, **bad})
