@@ -28,7 +28,7 @@ from chalicelib.domain.hot_stock import (
     fold_levels,
     needs_rebalance,
     parse_key,
-    plan_rebalance,
+    plan_top_up,
     spread_change,
     start_shard,
 )
@@ -158,7 +158,8 @@ class StockShards:
         return Routed(out, stocks)
 
     def rebalance_if_low(self, routed: Routed, stock_update: Any) -> int:
-        """After a commit: even out the shards of every sharded item it left low. One
+        """After a commit: top up the shards of every sharded item it left low (`plan_top_up`:
+        two items, or all when a receipt waits on the base item). One
         conditional transaction each (every item's on_hand as read, donors' available), so
         two rebalances never both apply and the total never changes; a lost race is left to
         the next booking that finds a shard low. Returns the rebalances applied."""
@@ -166,7 +167,7 @@ class StockShards:
         for stock in routed.stocks.values():
             if not needs_rebalance(stock):
                 continue
-            moves = plan_rebalance(stock)
+            moves = plan_top_up(stock)
             if len(moves) < 2:
                 continue
             for attempt in range(REBALANCE_ATTEMPTS):

@@ -210,20 +210,41 @@ def spread_change(change: StockChange, stock: ShardedStock, start: int) -> list[
 
 
 def needs_rebalance(stock: ShardedStock) -> bool:
-    """A shard ran low (a quarter of its fair share or less) while others, or the base item's
-    unspread stock, have units to give."""
+    """A shard ran low (a quarter of its fair share or less) while another, or the base
+    item's unspread stock, has units to give."""
     if stock.shards <= 0:
         return False
-    total = stock.spreadable()
-    fair = total // stock.shards
-    if fair < 1:
-        return False
-    low = fair // 4
-    for i in range(1, stock.shards + 1):
-        level = stock.parts.get(i)
-        if (level.available if level else 0) <= low:
-            return True
-    return False
+    fair = stock.spreadable() // stock.shards
+    if fair < 2:
+        return False  # the tail is sold by fallback round the ring
+    return min(_shard_available(stock, i) for i in range(1, stock.shards + 1)) <= fair // 4
+
+
+def _shard_available(stock: ShardedStock, index: int) -> int:
+    level = stock.parts.get(index)
+    return level.available if level else 0
+
+
+def plan_top_up(stock: ShardedStock) -> list[StockChange]:
+    """The cheap rebalance while bookings run: the lowest shard takes half the difference
+    from the richest one, two items in one transaction (a full rebalance writes every item,
+    and under load it seldom finds them all with capacity at once). When the base item holds
+    unspread stock (a receipt), it is spread over all shards instead (`plan_rebalance`)."""
+    base = stock.parts.get(0)
+    if base and base.available - base.holdback >= stock.shards:
+        return plan_rebalance(stock)
+    shards = range(1, stock.shards + 1)
+    low = min(shards, key=lambda i: (_shard_available(stock, i), i))
+    rich = max(shards, key=lambda i: (_shard_available(stock, i), -i))
+    amount = (_shard_available(stock, rich) - _shard_available(stock, low)) // 2
+    if amount <= 0:
+        return []
+    return [
+        StockChange(
+            stock.sku, shard_key(stock.warehouse, rich), on_hand=-amount, min_available=amount
+        ),
+        StockChange(stock.sku, shard_key(stock.warehouse, low), on_hand=amount),
+    ]
 
 
 def plan_rebalance(stock: ShardedStock) -> list[StockChange]:

@@ -17,6 +17,7 @@ from chalicelib.domain.hot_stock import (
     needs_rebalance,
     parse_key,
     plan_rebalance,
+    plan_top_up,
     shard_key,
     spread_change,
     start_shard,
@@ -156,9 +157,29 @@ def test_rebalance_fills_shards_that_do_not_exist_yet():
 
 def test_needs_rebalance_only_when_a_shard_ran_low_and_units_remain():
     assert needs_rebalance(sharded(0, 8, 0))
+    assert needs_rebalance(sharded(10, k=4))  # shards not made yet: a receipt is spread
+    assert needs_rebalance(sharded(0, 15, 1))  # low, at a quarter of its share
     assert not needs_rebalance(sharded(0, 4, 4))
-    assert not needs_rebalance(sharded(0, 1, 0))  # nothing left to spread
+    assert not needs_rebalance(sharded(0, 3, 0))  # under two a shard: the tail falls back
     assert plan_rebalance(sharded(0, 4, 4)) == []
+
+
+def test_top_up_moves_half_the_difference_between_two_shards_only():
+    stock = sharded(1, 9, 0, 4, holdback=1)
+    moves = plan_top_up(stock)
+    assert [(m.warehouse, m.on_hand, m.min_available) for m in moves] == [
+        ("W#hot1", -4, 4),
+        ("W#hot2", 4, 0),
+    ]
+    parts = apply_all(stock, moves)
+    assert [parts[i].available for i in (1, 2, 3)] == [5, 4, 4]
+    assert plan_top_up(sharded(0, 3, 3)) == []
+
+
+def test_top_up_spreads_a_receipt_waiting_on_the_base_item_over_all_shards():
+    stock = sharded(8, 1, 0)
+    parts = apply_all(stock, plan_top_up(stock))
+    assert [parts[i].available for i in (0, 1, 2)] == [0, 5, 4]
 
 
 def test_spread_is_identity_in_total_for_any_change():
@@ -175,7 +196,7 @@ ops = st.lists(
     st.one_of(
         st.tuples(st.just("book"), st.integers(1, 4), st.integers(0, 10**6), st.booleans()),
         st.tuples(st.just("release"), st.integers(1, 4), st.integers(0, 10**6), st.booleans()),
-        st.tuples(st.just("rebalance"), st.just(0), st.just(0), st.booleans()),
+        st.tuples(st.just("rebalance"), st.just(0), st.integers(0, 1), st.booleans()),
     ),
     min_size=1,
     max_size=60,
@@ -213,7 +234,7 @@ def test_interleaved_bookings_and_rebalances_never_oversell_and_conserve(
                 continue
             pieces = spread_change(StockChange("S", "W", reserved=-quantity), snapshot, 1)
         else:
-            pieces = plan_rebalance(snapshot)
+            pieces = plan_rebalance(snapshot) if key % 2 else plan_top_up(snapshot)
             pieces = [
                 StockChange(
                     p.sku,
@@ -265,7 +286,7 @@ def test_k_shards_take_exactly_the_stock_one_unit_at_a_time(k):
         sold += 1
         snapshot = ShardedStock("S", "W", k, parts)
         if needs_rebalance(snapshot):
-            parts = apply_all(snapshot, plan_rebalance(snapshot))
+            parts = apply_all(snapshot, plan_top_up(snapshot))
     assert sold == stock_units
     assert fold_levels(parts.values())[0].reserved == stock_units
 
