@@ -31,7 +31,7 @@ from chalicelib.adapters.stock_shards import (
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
 from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, Throttled, TransientFailure
-from chalicelib.domain.hot_stock import fold_levels
+from chalicelib.domain.hot_stock import fold_levels, is_shard_key
 from chalicelib.domain.model import (
     Anomaly,
     Booking,
@@ -394,7 +394,9 @@ class DynamoOrderRepository:
                     tx.save(_item_from_order(m, plan.order), condition=guard)
                     roles.append("order")
                 for change in routed.changes:
-                    actions, condition = _stock_update(m.inventory, change, plan.creates_stock)
+                    # a booking may carry stock to a shard item not made yet
+                    may_create = plan.creates_stock or is_shard_key(change.warehouse)
+                    actions, condition = _stock_update(m.inventory, change, may_create)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
                         actions=actions,

@@ -42,6 +42,10 @@ def parse_key(range_key: str) -> tuple[str, int]:
     return range_key, 0
 
 
+def is_shard_key(range_key: str) -> bool:
+    return parse_key(range_key)[1] > 0
+
+
 def start_shard(order_key: str, shards: int) -> int:
     """The shard an order tries first: a stable hash of its key, so concurrent orders spread
     evenly over the shards and one order's later movements look where it booked first."""
@@ -179,6 +183,16 @@ def spread_change(change: StockChange, stock: ShardedStock, start: int) -> list[
             held[source] -= amount
         if sink in held:
             held[sink] += amount
+
+    first = next((i for i in order if i), 0)
+    spare = remaining.get(0, {}).get("available", 0)
+    if taken and first and remaining.get(first, {}).get("available", 0) < taken and spare >= taken:
+        # stock still waits on the base item (a receipt, a SKU just marked): the booking
+        # carries a share of it to its start shard in the same transaction, rather than
+        # booking from the base item and keeping it hot
+        chunk = min(spare, max(taken, spare // max(1, stock.shards)))
+        move(0, "available", _OUT, chunk)
+        move(first, _IN, "available", chunk)
 
     for source, sink, amount in _flows(change):
         if source == _IN:

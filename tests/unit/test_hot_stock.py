@@ -126,6 +126,17 @@ def test_payment_and_release_move_within_the_shards_holding_the_reservation():
     apply_all(stock, paid)
 
 
+def test_a_booking_carries_stock_waiting_on_the_base_item_to_its_start_shard():
+    stock = sharded(40, 0, 0, 0, 0)  # just marked hot: no shard holds anything yet
+    pieces = spread_change(booking(2), stock, 3)
+    by_key = {p.warehouse: p for p in pieces}
+    assert (by_key["W"].on_hand, by_key["W"].min_available) == (-10, 10)
+    assert (by_key["W#hot3"].on_hand, by_key["W#hot3"].reserved) == (10, 2)
+    assert by_key["W#hot3"].min_available == 0  # nothing taken from what it held before
+    parts = apply_all(stock, pieces)
+    assert (parts[0].available, parts[3].available) == (30, 8)
+
+
 def test_receipts_land_on_the_base_item():
     (piece,) = spread_change(StockChange("S", "W", on_hand=10), sharded(0, 3, 3), 1)
     assert (piece.warehouse, piece.on_hand) == ("W", 10)
