@@ -10,6 +10,7 @@ REGION := us-east-1
 PYNAMODB_VERSION := 6.1.0
 
 .PHONY: help run stop status test lint typecheck cfn-lint pytest unit integration e2e package bench bench-reconcile demo job clean chromium bench-search
+.PHONY: bench-hot
 
 help:
 	@echo "make run     start the local stack (API, emulated AWS, worker, scheduler)"
@@ -96,6 +97,10 @@ bench: $(STAMP)
 # 10,000 orders stored on a fresh local stack, then the console's searches timed (p50/p95)
 bench-search: $(STAMP)
 	$(PY) bench/search.py
+
+# a flash sale on one hot SKU at K = 0, 1, 2, 4, 8 shards, emulator's per-item write limit on
+bench-hot: $(STAMP)
+	$(PY) bench/flash_sale.py
 
 # in process, no stack needed: 100 k orders per side through the streamed reconciliation
 bench-reconcile: $(STAMP)

@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # at run time, imported on first use: chalicelib/adapters/def
     from chalicelib.adapters.secrets import SecretsManagerSource, SecretsManagerStore
     from chalicelib.adapters.statements import JdStatement, StatementRouter
     from chalicelib.adapters.stock_nudge import NudgingOrderRepository, SqsStockNudger
+    from chalicelib.adapters.stock_shards import hot_config
     from chalicelib.adapters.tracking_clients import AfterShipClient, Kuaidi100Client
     from chalicelib.adapters.tracks import DynamoTracks, build_tracks_model
 else:
@@ -141,9 +142,11 @@ class Container:
     @cached_property
     def orders(self) -> DynamoOrderRepository:
         url = self.settings.stock_nudge_queue_url
+        s = self.settings  # hot SKUs: adapters/stock_shards.py
+        hot = hot_config(s.hot_skus, s.hot_shards, s.hot_auto_throttles)
         if url:  # a stock change nudges the pusher (adapters/stock_nudge.py)
-            return NudgingOrderRepository(self.models, SqsStockNudger(self.sqs, url))
-        return DynamoOrderRepository(self.models)
+            return NudgingOrderRepository(self.models, SqsStockNudger(self.sqs, url), hot)
+        return DynamoOrderRepository(self.models, hot)
 
     @cached_property
     def trail(self) -> DynamoTrail:

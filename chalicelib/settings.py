@@ -138,6 +138,12 @@ BUYER_LIFECYCLE = "ORDERHUB_BUYER_LIFECYCLE"
 # optional: how many hash values each write-sharded sparse index spreads over
 # (chalicelib/domain/index_shards.py; may grow at any time, shrink only after a backfill)
 INDEX_SHARDS = "ORDERHUB_INDEX_SHARDS"
+# optional: hot SKUs (comma-separated) whose stock is sharded from the start, the shard count
+# K (also for SKUs marked hot automatically) and the throttled commits of one stock item that
+# mark it hot (0: never automatically). See "Hot SKUs" in docs/architecture.md.
+HOT_SKUS = "ORDERHUB_HOT_SKUS"
+HOT_SHARDS = "ORDERHUB_HOT_SHARDS"
+HOT_AUTO_THROTTLES = "ORDERHUB_HOT_AUTO_THROTTLES"
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,9 @@ class Settings:
     buyer_lifecycle: str = ""  # JSON thresholds of the buyer lifecycle tags
     stage: str = ""  # the stage every resource name carries (`resource_name`); "": local
     index_shards: int = DEFAULT_INDEX_SHARDS  # hash values per write-sharded sparse index
+    hot_skus: tuple[str, ...] = ()  # stock sharded from the start (hot SKUs)
+    hot_shards: int = 4  # K shard items per hot SKU x warehouse
+    hot_auto_throttles: int = 3  # throttled commits of one item that mark it hot (0: off)
 
     @property
     def report_bucket(self) -> str:
@@ -242,9 +251,21 @@ class Settings:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be hours (e.g. 48)") from None
         if not stall_hours > 0:
             raise ConfigError(f"{TRACK_STALL_HOURS} must be more than 0 hours")
+        try:
+            hot_shards = int(environ.get(HOT_SHARDS) or 4)
+            hot_auto = int(environ.get(HOT_AUTO_THROTTLES) or 3)
+        except ValueError:
+            raise ConfigError(
+                f"{HOT_SHARDS} and {HOT_AUTO_THROTTLES} must be whole numbers"
+            ) from None
+        if not 1 <= hot_shards <= 32 or hot_auto < 0:
+            raise ConfigError(f"{HOT_SHARDS} must be 1..32 and {HOT_AUTO_THROTTLES} at least 0")
         shards = _index_shards(environ)
         return cls(
             index_shards=shards,
+            hot_skus=tuple(s.strip() for s in environ.get(HOT_SKUS, "").split(",") if s.strip()),
+            hot_shards=hot_shards,
+            hot_auto_throttles=hot_auto,
             api_key_max_days=key_days,
             region=region,
             channel_api_url=environ.get(CHANNEL_API_URL, ""),

@@ -397,6 +397,9 @@ def patch_moto() -> None:
             return
         patched = _item_snapshot_transact_write_items(current)
         DynamoDBBackend.transact_write_items = patched  # type: ignore[method-assign,assignment]
+        from local import item_throttle  # per-item write rate: off unless configured
+
+        item_throttle.install()
 
 
 def is_moto_patched() -> bool:

@@ -6,6 +6,7 @@ environment is read on import and tests can bind them to any table or endpoint.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -17,9 +18,17 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo_models import Models, index_value, query_sharded
 from chalicelib.adapters.dynamo_records import booked_trail_actions
+from chalicelib.adapters.stock_shards import (
+    HotStockConfig,
+    StockShards,
+    back_off,
+    is_throttle,
+    throttled_items,
+)
 from chalicelib.domain.anomalies import time_key
 from chalicelib.domain.anomaly_rules import awaiting_shipment
-from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, TransientFailure
+from chalicelib.domain.errors import AlreadyProcessed, ConcurrentUpdate, Throttled, TransientFailure
+from chalicelib.domain.hot_stock import fold_levels, is_shard_key
 from chalicelib.domain.index_shards import shard_value
 from chalicelib.domain.ledger_audit import ledger_day_value
 from chalicelib.domain.model import (
@@ -148,8 +157,12 @@ def _level_from_item(item: Any) -> StockLevel:
 class DynamoOrderRepository:
     """Orders, stock, event records (the ledger) and anomalies; one transaction per event."""
 
-    def __init__(self, models: Models) -> None:
+    def __init__(self, models: Models, hot_stock: HotStockConfig | None = None) -> None:
         self._m = models
+        # hot SKUs: stock items sharded over K items (adapters/stock_shards.py)
+        self._shards = StockShards(
+            models.inventory, models.connection, hot_stock or HotStockConfig()
+        )
 
     def get_order(self, key: str) -> Order | None:
         try:
@@ -160,15 +173,19 @@ class DynamoOrderRepository:
     def get_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], StockLevel]:
         levels: dict[tuple[str, str], StockLevel] = {}
         for sku in dict.fromkeys(skus):
-            for item in self._m.inventory.query(sku, consistent_read=True):
-                levels[(item.sku, item.warehouse)] = _level_from_item(item)
+            items = list(self._m.inventory.query(sku, consistent_read=True))
+            read = [_level_from_item(i) for i in items]
+            for level in self._shards.observe(sku, items, read):  # shards summed
+                levels[(level.sku, level.warehouse)] = level
         return levels
 
     def read_booking(
         self, order_key: str, skus: Sequence[str], warehouses: Sequence[str]
     ) -> tuple[Order | None, dict[tuple[str, str], StockLevel]]:
         """One BatchGetItem across the orders and inventory tables, consistent reads (as the
-        GetItem and Queries it replaces); chunks of 100 keys, unprocessed keys asked again."""
+        GetItem and Queries it replaces); chunks of 100 keys, unprocessed keys asked again.
+        A hot SKU (configured, known, or its base item marked) is read whole by a Query, so
+        its shards are summed and kept for routing the commit (adapters/stock_shards.py)."""
         orders, inventory = self._m.orders, self._m.inventory
         wanted = [(orders, {"order_key": {"S": order_key}})] + [
             (inventory, {"sku": {"S": sku}, "warehouse": {"S": wh}})
@@ -177,6 +194,7 @@ class DynamoOrderRepository:
         ]
         order: Order | None = None
         levels: dict[tuple[str, str], StockLevel] = {}
+        hot: set[str] = set()
         for start in range(0, len(wanted), BATCH_GET_KEYS):
             request: dict[str, Any] = {}
             for model, key in wanted[start : start + BATCH_GET_KEYS]:
@@ -189,15 +207,27 @@ class DynamoOrderRepository:
                     if table_name == orders.Meta.table_name:
                         order = _order_from_item(orders.from_raw_data(raw))
                     else:
-                        level = _level_from_item(inventory.from_raw_data(raw))
+                        item = inventory.from_raw_data(raw)
+                        if getattr(item, "hot_shards", None):
+                            hot.add(item.sku)  # marked hot elsewhere: its shards hold stock
+                        level = _level_from_item(item)
                         levels[(level.sku, level.warehouse)] = level
+        # a hot SKU's stock lies on its shard items too: read it whole (Query, shards summed)
+        hot.update(
+            sku
+            for sku in skus
+            if any(self._shards.shards_of(sku, warehouse) for warehouse in warehouses)
+        )
+        if hot:
+            levels = {key: level for key, level in levels.items() if key[0] not in hot}
+            levels.update(self.get_stock(sorted(hot)))
         return order, levels
 
     def get_sku_levels(self, sku: str) -> list[StockLevel]:
-        return [_level_from_item(i) for i in self._m.inventory.query(sku)]
+        return fold_levels(_level_from_item(i) for i in self._m.inventory.query(sku))
 
     def all_stock(self) -> list[StockLevel]:
-        return [_level_from_item(i) for i in self._m.inventory.scan()]
+        return fold_levels(_level_from_item(i) for i in self._m.inventory.scan())
 
     def configure_stock(
         self,
@@ -255,8 +285,8 @@ class DynamoOrderRepository:
         items = list(self._m.inventory.query(sku, consistent_read=True))
         return SkuPushState(
             sku,
-            tuple(_level_from_item(i) for i in items),
-            {i.warehouse: int(i.stock_version or 0) for i in items},
+            tuple(fold_levels(_level_from_item(i) for i in items)),
+            {i.warehouse: int(i.stock_version or 0) for i in items},  # per item (shards too)
             frozenset(i.warehouse for i in items if i.push_pending),
             any(bool(i.limited_sale) for i in items),
         )
@@ -366,9 +396,10 @@ class DynamoOrderRepository:
         m = self._m
         roles = ["event"]
         try:
+            routed = self._shards.route(reverse, event_key, _level_from_item)
             with TransactWrite(connection=m.connection) as tx:
                 tx.delete(m.events(event_key), condition=m.events.outcome == Outcome.STAGING.value)
-                for change in reverse:
+                for change in routed.changes:
                     actions, condition = _stock_update(m.inventory, change, False, m.shards)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
@@ -377,7 +408,7 @@ class DynamoOrderRepository:
                     )
                     roles.append(f"stock {change.sku}@{change.warehouse}")
         except TransactWriteError as exc:
-            error = _domain_error(exc, roles)
+            error = self._failed(exc, roles)
             if isinstance(error, AlreadyProcessed):
                 return  # the record is gone: rolled back before
             raise error from exc
@@ -401,6 +432,8 @@ class DynamoOrderRepository:
         # pynamodb sends puts before updates, in the order added: reasons come back that way.
         roles = ["event"]
         try:
+            # a hot SKU's change becomes changes of its shard items
+            routed = self._shards.route(plan.stock_changes, record.order_key, _level_from_item)
             with TransactWrite(connection=m.connection) as tx:
                 if plan.staged_final:  # the record exists as the staged commit's lock
                     tx.update(
@@ -420,10 +453,10 @@ class DynamoOrderRepository:
                         guard = m.orders.order_key.does_not_exist()
                     tx.save(_item_from_order(m, plan.order), condition=guard)
                     roles.append("order")
-                for change in plan.stock_changes:
-                    actions, condition = _stock_update(
-                        m.inventory, change, plan.creates_stock, m.shards
-                    )
+                for change in routed.changes:
+                    # a booking may carry stock to a shard item not made yet
+                    may_create = plan.creates_stock or is_shard_key(change.warehouse)
+                    actions, condition = _stock_update(m.inventory, change, may_create, m.shards)
                     tx.update(
                         m.inventory(change.sku, change.warehouse),
                         actions=actions,
@@ -444,7 +477,31 @@ class DynamoOrderRepository:
                     )
                     roles.append("trail")
         except TransactWriteError as exc:
-            raise _domain_error(exc, roles) from exc
+            raise self._failed(exc, roles) from exc
+        self._shards.forget_reads()
+        self._shards.throttle_streak(False)
+        self._shards.rebalance_if_low(routed, functools.partial(_stock_update, shards=m.shards))
+
+    def _failed(self, exc: TransactWriteError, roles: list[str]) -> Exception:
+        """The domain error of a cancelled transaction; a throttled one (DynamoDB's per-item
+        write limit) pauses first and counts towards marking the item hot."""
+        self._shards.forget_reads()
+        reasons = exc.cancellation_reasons or []
+        if exc.cause_response_code == "TransactionCanceledException" and is_throttle(reasons):
+            self._shards.note_throttled(throttled_items(roles, reasons))
+            back_off(self._shards.throttle_streak(True))
+            return Throttled(
+                "write rate exceeded: "
+                + ", ".join(
+                    role
+                    for role, r in zip(roles, reasons, strict=False)
+                    if r is not None and r.code != "None"
+                )
+            )
+        error = _domain_error(exc, roles)
+        if isinstance(error, ConcurrentUpdate):  # a SKU sharded by another process?
+            self._shards.learn_failed(roles, reasons, _level_from_item)
+        return error
 
 
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per request

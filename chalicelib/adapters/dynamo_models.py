@@ -143,6 +143,7 @@ def build_models(
         limited_sale = BooleanAttribute(null=True)  # the SKU's last announced limited sale
         pending_push = PushPendingIndex()
         listed = UnicodeAttribute(null=True)  # the `stock_list` index (console's stock list)
+        hot_shards = NumberAttribute(null=True)  # K: this item's stock is sharded (hot SKU)
 
     class ReservationIndex(GlobalSecondaryIndex[Any]):
         class Meta:

@@ -26,6 +26,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo_models import query_sharded
+from chalicelib.domain.hot_stock import fold_levels
 from chalicelib.domain.index_shards import DEFAULT_INDEX_SHARDS
 from chalicelib.domain.model import StockLevel
 from chalicelib.domain.order_search import (
@@ -387,7 +388,7 @@ class DynamoStockList:
                     holdback_channels=tuple(str(c) for c in item.holdback_channels or ()),
                 )
             )
-        return rows
+        return fold_levels(rows)  # a hot SKU's shard items summed into its warehouse
 
 
 class PushRecorder:

@@ -23,6 +23,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import DynamoOrderRepository
 from chalicelib.adapters.dynamo_models import Models
+from chalicelib.adapters.stock_shards import HotStockConfig
 from chalicelib.domain.model import BookingPlan, StockChange
 
 log = logging.getLogger("orderhub.stock_nudge")
@@ -65,8 +66,10 @@ class NudgingOrderRepository(DynamoOrderRepository):
     once per batch inside `nudges_deferred` (the order processor: one SendMessageBatch for a
     whole SQS batch's SKUs instead of one per booking)."""
 
-    def __init__(self, models: Models, nudger: SqsStockNudger) -> None:
-        super().__init__(models)
+    def __init__(
+        self, models: Models, nudger: SqsStockNudger, hot_stock: HotStockConfig | None = None
+    ) -> None:
+        super().__init__(models, hot_stock)
         self._nudger = nudger
         self._deferred = threading.local()  # per thread: the SKUs waiting for the batch's end
 

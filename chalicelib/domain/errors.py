@@ -79,6 +79,13 @@ class ConcurrentUpdate(OrderHubError):
     code = "concurrent_update"
 
 
+class Throttled(ConcurrentUpdate):
+    """A write was refused for rate (DynamoDB's per-item or per-partition limit): re-plan and
+    try again after a pause; never a reason to reject."""
+
+    code = "throttled"
+
+
 class TransientFailure(OrderHubError):
     """Worth retrying later (contention that outlasted our retries, a dependency down)."""
 

@@ -1,0 +1,239 @@
+"""Flash-sale bench: one hot SKU with S units, many concurrent bookings, K = 0, 1, 2, 4, 8 shards.
+
+The emulator runs in its own process with the per-item write limit on (local/item_throttle.py:
+`--rate` writes a second per item, DynamoDB's ~1,000 scaled down), serialized as the local
+stack runs it. For each K a fresh SKU gets S units (one receipt, on its base item), then
+`--workers` threads book `--orders` single-unit orders through the real processor path
+(`process_order_event`: read, plan, one transaction); a TransientFailure (throttled past the
+processor's retries) goes back on the queue, as SQS would redeliver it. K = 0 is today's
+layout (one item); K >= 1 shards the SKU (the base item plus K shard items).
+
+Prints bookings/s (S / time until the last unit was booked) per K, and checks that exactly S
+units were sold (no oversell, no undersell: demand exceeds S), every other order rejected,
+every item's buckets >= 0 and the ledger audit clean.
+
+    .venv/bin/python bench/flash_sale.py          # S=80, 100 orders, 1 write/s per item
+    .venv/bin/python bench/flash_sale.py --rate 5 --stock 400 --orders 500 --shards 1 8
+
+The limit is scaled far down because the emulator itself (serialized moto, Python) books
+only some 10-40 orders a second on a 2-core machine: `K x rate` must stay well below that,
+or the emulator, not the item limit, is what the bench measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import boto3
+import requests
+
+from chalicelib.adapters.dynamo import DynamoOrderRepository
+from chalicelib.adapters.stock_shards import HotStockConfig
+from chalicelib.deps import Container
+from chalicelib.domain.booking import BookingContext
+from chalicelib.domain.errors import TransientFailure
+from chalicelib.domain.model import Buyer, OrderEvent, OrderLine, Outcome, PlatformStatus
+from chalicelib.domain.processing import adjust_stock, process_order_event
+from chalicelib.domain.stock_ops import Adjustment, audit_stock, ledger_balances
+from local.emulator import set_fake_aws_env
+from local.provision import function_environment, load_template, provision
+
+REGION = "us-east-1"
+WAREHOUSE = "wh"
+
+
+@dataclass
+class Result:
+    shards: int
+    seconds: float
+    booked: int
+    rejected: int
+    redelivered: int
+    rate: float
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_emulator(port: int, rate: float) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, ORDERHUB_ITEM_WRITE_RATE=str(rate))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.emulator", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/_orderhub/requests", timeout=1)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the emulator did not start")
+
+
+def _order(sku: str, i: int) -> OrderEvent:
+    at = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
+    return OrderEvent(
+        event_key=f"mall#s1#flash-{sku}-{i}",
+        platform="mall",
+        store="s1",
+        order_id=f"{sku}-{i}",
+        event_type="created",
+        status=PlatformStatus.UNPAID,
+        updated_at=at,
+        updated_at_raw=at.isoformat(),
+        currency="CNY",
+        lines=(OrderLine(sku, 1, Decimal("9.90")),),
+        buyer=Buyer("Li Lei", "13812345678", "1 Nanjing Road, Shanghai"),
+        received_at=at,
+    )
+
+
+def run_one(
+    container: Container, shards: int, stock: int, orders: int, workers: int, tag: str
+) -> Result:
+    sku = f"FLASH-{tag}-K{shards}"
+    config = HotStockConfig(frozenset({sku}) if shards else frozenset(), max(shards, 1), 0)
+    repo = DynamoOrderRepository(container.models, config)
+    now = container.now
+    adjust_stock(Adjustment(f"open-{sku}", sku, WAREHOUSE, "receipt", stock, "sale"), repo, now)
+    todo: queue.Queue[OrderEvent] = queue.Queue()
+    for i in range(orders):
+        todo.put(_order(sku, i))
+    outcomes: Counter[Outcome] = Counter()
+    redelivered = 0
+    last_booked = 0.0
+    lock = threading.Lock()
+
+    def work() -> None:
+        nonlocal redelivered, last_booked
+        while True:
+            try:
+                ev = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                result = process_order_event(ev, repo, lambda: BookingContext(now()))
+            except TransientFailure:
+                with lock:
+                    redelivered += 1
+                todo.put(ev)  # SQS would deliver it again
+                continue
+            with lock:
+                outcomes[result.outcome] += 1
+                if result.outcome is Outcome.BOOKED:
+                    last_booked = time.monotonic()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = last_booked - start
+    _check(repo, container, sku, stock, orders, outcomes)
+    booked = outcomes[Outcome.BOOKED]
+    return Result(
+        shards,
+        seconds,
+        booked,
+        outcomes[Outcome.REJECTED_OUT_OF_STOCK],
+        redelivered,
+        booked / seconds if seconds > 0 else 0.0,
+    )
+
+
+def _check(
+    repo: DynamoOrderRepository,
+    container: Container,
+    sku: str,
+    stock: int,
+    orders: int,
+    outcomes: Counter[Outcome],
+) -> None:
+    problems = []
+    if outcomes[Outcome.BOOKED] != stock:
+        problems.append(f"booked {outcomes[Outcome.BOOKED]} orders for {stock} units")
+    if outcomes[Outcome.REJECTED_OUT_OF_STOCK] != orders - stock:
+        problems.append(f"rejected {outcomes[Outcome.REJECTED_OUT_OF_STOCK]}")
+    (level,) = repo.get_sku_levels(sku)
+    if (level.on_hand, level.reserved, level.available) != (stock, stock, 0):
+        problems.append(f"summed level {level}")
+    for item in container.models.inventory.query(sku, consistent_read=True):
+        if min(item.on_hand, item.locked, item.reserved, item.available) < 0:
+            problems.append(f"item {item.warehouse} below zero")
+    ledger = [r for r in repo.ledger() if sku in str(r["movements"])]
+    holding = [o for o in repo.open_orders() if any(h.sku == sku for h in o.holds)]
+    drift = audit_stock([level], ledger_balances(ledger), holding)
+    if drift:
+        problems.append(f"ledger audit: {drift}")
+    if problems:
+        raise SystemExit(f"K={sku}: " + "; ".join(problems))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1.0, help="writes/s per item (emulator)")
+    parser.add_argument("--stock", type=int, default=80, help="units of the hot SKU (S)")
+    parser.add_argument("--orders", type=int, default=100, help="single-unit orders (> S)")
+    parser.add_argument("--workers", type=int, default=24, help="concurrent bookers")
+    parser.add_argument("--shards", type=int, nargs="+", default=[0, 1, 2, 4, 8])
+    parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
+    args = parser.parse_args(argv)
+    if args.orders <= args.stock:
+        parser.error("--orders must exceed --stock (demand above stock)")
+    env: dict[str, str] = {}
+    set_fake_aws_env(env, REGION)
+    os.environ.update(env)
+    port = args.port or _free_port()
+    emulator = _start_emulator(port, args.rate)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the emulator
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        session = boto3.session.Session(region_name=REGION)
+        template = load_template()
+        resources = provision(template, session.client, REGION)
+        environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
+        container = Container(environ=environ, now=lambda: datetime.now(UTC))
+        tag = str(int(time.time()))
+        print(
+            f"flash sale: S={args.stock} units, {args.orders} orders, {args.workers} workers, "
+            f"emulator limit {args.rate:g} writes/s per item"
+        )
+        print(f"{'K':>3} {'bookings/s':>11} {'sold':>5} {'rejected':>9} {'redelivered':>12}")
+        results: list[Any] = []
+        for k in args.shards:
+            r = run_one(container, k, args.stock, args.orders, args.workers, tag)
+            results.append(r)
+            print(f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}")
+        print(f"exactly {args.stock} units sold in every run; ledger audit clean")
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+
+
+if __name__ == "__main__":
+    main()
