@@ -27,6 +27,7 @@ from chalicelib.channels.standard_webhooks import sign_standard_webhook
 from tests.builders import mall_payload
 from tests.conftest import fixture_json
 from tests.e2e.conftest import SEED
+from tests.e2e.test_amazon_e2e import seed_order
 
 pytestmark = pytest.mark.e2e
 
@@ -369,6 +370,8 @@ def test_after_sales_from_every_platform(stack):
     change["OrderChangeTrigger"]["TimeOfOrderChange"] = iso(day_ago).replace("+00:00", "Z")
     change["Summary"]["OrderItems"][0].update(SellerSKU=SKU, Quantity=1)
     example["NotificationMetadata"]["NotificationId"] = f"e2e-amazon-cancel-{STAMP}"
+    # the notification names the order; its lines come from the Orders API (the stub's)
+    seed_order(stack, amazon_id, day_ago, SKU, 1, "88.00")
     sqs = stack.client("sqs")
     queue = sqs.get_queue_url(QueueName="orderhub-amazon-notifications")["QueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(example))

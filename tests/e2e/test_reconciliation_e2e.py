@@ -97,7 +97,8 @@ def test_reconcile_lists_exactly_the_planted_differences(stack, monkeypatch):
         ("inventory", "differences.csv"),
     }
     url = files[("reconciliation", "differences.csv")]
-    assert url.startswith(stack.aws) and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+    s3 = stack.client("s3").meta.endpoint_url  # the emulator's S3 process (its own port)
+    assert url.startswith(s3) and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
 
     rows = _csv(url, DIFFERENCE_COLUMNS)
     # the planted stores only: other files on this worker's stack book orders (an Amazon one
