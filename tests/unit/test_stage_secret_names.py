@@ -1,7 +1,8 @@
 """Stores' and tracking providers' secrets carry the stage (issue 17 item 3): a new store of
 stage prod keeps its credentials under `orderhub/prod/stores/...`, the tracking clients of
 stage prod read `orderhub/prod/tracking/...`; without a stage (the local stack) the names are
-today's. A store keeps the secret name its catalog item records."""
+today's. A store keeps the secret name its catalog item records. And each stage's functions
+emit their metrics in the stage's own namespace."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from chalicelib.adapters.tracking_clients import secret_name as tracking_secret
 from chalicelib.deps import Container
 from chalicelib.domain.stores import new_store
 from chalicelib.domain.stores import secret_name as store_secret
+from chalicelib.observability import namespace
+from chalicelib.settings import metrics_namespace
 from local.stub_tracking import SECRETS, seed_tracking_secrets
 from tests.fakes import FakeSecrets
 
@@ -103,3 +106,13 @@ def test_the_local_stack_seeds_the_tracking_secrets_its_stage_reads(stage):
         tracking_secret(p, stage) for p in ("kuaidi100", "aftership")
     )
     assert stage or set(client.names) == set(SECRETS)
+
+
+def test_the_functions_emit_in_their_stages_metrics_namespace(monkeypatch):
+    """infra Globals set POWERTOOLS_METRICS_NAMESPACE to `OrderHub-${Stage}` (the alarms'
+    namespace: tests/integration/test_stages_and_upgrades.py); unset, `OrderHub`."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
+    assert namespace() == metrics_namespace("") == "OrderHub"
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", metrics_namespace("prod"))
+    assert namespace() == "OrderHub-prod"
+    assert metrics_namespace("staging") == "OrderHub-staging"
