@@ -492,8 +492,10 @@ class Container:
         s = self.settings
         callback = s.link_base_url.rstrip("/") + "/tracking/kuaidi100/callback"
         return {
-            "kuaidi100": Kuaidi100Client(s.kuaidi100_api_url, self.secrets, callback, now=self.now),
-            "aftership": AfterShipClient(s.aftership_api_url, self.secrets),
+            "kuaidi100": Kuaidi100Client(
+                s.kuaidi100_api_url, self.secrets, callback, now=self.now, stage=s.stage
+            ),
+            "aftership": AfterShipClient(s.aftership_api_url, self.secrets, stage=s.stage),
         }
 
     def warehouses(self) -> dict[str, Warehouse]:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+from chalicelib.settings import METRICS_NAMESPACE, METRICS_NAMESPACE_VAR
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
 
 SERVICE = "orderhub"
-NAMESPACE = "OrderHub"
+NAMESPACE = METRICS_NAMESPACE  # without a stage (tests, tools); a function's: `namespace()`
 LOG_FORMAT = "ORDERHUB_LOG_FORMAT"  # "json" (default, AWS) or "text" (the local stack)
 # keys every record carries that a person reading the local log does not need on each line
 _QUIET_KEYS = frozenset(
@@ -50,9 +52,15 @@ def logger() -> Logger:
     return Logger(service=SERVICE)
 
 
+def namespace() -> str:
+    """The function's metrics namespace: its stage's (`OrderHub-{stage}`, infra Globals set
+    POWERTOOLS_METRICS_NAMESPACE as its alarms' namespace), `OrderHub` where unset."""
+    return os.environ.get(METRICS_NAMESPACE_VAR) or NAMESPACE
+
+
 @cache
 def metrics() -> Metrics:
-    return Metrics(namespace=NAMESPACE, service=SERVICE)
+    return Metrics(namespace=namespace(), service=SERVICE)
 
 
 def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:

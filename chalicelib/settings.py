@@ -33,6 +33,16 @@ def secret_name(stage: str, name: str) -> str:
     return f"{APP_NAME}/{stage}/{name}" if stage else f"{APP_NAME}/{name}"
 
 
+METRICS_NAMESPACE = "OrderHub"  # the functions' CloudWatch namespace, stage-less
+METRICS_NAMESPACE_VAR = "POWERTOOLS_METRICS_NAMESPACE"  # infra Globals: `OrderHub-${Stage}`
+
+
+def metrics_namespace(stage: str) -> str:
+    """A stage's own metrics namespace, `OrderHub-{stage}` (`OrderHub` without a stage): its
+    alarms watch it, so one stage's load never trips another's alarms."""
+    return f"{METRICS_NAMESPACE}-{stage}" if stage else METRICS_NAMESPACE
+
+
 class ConfigError(RuntimeError):
     """The function's environment lacks something it needs: a deployment mistake."""
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib.settings import APP_NAME, resource_name, secret_name
+from chalicelib.settings import (
+    APP_NAME,
+    METRICS_NAMESPACE,
+    metrics_namespace,
+    resource_name,
+    secret_name,
+)
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
@@ -24,6 +30,7 @@ TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "resources.js
 
 # how infra/resources.json writes a stage's names (tools/package.py sets `Stage` in AWS)
 _STAGED, _STAGED_SECRET = f"{APP_NAME}-${{Stage}}-", f"{APP_NAME}/${{Stage}}/"
+_STAGED_NAMESPACE = f"{METRICS_NAMESPACE}-${{Stage}}"  # metrics: `metrics_namespace(stage)`
 
 
 class UnsupportedResource(RuntimeError):
@@ -55,6 +62,7 @@ def _with_stage(value: Any, stage: str) -> Any:
     if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
         text = value["Fn::Sub"].replace(_STAGED, resource_name(stage, ""))
         text = text.replace(_STAGED_SECRET, secret_name(stage, ""))
+        text = text.replace(_STAGED_NAMESPACE, metrics_namespace(stage))
         return text if "${" not in text else {"Fn::Sub": text}
     return {k: _with_stage(v, stage) for k, v in value.items()}
 
@@ -95,6 +103,7 @@ def resolve(value: Any, done: Mapping[str, Resolved], region: str, stage: str = 
     if set(value) == {"Fn::Sub"}:
         text = value["Fn::Sub"].replace(_STAGED, resource_name(stage, ""))
         text = text.replace(_STAGED_SECRET, secret_name(stage, ""))
+        text = text.replace(_STAGED_NAMESPACE, metrics_namespace(stage))
 
         def substitute(match: re.Match[str]) -> str:
             token = match.group(1)

@@ -31,9 +31,10 @@ def apply_seed(
     repository: DynamoOrderRepository,
     secretsmanager: Any,
     api_keys: ApiKeyStore,
+    stage: str = "",
 ) -> None:
     for store in seed.get("stores", []):
-        name = secret_name(store["platform"], store["store_id"])
+        name = secret_name(store["platform"], store["store_id"], stage)
         secretsmanager.create_secret(Name=name, SecretString=json.dumps(store["credentials"]))
         catalog.put_store(
             Store(

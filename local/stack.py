@@ -251,10 +251,11 @@ class LocalStack:
             deps.orders,
             session.client("secretsmanager"),
             deps.api_keys,
+            stage=self.stage,  # the stores' secrets carry it
         )
         self._seed_channels(load_seed())
         self.sns_taps = tap_sns_topics(template, session.client, REGION, self.stage)
-        seed_tracking_secrets(session.client("secretsmanager"))
+        seed_tracking_secrets(session.client("secretsmanager"), self.stage)
         seed_notifications(
             self.notify_stub.local_config(),
             session.client("secretsmanager"),

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+from chalicelib.adapters.tracking_clients import secret_name
 from chalicelib.channels.tracking_aftership import SIGNATURE_HEADER, sign_aftership
 from chalicelib.channels.tracking_kuaidi100 import sign_kuaidi100, sign_kuaidi100_query
 from local.stub_server import BackgroundServer, JsonHandler, start_on_port
@@ -55,9 +56,11 @@ SECRETS = {
 log = logging.getLogger("orderhub.local.stub_tracking")
 
 
-def seed_tracking_secrets(secretsmanager: Any) -> None:
+def seed_tracking_secrets(secretsmanager: Any, stage: str = "") -> None:
+    """The providers' secrets under the stage's names (the names above for the stage "")."""
     for name, value in SECRETS.items():
-        secretsmanager.create_secret(Name=name, SecretString=json.dumps(value))
+        staged = secret_name(name.rsplit("/", 1)[1], stage)
+        secretsmanager.create_secret(Name=staged, SecretString=json.dumps(value))
 
 
 class _State:

@@ -218,6 +218,7 @@ def _add_store(env: dict[str, str], args: argparse.Namespace) -> int:
     from chalicelib.deps import Container
     from chalicelib.domain.errors import InvalidPayload
     from chalicelib.domain.stores import new_store
+    from chalicelib.settings import STAGE
 
     platform, _, store_id = args.store.partition("/")
     try:
@@ -228,7 +229,14 @@ def _add_store(env: dict[str, str], args: argparse.Namespace) -> int:
         credentials = json.loads(text)
         rules = json.loads(args.rules)
         store = new_store(
-            platform, store_id, args.timezone, args.name, rules, credentials, _platforms()
+            platform,
+            store_id,
+            args.timezone,
+            args.name,
+            rules,
+            credentials,
+            _platforms(),
+            stage=env.get(STAGE, ""),  # a stage's store secret is `orderhub/{stage}/stores/...`
         )
     except (OSError, ValueError) as exc:
         print(f"cannot read the input: {exc}", file=sys.stderr)

@@ -33,18 +33,21 @@ MERGE_TEMPLATE = "infra/resources.json"
 REGION = "us-east-1"
 
 # a policy resource naming OrderHub's resources: `...:table/orderhub-*`, `alias/orderhub-pii`;
-# the stage goes right after the app's name. Secrets (`secret:orderhub/*`) stay as written: the
-# stores' and tracking providers' secrets (`orderhub/stores/...`) are not named per stage yet.
+# the stage goes right after the app's name. Secrets likewise: `secret:orderhub/*` becomes
+# `secret:orderhub/${Stage}/*` (chalicelib/settings.secret_name; the stores' and tracking
+# providers' secrets are `orderhub/{stage}/stores/...`, `orderhub/{stage}/tracking/...`).
 _UNSTAGED = re.compile(rf"(?<![\w-]){APP_NAME}-")
+_UNSTAGED_SECRET = re.compile(rf"(?<=:secret:){APP_NAME}/")
 
 
 def _stage_text(text: str) -> str:
+    text = _UNSTAGED_SECRET.sub(f"{APP_NAME}/${{Stage}}/", text)
     return _UNSTAGED.sub(f"{APP_NAME}-${{Stage}}-", text)
 
 
 def _stage_value(value: Any) -> Any:
     """A policy's Resource / Condition value with the stage in every OrderHub name."""
-    if isinstance(value, str) and _UNSTAGED.search(value):
+    if isinstance(value, str) and (_UNSTAGED.search(value) or _UNSTAGED_SECRET.search(value)):
         return {"Fn::Sub": _stage_text(value)}
     if isinstance(value, list):
         return [_stage_value(v) for v in value]

@@ -18,7 +18,6 @@ from typing import Any
 import requests
 
 from chalicelib.channels.standard_webhooks import sign_standard_webhook
-from chalicelib.domain.stores import secret_name
 
 STATUSES = ("unpaid", "paid", "shipped", "cancelled", "refunded")
 
@@ -64,7 +63,10 @@ def run(env: dict[str, str], args: argparse.Namespace, api_url: str) -> int:
         raise SystemExit("--store must be mall/<store id>: only own-shop orders are signed here")
     os.environ.update(env)
     deps = Container(environ=env)
-    secret = deps.secrets.get_secret(secret_name(platform, store))
+    known = deps.catalog_store.get_store(platform, store)
+    if known is None:
+        raise SystemExit(f"no store {platform}/{store}: add it first (bin/orderhub stores add)")
+    secret = deps.secrets.get_secret(known.secret_name)  # the name its catalog item records
     signing = secret.get("webhook_secret") or secret["webhook_secrets"][0]
     now = datetime.now(UTC)
     body = order_body(args, now)

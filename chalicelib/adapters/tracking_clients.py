@@ -1,6 +1,7 @@
 """HTTP clients of the tracking aggregators (domain/tracking.TrackingProvider).
 
-Credentials come from Secrets Manager, one secret per provider (`orderhub/tracking/<provider>`):
+Credentials come from Secrets Manager, one secret per provider
+(`orderhub/{stage}/tracking/<provider>`; `orderhub/tracking/<provider>` without a stage):
 - 快递100: `{"key": "<授权key>", "customer": "<customer id>", "salt": "<callback salt>"}`;
 - AfterShip: `{"api_key": "...", "webhook_secret": "..."}`.
 A `rotation` block (domain/rotation.py) lets a previous salt / webhook secret verify pushes
@@ -29,15 +30,16 @@ from chalicelib.domain.timeutil import utc_now
 from chalicelib.domain.tracking import AFTERSHIP, KUAIDI100, TrackUpdate
 
 TIMEOUT = 5.0
-SECRET_PREFIX = "orderhub/tracking/"
 
 
 class TrackingUnavailable(TransientFailure):
     """The provider could not be reached or refused the call; retried later."""
 
 
-def secret_name(provider: str) -> str:
-    return SECRET_PREFIX + provider
+def secret_name(provider: str, stage: str = "") -> str:
+    """A provider's secret: under the stage's prefix when there is a stage (settings.stage)."""
+    staged = f"{stage}/" if stage else ""
+    return f"orderhub/{staged}tracking/{provider}"
 
 
 def _call(opener: Callable[..., Any], request: urllib.request.Request, what: str) -> Any:
@@ -62,15 +64,17 @@ class Kuaidi100Client:
         callback_url: str,
         opener: Callable[..., Any] = urllib.request.urlopen,
         now: Callable[[], datetime] = utc_now,
+        stage: str = "",
     ) -> None:
         self._base = base_url.rstrip("/")
         self._secrets = secrets
         self._callback = callback_url
         self._open = opener
         self._now = now
+        self._stage = stage
 
     def _secret(self) -> Mapping[str, Any]:
-        return self._secrets.get_secret(secret_name(KUAIDI100))
+        return self._secrets.get_secret(secret_name(KUAIDI100, self._stage))
 
     def subscribe(self, carrier: str, number: str) -> None:
         secret = self._secret()
@@ -110,13 +114,15 @@ class AfterShipClient:
         base_url: str,
         secrets: SecretSource,
         opener: Callable[..., Any] = urllib.request.urlopen,
+        stage: str = "",
     ) -> None:
         self._base = base_url.rstrip("/")
         self._secrets = secrets
         self._open = opener
+        self._stage = stage
 
     def _headers(self) -> dict[str, str]:
-        secret = self._secrets.get_secret(secret_name(AFTERSHIP))
+        secret = self._secrets.get_secret(secret_name(AFTERSHIP, self._stage))
         return {"as-api-key": str(secret["api_key"]), "Content-Type": "application/json"}
 
     def subscribe(self, carrier: str, number: str) -> None:
@@ -151,11 +157,13 @@ class AfterShipClient:
         return read_tracking(tracking, now, "poll")
 
 
-def verification_secrets(secrets: SecretSource, provider: str, now: datetime) -> list[str]:
+def verification_secrets(
+    secrets: SecretSource, provider: str, now: datetime, stage: str = ""
+) -> list[str]:
     """The values a push may be signed with now: 快递100's salt, AfterShip's webhook secret
     (a list of them, newest first, during a rotation's window)."""
     field = "salt" if provider == KUAIDI100 else "webhook_secret"
-    current = effective_secret(secrets.get_secret(secret_name(provider)), now)
+    current = effective_secret(secrets.get_secret(secret_name(provider, stage)), now)
     several = current.get(field + "s")
     values = several if isinstance(several, list) else [current.get(field)]
     return [v for v in values if isinstance(v, str) and v]

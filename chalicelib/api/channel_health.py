@@ -27,7 +27,7 @@ from chalicelib.domain.channel_health import (
 )
 from chalicelib.domain.conservation import parse_day
 from chalicelib.domain.errors import InvalidPayload, NotFound
-from chalicelib.observability import NAMESPACE, SERVICE, logger, metrics
+from chalicelib.observability import SERVICE, logger, metrics, namespace
 
 bp = Blueprint(__name__)
 
@@ -47,7 +47,7 @@ def emit_health_metrics(results: list[CheckResult]) -> None:
                 name="ChannelHealthLatencyMs",
                 unit=MetricUnit.Milliseconds,
                 value=state.latency_ms,
-                namespace=NAMESPACE,
+                namespace=namespace(),
                 default_dimensions={"service": SERVICE, "platform": state.platform},
             ):
                 pass
@@ -56,7 +56,7 @@ def emit_health_metrics(results: list[CheckResult]) -> None:
             name="ChannelHealthFailures",
             unit=MetricUnit.Count,
             value=failures,
-            namespace=NAMESPACE,
+            namespace=namespace(),
             default_dimensions={"service": SERVICE, "platform": platform},
         ):
             pass

@@ -53,7 +53,9 @@ def read_callback(provider: str, delivery: Delivery, deps: Container) -> list[Tr
     """Verify one callback and read its update(s); raise on a bad signature or payload."""
     if len(delivery.body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(delivery.body)} bytes; at most {MAX_BODY_BYTES}")
-    secrets = verification_secrets(deps.secrets, provider, delivery.received_at)
+    secrets = verification_secrets(
+        deps.secrets, provider, delivery.received_at, deps.settings.stage
+    )
     if provider == KUAIDI100:
         param = verify_kuaidi100(delivery.body, secrets)
         return [parse_kuaidi100(param, delivery.received_at)]

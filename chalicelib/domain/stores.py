@@ -2,7 +2,9 @@
 
 A store is a seller's shop on one platform: its id in OrderHub (the `{store}` of its webhook
 URL; for Amazon its SellerId), its time zone (naive platform times are read in it), booking
-rules, and its credentials in Secrets Manager under `orderhub/stores/{platform}/{store}`.
+rules, and its credentials in Secrets Manager under `orderhub/{stage}/stores/{platform}/{store}`
+(`orderhub/stores/{platform}/{store}` without a stage: the local stack). The name is kept on the
+store's catalog item, which is what every reader uses: a store keeps the name it was created with.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from chalicelib.domain.timeutil import zone
 STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def secret_name(platform: str, store_id: str) -> str:
-    return f"orderhub/stores/{platform}/{store_id}"
+def secret_name(platform: str, store_id: str, stage: str = "") -> str:
+    """Where a new store's credentials go: under its stage's prefix when there is a stage."""
+    staged = f"{stage}/" if stage else ""
+    return f"orderhub/{staged}stores/{platform}/{store_id}"
 
 
 def new_store(
@@ -30,9 +34,11 @@ def new_store(
     rules: Mapping[str, Any],
     credentials: Mapping[str, Any],
     platforms: Mapping[str, Callable[[Mapping[str, Any]], object] | None],
+    stage: str = "",
 ) -> Store:
     """The store to write, or InvalidPayload saying what to fix. `platforms` maps each
-    supported platform to its credentials reader (None where there is nothing to check)."""
+    supported platform to its credentials reader (None where there is nothing to check);
+    `stage` (settings: ORDERHUB_STAGE) puts its secret under the stage's prefix."""
     if platform not in platforms:
         raise InvalidPayload(
             f"platform '{platform}' is not supported; supported: {', '.join(sorted(platforms))}"
@@ -63,4 +69,5 @@ def new_store(
             check(credentials)
         except Exception as exc:  # the channel says which fields it lacks
             raise InvalidPayload(f"credentials: {getattr(exc, 'message', exc)}") from None
-    return Store(platform, store_id, secret_name(platform, store_id), timezone, name, store_rules)
+    secret = secret_name(platform, store_id, stage)
+    return Store(platform, store_id, secret, timezone, name, store_rules)

@@ -10,15 +10,24 @@ either way."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.platform_api import DEFAULT_TIMEOUT, MAX_CALLS_PER_FETCH
-from chalicelib.settings import resource_name, secret_name
+from chalicelib.adapters.tracking_clients import secret_name as tracking_secret
+from chalicelib.domain.stores import secret_name as store_secret
+from chalicelib.settings import (
+    METRICS_NAMESPACE_VAR,
+    metrics_namespace,
+    resource_name,
+    secret_name,
+)
 from local.provision import resolve
 from tools.package import package
 from tools.upgrade_check import upgrade_problems
@@ -210,3 +219,110 @@ def test_cfn_lint_is_clean_with_the_egress_vpc_off_and_on(templates, tmp_path, e
     lint = Path(sys.executable).parent / "cfn-lint"
     done = subprocess.run([str(lint), str(path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _policy_texts(template: dict[str, Any]) -> list[str]:
+    """Every OrderHub policy resource of the functions' roles, `${Stage}` written out."""
+    stage = template["Parameters"]["Stage"]["Default"]
+    found = []
+    for res in template["Resources"].values():
+        if res["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in res["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                listed = statement.get("Resource", [])
+                for value in listed if isinstance(listed, list) else [listed]:
+                    text = value.get("Fn::Sub", "") if isinstance(value, dict) else value
+                    if isinstance(text, str) and "orderhub" in text.lower():
+                        found.append(text.replace("${Stage}", stage))
+    return found
+
+
+def _secrets_read(template: dict[str, Any]) -> set[str]:
+    """Every secret the stage's functions read: the template's (blind index, notifications)
+    and the ones named by rule (a new store's, the tracking providers')."""
+    stage = template["Parameters"]["Stage"]["Default"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    named = {
+        str(resolve(env["ORDERHUB_NOTIFICATIONS_SECRET"], {}, "us-east-1", stage)),
+        store_secret("shopify", "acme", stage),
+        tracking_secret("kuaidi100", stage),
+        tracking_secret("aftership", stage),
+    }
+    assert env["ORDERHUB_BLIND_INDEX_SECRET"] == {"Ref": "BlindIndexSecret"}
+    for lid in names(template):
+        if template["Resources"][lid]["Type"] == "AWS::SecretsManager::Secret":
+            named.add(names(template)[lid])
+    return named
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_functions_read_only_their_stages_secrets(templates, stage):
+    texts = _policy_texts(templates[stage])
+    secret_rights = [t for t in texts if ":secret:" in t]
+    assert secret_rights == [f"arn:*:secretsmanager:*:*:secret:orderhub/{stage}/*"] * len(
+        secret_rights
+    )
+    assert secret_rights, "no secrets statement"
+    for name in _secrets_read(templates[stage]):
+        assert name.startswith(f"orderhub/{stage}/"), name
+        arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbC123"
+        assert any(fnmatchcase(arn, right) for right in secret_rights), name
+
+
+def test_the_stages_policies_and_secrets_share_nothing(templates):
+    staging, prod = templates["staging"], templates["prod"]
+    assert set(_policy_texts(staging)).isdisjoint(_policy_texts(prod))
+    assert _secrets_read(staging).isdisjoint(_secrets_read(prod))
+    for right in _policy_texts(prod):  # staging's names are outside every prod right
+        for name in _secrets_read(staging):
+            arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbC123"
+            assert not fnmatchcase(arn, right), (name, right)
+
+
+SEARCH_NAMESPACE = re.compile(r"""SEARCH\('\{"([^"]+)",""")  # a dashboard search's namespace
+
+
+def _namespace(template: dict[str, Any]) -> str:
+    """The namespace the stage's functions emit their metrics in (infra Globals)."""
+    stage = template["Parameters"]["Stage"]["Default"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    return str(resolve(env[METRICS_NAMESPACE_VAR], {}, "us-east-1", stage))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_alarm_watches_its_stages_metrics_namespace(templates, stage):
+    template = templates[stage]
+    assert _namespace(template) == metrics_namespace(stage) == f"OrderHub-{stage}"
+    resources = template["Resources"]
+    for lid, res in resources.items():  # no function emits elsewhere
+        if res["Type"] == "AWS::Serverless::Function":
+            own = res["Properties"].get("Environment", {}).get("Variables", {})
+            assert METRICS_NAMESPACE_VAR not in own, lid
+    watched = [
+        (lid, str(resolve(res["Properties"]["Namespace"], {}, "us-east-1", stage)))
+        for lid, res in resources.items()
+        if res["Type"] == "AWS::CloudWatch::Alarm" and "Namespace" in res["Properties"]
+    ]
+    ours = [(lid, ns) for lid, ns in watched if not ns.startswith("AWS/")]
+    assert len(ours) >= 12
+    assert all(ns == _namespace(template) for _, ns in ours), ours
+    body = next(
+        r["Properties"]["DashboardBody"]["Fn::Sub"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Dashboard"
+    )
+    shown = []  # the namespace of each of the dashboard's metrics and searches
+    for widget in json.loads(body.replace("${Stage}", stage))["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            if isinstance(row[0], str) and row[0] not in (".", "..."):
+                shown.append(row[0])
+            elif isinstance(row[0], dict):
+                found = SEARCH_NAMESPACE.match(row[0]["expression"])
+                shown.append(found[1] if found else row[0]["expression"])
+    ours = [ns for ns in shown if not ns.startswith("AWS/")]
+    assert len(ours) >= 6 and set(ours) == {_namespace(template)}, shown
+
+
+def test_the_stages_metrics_namespaces_differ(templates):
+    assert _namespace(templates["staging"]) != _namespace(templates["prod"])
