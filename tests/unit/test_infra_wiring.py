@@ -7,6 +7,7 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from app import app
 from chalicelib import settings
+from chalicelib.observability import METRICS_NAMESPACE_VAR
 from chalicelib.settings import _REQUIRED, NOTIFY_TOPIC_VARS
 from local.provision import Resolved, function_environment, load_template, resolve
 
@@ -43,6 +44,7 @@ def test_functions_get_every_setting_the_app_reads():
     optional = {
         v for v in vars(settings).values() if isinstance(v, str) and v.startswith("ORDERHUB_")
     } | set(NOTIFY_TOPIC_VARS.values())
+    optional.add(METRICS_NAMESPACE_VAR)  # Powertools' own, read by chalicelib/observability.py
     assert set(_REQUIRED.values()) <= set(variables) <= set(_REQUIRED.values()) | optional
     assert set(NOTIFY_TOPIC_VARS.values()) <= set(variables)
 
