@@ -5,7 +5,7 @@ console's `created_day`, `platform_day`, `platform_status`, `store_created`, `or
 `buyer` came with issue 13) or changes how a key's value is derived (the sharded sparse
 indexes' values), items written before it keep the old attributes until their order changes
 again: the index misses them. This job scans the table
-and gives each order item the index attributes the writer (adapters/dynamo.py
+and gives each order item the index attributes the writer (adapters/dynamo_items.py
 `_item_from_order`) would give it now, so old orders are found like new ones.
 
 - Idempotent: an item is written only when one of its index attributes differs from what the
