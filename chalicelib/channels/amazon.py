@@ -61,7 +61,7 @@ not read are not enforced: refusing a notification over them would lose the orde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -196,21 +196,44 @@ def parse_amazon_notification(body: bytes | str, received_at: datetime) -> Notif
     status = amazon_status(summary)
     updated_at, updated_at_raw = _change_time(document, change)
     _lines(summary)  # checked as the schema says; the lines booked come from the Orders API
-    event = OrderEvent(
-        event_key=event_key(seller_id, notification_id),
+    event = replace(
+        thin_event(
+            event_key(seller_id, notification_id),
+            seller_id,
+            order_id,
+            status,
+            (updated_at, updated_at_raw),
+            received_at,
+        ),
+        platform_event_id=notification_id,
+        sent_at=_event_time(document),
+    )
+    return Notification(kind, notification_id, seller_id, event)
+
+
+def thin_event(
+    key: str,
+    seller_id: str,
+    order_id: str,
+    status: PlatformStatus,
+    updated: tuple[datetime, str],
+    received_at: datetime,
+) -> OrderEvent:
+    """An Amazon order event without its lines (`complete=False`): before booking, the
+    processor fetches the order and its items (module docstring). Both the notification and
+    the backup poll (channels/amazon_orders.py) make these."""
+    return OrderEvent(
+        event_key=key,
         platform=PLATFORM,
         store=seller_id,
         order_id=order_id,
         event_type=EVENT_TYPES[status],
         status=status,
-        updated_at=updated_at,
-        updated_at_raw=updated_at_raw,
+        updated_at=updated[0],
+        updated_at_raw=updated[1],
         currency="",
         lines=(),
         buyer=None,
         received_at=received_at,
-        complete=False,  # fetched before booking: module docstring
-        platform_event_id=notification_id,
-        sent_at=_event_time(document),
+        complete=False,
     )
-    return Notification(kind, notification_id, seller_id, event)

@@ -61,7 +61,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from chalicelib.channels.amazon import EVENT_TYPES, STATUSES, utc_time
+from chalicelib.channels.amazon import STATUSES, thin_event, utc_time
 from chalicelib.channels.base import (
     MAX_LINES,
     api_fields,
@@ -344,19 +344,6 @@ def poll_event(order: Any, index: int, seller_id: str, received_at: datetime) ->
     if (optional(order, "FulfillmentChannel", path, str) or "MFN") != "MFN":
         return None
     status = order_status(order, path)
-    updated_at, updated_at_raw = utc_time(order, "LastUpdateDate", path)
-    return OrderEvent(
-        event_key=poll_event_key(seller_id, order_id, order["OrderStatus"], updated_at_raw),
-        platform=PLATFORM,
-        store=seller_id,
-        order_id=order_id,
-        event_type=EVENT_TYPES[status],
-        status=status,
-        updated_at=updated_at,
-        updated_at_raw=updated_at_raw,
-        currency="",
-        lines=(),
-        buyer=None,
-        received_at=received_at,
-        complete=False,  # the processor fetches the order and its items
-    )
+    updated = utc_time(order, "LastUpdateDate", path)
+    key = poll_event_key(seller_id, order_id, order["OrderStatus"], updated[1])
+    return thin_event(key, seller_id, order_id, status, updated, received_at)
