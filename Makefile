@@ -89,6 +89,7 @@ e2e: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(PY) bench/drive.py --mode bench
+	$(PY) bench/waves.py  # six waves of 500 paid orders: flat as data grows
 	$(PY) bench/drive.py --mode flash
 	$(PY) bench/drive.py --mode chaos --start-stack
 	$(PY) bench/stock_push.py
