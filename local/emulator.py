@@ -33,13 +33,10 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from types import FrameType, TracebackType
 from typing import Any, Self
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local.keep_alive import KeepAliveRequestHandler
 from local.moto_patch import (  # re-exported: tests and benches import them from here
     EAGER_QUEUE_ATTRIBUTES,
     MOTO_QUERY,
@@ -443,7 +440,7 @@ class Emulator:
                 self._requested_port,
                 served,
                 threaded=True,
-                request_handler=MotoRequestHandler,
+                request_handler=KeepAliveRequestHandler,  # local/keep_alive.py
             )
         except SystemExit as exc:
             # werkzeug prints the reason and calls sys.exit() on bind errors; a library
