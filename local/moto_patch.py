@@ -30,8 +30,9 @@ because calls are serialized.
 
 Also: moto's Query sorts the whole table (narrowed here to the matching items), moto's SQS
 queue attributes are computed eagerly (lazy here), and the response serializer's attribute
-lookup is memoized (see :func:`_memoized_possible_keys`) and DynamoDB's attribute values
-skip its model walk (local/moto_serialize.py).
+lookup is memoized (see :func:`_memoized_possible_keys`), DynamoDB's attribute values
+skip its model walk (local/moto_serialize.py), and update expressions are parsed once per
+text (local/moto_expressions.py).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, Table
 from moto.sqs.models import Queue as SqsQueue
 
+from local.moto_expressions import patch_expressions
 from local.moto_serialize import patch_serializer
 
 __all__ = [
@@ -381,6 +383,7 @@ def patch_moto() -> None:
     """Make moto's TransactWriteItems snapshot only addressed items, its Query skip a sort of
     the whole table, and its SQS queue attributes lazy. Idempotent, process-wide."""
     patch_serializer()
+    patch_expressions()  # update expressions parsed once per text (local/moto_expressions.py)
     with _PATCH_LOCK:
         for picker, moto_own in MOTO_POSSIBLE_KEYS.items():
             if not getattr(picker.__dict__["get_possible_keys"], _PATCH_MARK, False):
