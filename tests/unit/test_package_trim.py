@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zipfile
 
-from tools.trim_package import EXCLUDE, check, trim
+from tools.trim_package import CRYPTO_KEEP, EXCLUDE, check, trim
 
 
 def _zip(path, files: dict[str, bytes]) -> None:
@@ -36,3 +36,27 @@ def test_check_reports_a_package_that_does_not_import(tmp_path):
     _zip(package, {"app.py": b"import a_module_the_trim_removed\n"})
     (problem,) = check(package)
     assert "does not import" in problem and "a_module_the_trim_removed" in problem
+
+
+def test_trim_keeps_of_pycryptodome_only_what_aes_gcm_loads(tmp_path):
+    package = tmp_path / "deployment.zip"
+    kept = {name: b"kept" for name in CRYPTO_KEEP} | {
+        "pycryptodome-4.5.0.dist-info/licenses/LICENSE.rst": b"BSD",
+    }
+    dropped = {
+        name: b"unused"
+        for name in (
+            "Crypto/Cipher/ChaCha20.py",
+            "Crypto/Cipher/_raw_des.abi3.so",
+            "Crypto/Hash/SHA256.py",
+            "Crypto/PublicKey/RSA.py",
+            "Crypto/SelfTest/Cipher/test_GCM.py",
+            "Crypto/Util/Padding.py",
+        )
+    }
+    assert "Crypto/Cipher/_mode_gcm.py" in CRYPTO_KEEP
+    assert "Crypto/Hash/_ghash_portable.abi3.so" in CRYPTO_KEEP  # CPUs without PCLMULQDQ
+    _zip(package, kept | dropped)
+    trim(package, strip=False)
+    with zipfile.ZipFile(package) as archive:
+        assert set(archive.namelist()) == set(kept)
