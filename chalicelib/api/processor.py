@@ -13,17 +13,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
 from chalicelib.api.intake import TRACKING_PLATFORM
+from chalicelib.api.sqs_batch import partial_batch_response
 from chalicelib.api.tracking import apply_track_message, read_track_message
 from chalicelib.deps import Container, container
 from chalicelib.domain.archive import (
@@ -56,6 +51,9 @@ from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.domain.sealed import Sealed
 from chalicelib.domain.skew import report_skew
 from chalicelib.observability import logger, metrics
+
+if TYPE_CHECKING:  # Powertools' batch utilities come with the first batch (api/sqs_batch.py)
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Must equal OrderEventsQueue's QueueName in infra/resources.json (a test checks).
 ORDER_QUEUE_NAME = "orderhub-order-events"
@@ -340,13 +338,4 @@ def handle_order_events(event: Any) -> dict[str, Any]:
     # the batch's stock nudges leave together at its end (adapters/stock_nudge.py)
     deferred = getattr(deps.orders, "nudges_deferred", contextlib.nullcontext)
     with deferred():
-        return dict(
-            process_partial_response(
-                event=event.to_dict(),
-                record_handler=record_handler,
-                processor=BatchProcessor(
-                    event_type=EventType.SQS, raise_on_entire_batch_failure=False
-                ),
-                context=event.context,
-            )
-        )
+        return partial_batch_response(event, record_handler)
