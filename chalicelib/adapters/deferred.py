@@ -5,6 +5,11 @@ checker); at run time each of those names is a :class:`Deferred` that imports it
 first time it is called. Chalice has one app.py for all functions: without this, the webhook
 function imported every adapter (pynamodb models, Powertools utilities, the report writers)
 whichever function started (the cold start numbers: docs/performance.md).
+
+The API function (app.py) serves every route, but a webhook needs none of the console's,
+the reports' or the timeline's domain modules: those route modules name them the same way
+(`deferred_imports(__file__, "chalicelib.domain")` for called names, `DeferredModule` for a
+module used as a namespace), so they load with their route's first call.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Deferred", "deferred_imports"]
+__all__ = ["Deferred", "DeferredModule", "deferred_imports"]
 
 _LOCK = threading.Lock()
 
@@ -41,6 +46,22 @@ class Deferred:
 
     def __repr__(self) -> str:
         return f"<deferred {self._module}.{self._name}>"
+
+
+class DeferredModule:
+    """A module used as a namespace (`board.parse_query(...)`): imported on the first
+    attribute read."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<deferred module {self._name}>"
 
 
 def deferred_imports(source_file: str, package: str = "chalicelib.adapters") -> dict[str, Any]:

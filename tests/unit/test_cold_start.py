@@ -3,12 +3,13 @@ function needs comes on first use (chalicelib/adapters/deferred.py)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 
 from chalicelib import deps
-from chalicelib.adapters.deferred import Deferred, deferred_imports
+from chalicelib.adapters.deferred import Deferred, DeferredModule, deferred_imports
 from tests.conftest import ROOT
 
 # Heavy modules no handler needs before its first call (the webhook's come then).
@@ -24,6 +25,15 @@ NOT_AT_IMPORT = (
     "chalicelib.adapters.dynamo",
     "chalicelib.adapters.dynamo_models",
     "chalicelib.adapters.report_store",
+    # other routes' domain modules: the API function loads them with their route's first call
+    "chalicelib.domain.timeline",
+    "chalicelib.domain.timeline_activity",
+    "chalicelib.domain.daily_reports",
+    "chalicelib.domain.monthly_review",
+    "chalicelib.domain.reports",
+    "chalicelib.domain.board",
+    "chalicelib.domain.order_search",
+    "chalicelib.domain.stock_list",
 )
 
 
@@ -59,3 +69,42 @@ def test_every_deferred_name_of_deps_resolves_to_its_adapter():
         assert isinstance(deferred, Deferred)
         assert deferred.resolve().__name__ == name
         assert repr(getattr(deps, name)) == repr(deferred)  # what the container calls
+
+
+def test_the_routes_deferred_domain_names_resolve_to_what_they_name():
+    from chalicelib.api import console_api, reports, timeline
+
+    for module in (timeline, reports):
+        names = deferred_imports(module.__file__, "chalicelib.domain")
+        assert names
+        for name, deferred in names.items():
+            assert repr(getattr(module, name)) == repr(deferred)
+            assert deferred.resolve().__name__ == name
+    for name in ("board", "order_search", "stock_list"):
+        stand_in = getattr(console_api, name)
+        assert isinstance(stand_in, DeferredModule)
+        real = importlib.import_module(f"chalicelib.domain.{name}")
+        public = [a for a in vars(real) if not a.startswith("_")]
+        assert public and all(getattr(stand_in, a) is getattr(real, a) for a in public)
+
+
+def _gc_after(code: str) -> dict[str, int]:
+    """The collector after `import app`, and the young collections that import ran (chalice
+    imported before: what app.py loads ahead of the pause)."""
+    young = "gc.get_stats()[0]['collections']"
+    probe = (
+        f"import gc, json, logging, chalice\n{code}\nbefore = {young}\nimport app\n"
+        "print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(),"
+        f" 'young': {young} - before}}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_the_collector_pauses_while_app_loads_and_resumes_with_the_app_frozen():
+    after = _gc_after("")
+    assert after["enabled"] and after["young"] <= 1  # unpaused: dozens
+    assert after["frozen"] > 20_000  # modules, classes, functions: out of the collector's way
+    assert not _gc_after("gc.disable()")["enabled"]  # a collector off before stays off
