@@ -12,6 +12,8 @@ Case 16 is the vault's shape: key, IV, associated data and plaintext all present
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -27,6 +29,7 @@ from chalicelib.adapters.personal_data import (
     gcm_seal,
 )
 from chalicelib.domain.personal_data import SealBroken
+from tests.conftest import ROOT
 from tests.privacy_fakes import fake_vault
 
 _P = (
@@ -126,3 +129,22 @@ def test_through_the_vault_a_bad_tag_or_a_truncated_field_is_sealbroken():
     with pytest.raises(SealBroken, match="does not open"):  # not base64 at all
         vault.open(replace(sealed, fields=((name, "%%%"),)), ORDER)
     assert vault.open(sealed, ORDER) == {"phone": "13812345678"}
+
+
+def test_the_lambda_way_without_cffi_gives_the_same_bytes():
+    """The package carries no cffi, so on Lambda pycryptodome reaches its C code through
+    ctypes (here, with cffi installed, through cffi): test case 16 both ways."""
+    _, key, iv, aad, plain, text, tag = MCGREW_VIEGA[3]
+    probe = (
+        "import sys\nsys.modules['cffi'] = None  # as on Lambda: not importable\n"
+        "from Crypto.Util import _raw_api\n"
+        "from chalicelib.adapters.personal_data import gcm_open, gcm_seal\n"
+        f"k, n, a, p = (bytes.fromhex(h) for h in {[key, iv, aad, plain]!r})\n"
+        "sealed = gcm_seal(k, n, p, a)\n"
+        "assert gcm_open(k, n, sealed, a) == p\n"
+        "print(_raw_api.backend, sealed.hex())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["ctypes", text + tag]
