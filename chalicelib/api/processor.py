@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.intake import TRACKING_PLATFORM
 from chalicelib.api.sqs_batch import partial_batch_response
 from chalicelib.api.tracking import apply_track_message, read_track_message
@@ -27,7 +28,6 @@ from chalicelib.domain.archive import (
     raw_document,
     raw_key,
 )
-from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.delivery import (
     MAX_ATTEMPTS,
     InvalidMessage,
@@ -46,14 +46,20 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.personal_data import raw_of, seal_buyer, seal_event
 from chalicelib.domain.ports import StoreRules
-from chalicelib.domain.processing import ProcessResult, process_order_event
 from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.domain.sealed import Sealed
 from chalicelib.domain.skew import report_skew
 from chalicelib.observability import logger, metrics
 
-if TYPE_CHECKING:  # Powertools' batch utilities come with the first batch (api/sqs_batch.py)
+# Booking's domain modules come with the first batch (adapters/deferred.py), as do Powertools'
+# batch utilities (api/sqs_batch.py): the API function imports this module only to register it.
+if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.domain.booking import BookingContext
+    from chalicelib.domain.processing import ProcessResult, process_order_event
+else:
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 # Must equal OrderEventsQueue's QueueName in infra/resources.json (a test checks).
 ORDER_QUEUE_NAME = "orderhub-order-events"
