@@ -3,10 +3,12 @@ function needs comes on first use (chalicelib/adapters/deferred.py)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from chalicelib import deps
 from chalicelib.adapters.deferred import Deferred, DeferredModule, deferred_imports
@@ -100,6 +102,33 @@ def test_the_routes_deferred_domain_names_resolve_to_what_they_name():
         real = importlib.import_module(f"chalicelib.domain.{name}")
         public = [a for a in vars(real) if not a.startswith("_")]
         assert public and all(getattr(stand_in, a) is getattr(real, a) for a in public)
+
+
+def _imports_by_full_parse(path: Path, package: str) -> dict[str, str]:
+    names = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and (statement.module or "").startswith(
+                    package
+                ):
+                    for alias in statement.names:
+                        names[alias.asname or alias.name] = f"{statement.module}.{alias.name}"
+    return names
+
+
+def test_deferred_imports_reads_the_type_checking_blocks_as_a_full_parse_would():
+    files = sorted((ROOT / "chalicelib").rglob("*.py"))
+    found = 0
+    for path in files:
+        for package in ("chalicelib.adapters", "chalicelib.domain", "aws_lambda_powertools"):
+            expected = _imports_by_full_parse(path, package)
+            got = {
+                n: f"{d._module}.{d._name}" for n, d in deferred_imports(str(path), package).items()
+            }
+            assert got == expected, path
+            found += len(got)
+    assert found > 100
 
 
 def _gc_after(code: str) -> dict[str, int]:
