@@ -4,6 +4,7 @@ import logging
 
 from chalice import Chalice
 
+from chalicelib import startup  # first: the garbage collector pauses while the app loads
 from chalicelib.api import (
     admin,
     after_sales_pollers,
@@ -73,3 +74,5 @@ for blueprint in (
     backfill.bp,
 ):
     app.register_blueprint(blueprint)
+
+startup.settle()  # everything is loaded: freeze it, resume the collector (chalicelib/startup.py)

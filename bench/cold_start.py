@@ -89,7 +89,7 @@ def time_imports(modules: tuple[str, ...], path: list[str] | None = None) -> flo
     flags = ["-I", "-S"] if path else []
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     out = subprocess.run(
-        [sys.executable, *flags, "-c", code],
+        [sys.executable, *flags, "-B", "-c", code],
         capture_output=True,
         text=True,
         check=True,

@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from Crypto.Cipher import AES
 
 from chalicelib.domain.blind_index import phone_index
 from chalicelib.domain.personal_data import SealBroken, VaultUnavailable
@@ -43,6 +42,7 @@ from chalicelib.domain.sealed import Sealed
 
 CONTEXT_KEY = "order_key"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 # KMS answers that mean this envelope will never open for this order
 _BROKEN = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
 
@@ -53,6 +53,25 @@ MIN_INDEX_KEY = 32
 def associated_data(order_key: str, field: str) -> bytes:
     """What each field's GCM tag also authenticates: its order and its name."""
     return f"orderhub/pii/v1|{order_key}|{field}".encode()
+
+
+def gcm_seal(key: bytes, nonce: bytes, plain: bytes, aad: bytes) -> bytes:
+    """AES-GCM (pycryptodome): ciphertext followed by the 16-byte tag, the layout
+    `cryptography`'s AESGCM wrote before it (envelopes sealed then open the same way)."""
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+    cipher.update(aad)
+    text, tag = cipher.encrypt_and_digest(plain)
+    return text + tag
+
+
+def gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """The plaintext of `gcm_seal`'s output; ValueError when the tag does not verify (another
+    key, nonce or associated data, or altered bytes) or the input is too short to hold one."""
+    if len(sealed) < TAG_BYTES:
+        raise ValueError(f"{len(sealed)} bytes cannot hold a {TAG_BYTES}-byte GCM tag")
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+    cipher.update(aad)
+    return cipher.decrypt_and_verify(sealed[:-TAG_BYTES], sealed[-TAG_BYTES:])
 
 
 def key_scope(order_key: str) -> str:
@@ -142,11 +161,11 @@ class KmsEnvelopeVault:
         else:
             context = key_scope(order_key)
             key = self._cache.take(context, lambda: self._generate(context))
-        cipher = AESGCM(key.plaintext)
         sealed = []
         for name, value in fields.items():
             nonce = self._random(NONCE_BYTES)
-            text = cipher.encrypt(nonce, value.encode("utf-8"), associated_data(order_key, name))
+            aad = associated_data(order_key, name)
+            text = gcm_seal(key.plaintext, nonce, value.encode("utf-8"), aad)
             sealed.append((name, _b64(nonce + text)))
         return Sealed(
             order_key=order_key,
@@ -183,15 +202,15 @@ class KmsEnvelopeVault:
             raise _unavailable("unwrap a data key", exc) from exc
         except ValueError as exc:  # the wrapped key is not base64
             raise SealBroken(f"the sealed data of {order_key} is damaged: {exc}") from exc
-        cipher = AESGCM(response["Plaintext"])
+        data_key = response["Plaintext"]
         opened = {}
         for name, blob in sealed.fields:
             try:
                 raw = base64.b64decode(blob)
-                plain = cipher.decrypt(
-                    raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data(order_key, name)
+                plain = gcm_open(
+                    data_key, raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data(order_key, name)
                 )
-            except (InvalidTag, ValueError) as exc:
+            except ValueError as exc:
                 raise SealBroken(
                     f"the sealed field '{name}' does not open for order {order_key}: it belongs "
                     "to another order or field, or was altered"

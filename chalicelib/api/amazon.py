@@ -28,18 +28,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
 from chalicelib.api.intake import queue_and_record
 from chalicelib.api.processor import record_rejection
+from chalicelib.api.sqs_batch import partial_batch_response
 from chalicelib.channels.after_sales_platforms import amazon_after_sales
 from chalicelib.channels.amazon import PLATFORM, parse_amazon_notification
 from chalicelib.deps import Container, container
@@ -48,6 +43,9 @@ from chalicelib.domain.bounds import check_json_depth
 from chalicelib.domain.errors import InvalidPayload, UnknownStore
 from chalicelib.domain.model import order_key
 from chalicelib.observability import logger, metrics
+
+if TYPE_CHECKING:  # Powertools' batch utilities come with the first batch (api/sqs_batch.py)
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Must equal AmazonNotificationsQueue's QueueName in infra/resources.json (a test checks).
 AMAZON_QUEUE_NAME = "orderhub-amazon-notifications"
@@ -160,11 +158,4 @@ def handle_amazon_notifications(event: Any) -> dict[str, Any]:
             metrics().add_metric(name="AmazonNotificationRetries", unit="Count", value=1)
             raise
 
-    return dict(
-        process_partial_response(
-            event=event.to_dict(),
-            record_handler=record_handler,
-            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-            context=event.context,
-        )
-    )
+    return partial_batch_response(event, record_handler)

@@ -13,19 +13,26 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import DeferredModule
 from chalicelib.api.access import audit, principal_of
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import Container, container
-from chalicelib.domain import board, order_search, stock_list
 from chalicelib.domain.audit import Action
 from chalicelib.domain.blind_index import valid_index
 from chalicelib.domain.errors import InvalidPayload, NotFound
 from chalicelib.domain.kpis import kpi_day
 from chalicelib.domain.permissions import Permission, permissions_of
+
+if TYPE_CHECKING:
+    from chalicelib.domain import board, order_search, stock_list
+else:  # the console's own modules come with its first call (adapters/deferred.py)
+    board = DeferredModule("chalicelib.domain.board")
+    order_search = DeferredModule("chalicelib.domain.order_search")
+    stock_list = DeferredModule("chalicelib.domain.stock_list")
 
 bp = Blueprint(__name__)
 

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.deps import Container, container
 from chalicelib.domain.conservation import Balance, parse_day, report
-from chalicelib.domain.dlq import describe
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.kpis import oversold_stock_items
-from chalicelib.domain.ledger_audit import run_ledger
 from chalicelib.domain.model import Anomaly, Priority
-from chalicelib.domain.processing import expire_reservation
-from chalicelib.domain.stock_ops import audit_stock
 from chalicelib.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from chalicelib.domain.dlq import describe
+    from chalicelib.domain.ledger_audit import run_ledger
+    from chalicelib.domain.processing import expire_reservation
+    from chalicelib.domain.stock_ops import audit_stock
+else:  # the jobs' own domain modules come with their first call (adapters/deferred.py)
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 bp = Blueprint(__name__)
 

@@ -12,17 +12,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.access import audit, principal_of
 from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.api.queries import may_see_amounts, shown_order
 from chalicelib.deps import Container, container
 from chalicelib.domain.anomalies import AnomalyRecord
 from chalicelib.domain.audit import Action
-from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.errors import InvalidPayload, NotFound
 from chalicelib.domain.model import Order, order_key
 from chalicelib.domain.order_actions import (
@@ -40,8 +40,13 @@ from chalicelib.domain.order_actions import (
 from chalicelib.domain.personal_data import BUYER_FIELDS, open_buyer, sealed_buyer
 from chalicelib.domain.ports import StoreRules
 from chalicelib.domain.privacy import buyer_view
-from chalicelib.domain.processing import process_order_event
-from chalicelib.domain.staged import commit_plan
+
+if TYPE_CHECKING:
+    from chalicelib.domain.booking import BookingContext
+    from chalicelib.domain.processing import process_order_event
+    from chalicelib.domain.staged import commit_plan
+else:  # booking's modules come with the first action that books (adapters/deferred.py)
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 bp = Blueprint(__name__)
 

@@ -13,17 +13,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.intake import TRACKING_PLATFORM
+from chalicelib.api.sqs_batch import partial_batch_response
 from chalicelib.api.tracking import apply_track_message, read_track_message
 from chalicelib.deps import Container, container
 from chalicelib.domain.archive import (
@@ -32,7 +28,6 @@ from chalicelib.domain.archive import (
     raw_document,
     raw_key,
 )
-from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.delivery import (
     MAX_ATTEMPTS,
     InvalidMessage,
@@ -51,11 +46,20 @@ from chalicelib.domain.model import (
 )
 from chalicelib.domain.personal_data import raw_of, seal_buyer, seal_event
 from chalicelib.domain.ports import StoreRules
-from chalicelib.domain.processing import ProcessResult, process_order_event
 from chalicelib.domain.scrub import scrub_free_text
 from chalicelib.domain.sealed import Sealed
 from chalicelib.domain.skew import report_skew
 from chalicelib.observability import logger, metrics
+
+# Booking's domain modules come with the first batch (adapters/deferred.py), as do Powertools'
+# batch utilities (api/sqs_batch.py): the API function imports this module only to register it.
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.domain.booking import BookingContext
+    from chalicelib.domain.processing import ProcessResult, process_order_event
+else:
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 # Must equal OrderEventsQueue's QueueName in infra/resources.json (a test checks).
 ORDER_QUEUE_NAME = "orderhub-order-events"
@@ -340,13 +344,4 @@ def handle_order_events(event: Any) -> dict[str, Any]:
     # the batch's stock nudges leave together at its end (adapters/stock_nudge.py)
     deferred = getattr(deps.orders, "nudges_deferred", contextlib.nullcontext)
     with deferred():
-        return dict(
-            process_partial_response(
-                event=event.to_dict(),
-                record_handler=record_handler,
-                processor=BatchProcessor(
-                    event_type=EventType.SQS, raise_on_entire_batch_failure=False
-                ),
-                context=event.context,
-            )
-        )
+        return partial_batch_response(event, record_handler)

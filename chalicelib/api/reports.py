@@ -5,19 +5,28 @@ domain/monthly_review.py, domain/reports.py)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.api.indicator_reports import monthly_chase_lines
 from chalicelib.deps import Container, container
-from chalicelib.domain.daily_reports import ReportRun, run_inventory_report, run_reconciliation
-from chalicelib.domain.monthly_review import month_start, previous_month, run_monthly_review
 from chalicelib.domain.order_notes import previous_month_label, review_note_lines
 from chalicelib.domain.reconcile import previous_day
-from chalicelib.domain.reports import parse_kind, parse_report_date
 from chalicelib.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from chalicelib.domain.daily_reports import (
+        ReportRun,
+        run_inventory_report,
+        run_reconciliation,
+    )
+    from chalicelib.domain.monthly_review import month_start, previous_month, run_monthly_review
+    from chalicelib.domain.reports import parse_kind, parse_report_date
+else:  # the reports' own modules come with their first call (adapters/deferred.py)
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 bp = Blueprint(__name__)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.access import audit
 from chalicelib.api.http import api_errors, json_response, read_json
 from chalicelib.api.queries import order_view, stock_view
@@ -14,14 +15,18 @@ from chalicelib.deps import Container, container
 from chalicelib.domain.audit import Action
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.model import Order, order_key
-from chalicelib.domain.processing import adjust_stock, ship_order
-from chalicelib.domain.stock_ops import (
-    check_known_warehouse,
-    parse_adjustment,
-    parse_outbound_confirmation,
-)
 from chalicelib.domain.tracking import parse_tracking
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from chalicelib.domain.processing import adjust_stock, ship_order
+    from chalicelib.domain.stock_ops import (
+        check_known_warehouse,
+        parse_adjustment,
+        parse_outbound_confirmation,
+    )
+else:  # booking's modules come with the first call that moves stock (adapters/deferred.py)
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 bp = Blueprint(__name__)
 

@@ -10,10 +10,11 @@ audited with its reason.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.adapters.deferred import deferred_imports
 from chalicelib.api.access import audit
 from chalicelib.api.http import api_errors, json_response
 from chalicelib.api.personal_data import use_grant
@@ -24,14 +25,18 @@ from chalicelib.domain.bounds import check_id
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import order_key
 from chalicelib.domain.order_actions import without_amounts
-from chalicelib.domain.timeline import order_timeline, parse_include
-from chalicelib.domain.timeline_activity import (
-    activity_entries,
-    after_sales_entries,
-    track_entries,
-    track_view,
-    with_entries,
-)
+
+if TYPE_CHECKING:
+    from chalicelib.domain.timeline import order_timeline, parse_include
+    from chalicelib.domain.timeline_activity import (
+        activity_entries,
+        after_sales_entries,
+        track_entries,
+        track_view,
+        with_entries,
+    )
+else:  # the timeline's own modules come with its first call (adapters/deferred.py)
+    globals().update(deferred_imports(__file__, "chalicelib.domain"))
 
 bp = Blueprint(__name__)
 
