@@ -159,6 +159,14 @@ def item_kb(item: Mapping[str, Mapping[str, Any]]) -> float:
 def report_lines(usage: Usage, orders: int) -> list[str]:
     """The bench report's cost lines."""
     lines = cost_per_million(usage)
+    r, items = usage.requests, usage.items
+    tx_items = items.get("dynamodb.TransactWriteItems", r.get("dynamodb.TransactWriteItems", 0.0))
+    plain_writes = sum(r.get(op, 0.0) for op in DYNAMODB_WRITES) + items.get(
+        "dynamodb.BatchWriteItem", r.get("dynamodb.BatchWriteItem", 0.0)
+    )
+    reads = sum(r.get(op, 0.0) for op in DYNAMODB_READS) + items.get(
+        "dynamodb.BatchGetItem", r.get("dynamodb.BatchGetItem", 0.0)
+    )
     parts = ", ".join(f"{k} {v:.2f}" for k, v in lines.items() if k != "total" and v >= 0.005)
     return [
         f"cost       ${lines['total']:.2f} per million orders at list prices (target <= $15; "
@@ -168,4 +176,7 @@ def report_lines(usage: Usage, orders: int) -> list[str]:
         f"{usage.lambda_invocations:.2f} invocations, {usage.lambda_seconds * 1000:.0f} ms "
         f"at {usage.lambda_memory_gb:g} GB and ~{usage.log_kb:g} KB of logs per order; an "
         f"HTTP API front door would save ${http_api_saving_per_million(usage):.2f}",
+        f"           dynamodb per order: {tx_items:.2f} items written in transactions (2 write "
+        f"units each per KB), {plain_writes:.2f} other writes, {reads:.2f} item reads; "
+        f"index writes not counted",
     ]
