@@ -356,7 +356,11 @@ class LocalStack:
         for thread in self.threads:  # workers first: they must not lose the emulator mid-batch
             thread.stop()
         for thread in self.threads:
-            thread.join(timeout=15)
+            settle = getattr(thread, "settle", None)  # an SQS poller: its batch in hand, if any
+            if callable(settle):
+                settle(15)
+            else:
+                thread.join(timeout=15)
         if self.stub is not None:
             self.stub.stop()
         if self.pull_stub is not None:

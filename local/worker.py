@@ -4,6 +4,11 @@ Semantics kept from AWS: batches of up to `batch_size`; a handler that raises fa
 batch; a handler that returns `batchItemFailures` fails only those; failed messages are not
 deleted, so they reappear after the visibility timeout and the queue's redrive policy moves
 them to the DLQ after maxReceiveCount receives.
+
+Polling as the event source mapping polls: long polls of SQS's maximum, 20 s. A poll returns
+as soon as a message arrives (the emulator checks every 50 ms), so the wait costs no latency;
+it only sets how many empty `ReceiveMessage`s an idle queue costs: one per poller per 20 s,
+counted by the emulator and billed by AWS like any other (a 1 s wait made twenty).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from local.lambda_runtime import LocalLambdaContext, sns_event, sqs_record
 log = logging.getLogger("orderhub.local.worker")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+LONG_POLL_SECONDS = 20  # SQS's longest ReceiveMessage wait, the event source mapping's
 
 
 def failed_ids(result: Any) -> set[str]:
@@ -38,7 +45,7 @@ class SqsPoller(threading.Thread):
         handler: Handler,
         region: str,
         batch_size: int = 10,
-        wait_seconds: int = 1,
+        wait_seconds: int = LONG_POLL_SECONDS,
     ) -> None:
         super().__init__(name=f"sqs-poller-{function_name}", daemon=True)
         self._sqs = sqs
@@ -50,9 +57,19 @@ class SqsPoller(threading.Thread):
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
         self._halt = threading.Event()
+        self._idle = threading.Event()  # set while no batch is in hand
+        self._idle.set()
 
     def stop(self) -> None:
         self._halt.set()
+
+    def settle(self, timeout: float) -> None:
+        """After `stop`: wait for the batch in hand, if any, to finish. A poller still in a
+        long poll is left to it (a daemon thread): whatever that poll returns stays on the
+        queue, invisible until its visibility timeout, as after a Lambda crash."""
+        if self._idle.wait(timeout):
+            return
+        self.join(timeout=0)
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -61,16 +78,24 @@ class SqsPoller(threading.Thread):
             except Exception:  # keep polling, as the event source mapping does
                 log.exception("poll of %s failed", self._queue_url)
                 self._halt.wait(1.0)
+            finally:
+                self._idle.set()
 
-    def poll_once(self) -> int:
-        """Receive one batch, invoke the handler, delete the successes; returns batch size."""
-        messages = self._sqs.receive_message(
+    def _receive(self, **extra: Any) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait_seconds,
             AttributeNames=["All"],
-            MessageAttributeNames=["All"],
+            **extra,
         ).get("Messages", [])
+        if messages:
+            self._idle.clear()  # a batch in hand: `settle` waits for it
+        return messages
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke the handler, delete the successes; returns batch size."""
+        messages = self._receive(MessageAttributeNames=["All"])
         if not messages:
             return 0
         event = {"Records": [sqs_record(m, self._queue_arn, self._region) for m in messages]}
@@ -101,12 +126,7 @@ class SnsLambdaPoller(SqsPoller):
     the queue's visibility timeout, and dropped (logged) after Lambda's three attempts."""
 
     def poll_once(self) -> int:
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds,
-            AttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self._receive()
         for message in messages:
             attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             try:

@@ -66,3 +66,48 @@ def test_failed_ids_reads_only_partial_batch_responses():
     assert failed_ids(None) == set()
     assert failed_ids({"batchItemFailures": []}) == set()
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": "x"}]}) == {"x"}
+
+
+def test_polls_are_long_polls_of_twenty_seconds_as_the_event_source_mappings():
+    asked = []
+
+    class Recording(FakeSqs):
+        def receive_message(self, **kwargs):
+            asked.append(kwargs["WaitTimeSeconds"])
+            return super().receive_message(**kwargs)
+
+    poller(Recording([]), lambda event, context: None).poll_once()
+    assert asked == [20]  # an idle queue costs one ReceiveMessage per poller per 20 s
+
+
+def test_settle_waits_for_the_batch_in_hand_and_not_for_an_idle_long_poll():
+    import threading
+
+    release, started = threading.Event(), threading.Event()
+
+    def slow(event, context):
+        started.set()
+        release.wait(5)
+
+    busy = poller(FakeSqs([message(0)]), slow)
+    busy.start()
+    assert started.wait(5)
+    busy.stop()
+    threading.Timer(0.2, release.set).start()
+    busy.settle(5)  # returns once the batch is done and deleted
+    assert busy._sqs.deleted == ["r0"]
+
+    class Blocking(FakeSqs):
+        def receive_message(self, **kwargs):
+            release_poll.wait(5)  # a long poll that has not returned yet
+            return {"Messages": []}
+
+    release_poll = threading.Event()
+    idle = poller(Blocking([]), slow)
+    idle.start()
+    idle.stop()
+    idle.settle(5)  # nothing in hand: at once, the poll left to itself (a daemon)
+    assert idle.is_alive()
+    release_poll.set()
+    idle.join(5)
+    assert not idle.is_alive()
