@@ -307,6 +307,7 @@ class LocalStack:
                         app.handler_map[source.name],
                         REGION,
                         batch_size=source.batch_size,
+                        batching_window=source.maximum_batching_window_in_seconds,
                     )
                     poller.start()
                     self.threads.append(poller)

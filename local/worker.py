@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,7 @@ class SqsPoller(threading.Thread):
         region: str,
         batch_size: int = 10,
         wait_seconds: int = LONG_POLL_SECONDS,
+        batching_window: float = 0,
     ) -> None:
         super().__init__(name=f"sqs-poller-{function_name}", daemon=True)
         self._sqs = sqs
@@ -56,6 +58,7 @@ class SqsPoller(threading.Thread):
         self._region = region
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
+        self._window = batching_window  # MaximumBatchingWindowInSeconds
         self._halt = threading.Event()
         self._idle = threading.Event()  # set while no batch is in hand
         self._idle.set()
@@ -67,9 +70,7 @@ class SqsPoller(threading.Thread):
         """After `stop`: wait for the batch in hand, if any, to finish. A poller still in a
         long poll is left to it (a daemon thread): whatever that poll returns stays on the
         queue, invisible until its visibility timeout, as after a Lambda crash."""
-        if self._idle.wait(timeout):
-            return
-        self.join(timeout=0)
+        self._idle.wait(timeout)
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -82,16 +83,38 @@ class SqsPoller(threading.Thread):
                 self._idle.set()
 
     def _receive(self, **extra: Any) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds,
-            AttributeNames=["All"],
-            **extra,
-        ).get("Messages", [])
+        """One batch as the event source mapping gathers it: up to `batch_size` messages, at
+        most 10 per ReceiveMessage (SQS's limit). With a batching window, after the first
+        message: immediate receives while they bring messages; once the queue has none, the
+        rest of the window (from the first message) is waited out and the receives go on
+        once more. Every receive, empty or not, is counted by the emulator."""
+        messages = self._receive_some(self._wait_seconds, **extra)
         if messages:
             self._idle.clear()  # a batch in hand: `settle` waits for it
+        if not messages or self._window <= 0:
+            return messages
+        deadline, waited = time.monotonic() + self._window, False
+        while len(messages) < self._batch_size:
+            more = self._receive_some(0, len(messages), **extra)
+            messages.extend(more)
+            if more:
+                continue
+            left = deadline - time.monotonic()
+            if waited or left <= 0:
+                break
+            self._halt.wait(left)
+            waited = True
         return messages
+
+    def _receive_some(self, wait: int, have: int = 0, **extra: Any) -> list[dict[str, Any]]:
+        answer = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(10, self._batch_size - have),
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            **extra,
+        )
+        return list(answer.get("Messages", []))
 
     def poll_once(self) -> int:
         """Receive one batch, invoke the handler, delete the successes; returns batch size."""
