@@ -251,7 +251,9 @@ class Container:
     def channel_push(self) -> RecordingPushClient:
         """The channels' push clients; each delivered push is recorded for the console."""
         return RecordingPushClient(
-            build_stock_push_client(self.settings.channel_api_url, self.platform_stock),
+            build_stock_push_client(
+                self.settings.channel_api_url, self.platform_stock, self.listings
+            ),
             self.push_records,
             self.now,
             on_error=_push_record_failed,

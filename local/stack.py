@@ -307,6 +307,7 @@ class LocalStack:
                         app.handler_map[source.name],
                         REGION,
                         batch_size=source.batch_size,
+                        batching_window=source.maximum_batching_window_in_seconds,
                     )
                     poller.start()
                     self.threads.append(poller)
@@ -356,7 +357,11 @@ class LocalStack:
         for thread in self.threads:  # workers first: they must not lose the emulator mid-batch
             thread.stop()
         for thread in self.threads:
-            thread.join(timeout=15)
+            settle = getattr(thread, "settle", None)  # an SQS poller: its batch in hand, if any
+            if callable(settle):
+                settle(15)
+            else:
+                thread.join(timeout=15)
         if self.stub is not None:
             self.stub.stop()
         if self.pull_stub is not None:

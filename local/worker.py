@@ -4,6 +4,11 @@ Semantics kept from AWS: batches of up to `batch_size`; a handler that raises fa
 batch; a handler that returns `batchItemFailures` fails only those; failed messages are not
 deleted, so they reappear after the visibility timeout and the queue's redrive policy moves
 them to the DLQ after maxReceiveCount receives.
+
+Polling as the event source mapping polls: long polls of SQS's maximum, 20 s. A poll returns
+as soon as a message arrives (the emulator checks every 50 ms), so the wait costs no latency;
+it only sets how many empty `ReceiveMessage`s an idle queue costs: one per poller per 20 s,
+counted by the emulator and billed by AWS like any other (a 1 s wait made twenty).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +25,8 @@ from local.lambda_runtime import LocalLambdaContext, sns_event, sqs_record
 log = logging.getLogger("orderhub.local.worker")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+LONG_POLL_SECONDS = 20  # SQS's longest ReceiveMessage wait, the event source mapping's
 
 
 def failed_ids(result: Any) -> set[str]:
@@ -38,7 +46,8 @@ class SqsPoller(threading.Thread):
         handler: Handler,
         region: str,
         batch_size: int = 10,
-        wait_seconds: int = 1,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        batching_window: float = 0,
     ) -> None:
         super().__init__(name=f"sqs-poller-{function_name}", daemon=True)
         self._sqs = sqs
@@ -49,10 +58,19 @@ class SqsPoller(threading.Thread):
         self._region = region
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
+        self._window = batching_window  # MaximumBatchingWindowInSeconds
         self._halt = threading.Event()
+        self._idle = threading.Event()  # set while no batch is in hand
+        self._idle.set()
 
     def stop(self) -> None:
         self._halt.set()
+
+    def settle(self, timeout: float) -> None:
+        """After `stop`: wait for the batch in hand, if any, to finish. A poller still in a
+        long poll is left to it (a daemon thread): whatever that poll returns stays on the
+        queue, invisible until its visibility timeout, as after a Lambda crash."""
+        self._idle.wait(timeout)
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -61,16 +79,46 @@ class SqsPoller(threading.Thread):
             except Exception:  # keep polling, as the event source mapping does
                 log.exception("poll of %s failed", self._queue_url)
                 self._halt.wait(1.0)
+            finally:
+                self._idle.set()
+
+    def _receive(self, **extra: Any) -> list[dict[str, Any]]:
+        """One batch as the event source mapping gathers it: up to `batch_size` messages, at
+        most 10 per ReceiveMessage (SQS's limit). With a batching window, after the first
+        message: immediate receives while they bring messages; once the queue has none, the
+        rest of the window (from the first message) is waited out and the receives go on
+        once more. Every receive, empty or not, is counted by the emulator."""
+        messages = self._receive_some(self._wait_seconds, **extra)
+        if messages:
+            self._idle.clear()  # a batch in hand: `settle` waits for it
+        if not messages or self._window <= 0:
+            return messages
+        deadline, waited = time.monotonic() + self._window, False
+        while len(messages) < self._batch_size:
+            more = self._receive_some(0, len(messages), **extra)
+            messages.extend(more)
+            if more:
+                continue
+            left = deadline - time.monotonic()
+            if waited or left <= 0:
+                break
+            self._halt.wait(left)
+            waited = True
+        return messages
+
+    def _receive_some(self, wait: int, have: int = 0, **extra: Any) -> list[dict[str, Any]]:
+        answer = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(10, self._batch_size - have),
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            **extra,
+        )
+        return list(answer.get("Messages", []))
 
     def poll_once(self) -> int:
         """Receive one batch, invoke the handler, delete the successes; returns batch size."""
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self._receive(MessageAttributeNames=["All"])
         if not messages:
             return 0
         event = {"Records": [sqs_record(m, self._queue_arn, self._region) for m in messages]}
@@ -101,12 +149,7 @@ class SnsLambdaPoller(SqsPoller):
     the queue's visibility timeout, and dropped (logged) after Lambda's three attempts."""
 
     def poll_once(self) -> int:
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds,
-            AttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self._receive()
         for message in messages:
             attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             try:

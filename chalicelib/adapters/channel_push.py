@@ -9,10 +9,11 @@ for its platform in `build_stock_push_client`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -62,10 +63,26 @@ class StockPushRouter:
     """Routes each push to its platform's adapter, else to the default one (if any)."""
 
     def __init__(
-        self, adapters: Mapping[str, StockPushClient], default: StockPushClient | None = None
+        self,
+        adapters: Mapping[str, StockPushClient],
+        default: StockPushClient | None = None,
+        listings: Any = None,
     ) -> None:
         self._adapters = dict(adapters)
         self._default = default
+        self._listings = listings  # the platform adapters' listing map (`preloaded`)
+
+    @contextlib.contextmanager
+    def run(self, pushes: Iterable[tuple[str, str, str]]) -> Iterator[None]:
+        """A push run's (platform, store, SKU)s: the listings the platform adapters will
+        look up are read in one request up front (adapters/listings.py `preloaded`)."""
+        preload = getattr(self._listings, "preloaded", None)
+        keys = [key for key in pushes if key[0] in self._adapters]
+        if not callable(preload) or not keys:
+            yield
+            return
+        with preload(keys):
+            yield
 
     def push(self, platform: str, store_id: str, sku: str, quantity: int) -> None:
         adapter = self._adapters.get(platform, self._default)
@@ -96,9 +113,10 @@ class StockPushRouter:
 
 
 def build_stock_push_client(
-    base_url: str, platforms: Mapping[str, StockPushClient] | None = None
+    base_url: str, platforms: Mapping[str, StockPushClient] | None = None, listings: Any = None
 ) -> StockPushRouter:
-    """Each marketplace through its own adapter (`platforms`); the rest (own shops) through
-    the generic JSON endpoint at `base_url`, if one is set."""
+    """Each marketplace through its own adapter (`platforms`, whose listing map is
+    `listings`); the rest (own shops) through the generic JSON endpoint at `base_url`, if
+    one is set."""
     default = HttpStockPushClient(base_url) if base_url else None
-    return StockPushRouter(platforms or {}, default)
+    return StockPushRouter(platforms or {}, default, listings)

@@ -10,8 +10,11 @@ attribute per channel), written by `PushRecorder`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from itertools import islice
 from typing import Any
@@ -26,6 +29,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo_models import query_sharded
+from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable
 from chalicelib.domain.hot_stock import fold_levels
 from chalicelib.domain.index_shards import DEFAULT_INDEX_SHARDS
 from chalicelib.domain.model import StockLevel
@@ -401,14 +405,25 @@ class PushRecorder:
         self._table = table
 
     def record(self, sku: str, platform: str, store: str, quantity: int, at: datetime) -> None:
+        self.record_many(sku, [(platform, store, quantity)], at)
+
+    def record_many(self, sku: str, pushed: Sequence[tuple[str, str, int]], at: datetime) -> None:
+        """One SKU's pushes of a run, every channel in the same UpdateItem."""
+        if not pushed:
+            return
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for n, (platform, store, quantity) in enumerate(pushed):
+            names[f"#c{n}"] = f"{CHANNEL_PREFIX}{platform}#{store}"
+            values[f":v{n}"] = {
+                "M": {"quantity": {"N": str(quantity)}, "at": {"S": at.isoformat()}}
+            }
         self._client.update_item(
             TableName=self._table,
             Key={"pk": {"S": PUSHED}, "sk": {"S": sku}},
-            UpdateExpression="SET #c = :v",
-            ExpressionAttributeNames={"#c": f"{CHANNEL_PREFIX}{platform}#{store}"},
-            ExpressionAttributeValues={
-                ":v": {"M": {"quantity": {"N": str(quantity)}, "at": {"S": at.isoformat()}}}
-            },
+            UpdateExpression="SET " + ", ".join(f"{c} = :v{c[2:]}" for c in names),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     def last_pushed(self, skus: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -447,7 +462,9 @@ def _channels(item: Mapping[str, Any]) -> list[dict[str, Any]]:
 class RecordingPushClient:
     """A `StockPushClient` that records each delivered push (the console's per-channel
     pushed quantity). A record that cannot be written is reported to `on_error` and never
-    fails the push: the channel has the quantity either way."""
+    fails the push: the channel has the quantity either way. Inside `run` (a push run) the
+    records wait for its end and go one UpdateItem per SKU, every channel together, and the
+    inner client's own `run` (the listings read at once) is entered too."""
 
     def __init__(
         self,
@@ -460,15 +477,62 @@ class RecordingPushClient:
         self._recorder = recorder
         self._now = now
         self._on_error = on_error
+        self._run = threading.local()  # per thread: the pollers share one client
 
     def push(self, platform: str, store: str, sku: str, quantity: int) -> Any:
         result = self._inner.push(platform, store, sku, quantity)
+        self._delivered(sku, platform, store, quantity)
+        return result
+
+    def push_many(
+        self, platform: str, store: str, items: Sequence[tuple[str, int]]
+    ) -> dict[str, Exception | None]:
+        """One channel's SKUs through the inner client's `push_many` (the platform's
+        batches), recording those delivered."""
+        many = getattr(self._inner, "push_many", None)
+        if callable(many):
+            answered = dict(many(platform, store, items))
+        else:
+            answered = {}
+            for sku, quantity in items:
+                try:
+                    self._inner.push(platform, store, sku, quantity)
+                    answered[sku] = None
+                except (ChannelUnavailable, ChannelRejected) as exc:
+                    answered[sku] = exc
+        for sku, quantity in items:
+            if sku in answered and answered[sku] is None:
+                self._delivered(sku, platform, store, quantity)
+        return answered
+
+    @contextlib.contextmanager
+    def run(self, pushes: Iterable[tuple[str, str, str]]) -> Iterator[None]:
+        inner = getattr(self._inner, "run", None)
+        pending: dict[str, list[tuple[str, str, int]]] = {}
+        self._run.pending = pending
         try:
-            self._recorder.record(sku, platform, store, quantity, self._now())
+            with inner(pushes) if callable(inner) else contextlib.nullcontext():
+                yield
+        finally:
+            self._run.pending = None
+            at = self._now()
+            for sku, pushed in pending.items():
+                self._write(functools.partial(self._recorder.record_many, sku, pushed, at))
+
+    def _delivered(self, sku: str, platform: str, store: str, quantity: int) -> None:
+        pending = getattr(self._run, "pending", None)
+        if pending is not None:
+            pending.setdefault(sku, []).append((platform, store, quantity))
+            return
+        at = self._now()
+        self._write(lambda: self._recorder.record(sku, platform, store, quantity, at))
+
+    def _write(self, write: Callable[[], None]) -> None:
+        try:
+            write()
         except Exception as exc:
             if self._on_error is not None:
                 self._on_error(exc)
-        return result
 
 
 def _by_sku(item: Any) -> str:

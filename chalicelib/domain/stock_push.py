@@ -209,11 +209,22 @@ Outcomes = dict[tuple[str, str, str], Exception | None]  # (platform, store, sku
 
 def _deliver(client: StockPushClient, plans: Sequence[StockPushPlan]) -> Outcomes:
     """Every planned push, grouped per channel (in the plans' channel order): one
-    `push_many` per channel when the client batches, else one `push` each."""
+    `push_many` per channel when the client batches, else one `push` each. A client with a
+    `run` sees the whole run first (its reads and records then go in batches)."""
     channels: dict[tuple[str, str], list[ChannelPush]] = {}
     for plan in plans:
         for push in plan.pushes:
             channels.setdefault((push.platform, push.store_id), []).append(push)
+    run = getattr(client, "run", None)
+    if not callable(run):
+        return _deliver_channels(client, channels)
+    with run([(p.platform, p.store_id, p.sku) for pushes in channels.values() for p in pushes]):
+        return _deliver_channels(client, channels)
+
+
+def _deliver_channels(
+    client: StockPushClient, channels: Mapping[tuple[str, str], Sequence[ChannelPush]]
+) -> Outcomes:
     outcomes: Outcomes = {}
     many = getattr(client, "push_many", None)
     for (platform, store_id), pushes in channels.items():

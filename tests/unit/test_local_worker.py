@@ -66,3 +66,87 @@ def test_failed_ids_reads_only_partial_batch_responses():
     assert failed_ids(None) == set()
     assert failed_ids({"batchItemFailures": []}) == set()
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": "x"}]}) == {"x"}
+
+
+def test_polls_are_long_polls_of_twenty_seconds_as_the_event_source_mappings():
+    asked = []
+
+    class Recording(FakeSqs):
+        def receive_message(self, **kwargs):
+            asked.append(kwargs["WaitTimeSeconds"])
+            return super().receive_message(**kwargs)
+
+    poller(Recording([]), lambda event, context: None).poll_once()
+    assert asked == [20]  # an idle queue costs one ReceiveMessage per poller per 20 s
+
+
+def test_settle_waits_for_the_batch_in_hand_and_not_for_an_idle_long_poll():
+    import threading
+
+    release, started = threading.Event(), threading.Event()
+
+    def slow(event, context):
+        started.set()
+        release.wait(5)
+
+    busy = poller(FakeSqs([message(0)]), slow)
+    busy.start()
+    assert started.wait(5)
+    busy.stop()
+    threading.Timer(0.2, release.set).start()
+    busy.settle(5)  # returns once the batch is done and deleted
+    assert busy._sqs.deleted == ["r0"]
+
+    class Blocking(FakeSqs):
+        def receive_message(self, **kwargs):
+            release_poll.wait(5)  # a long poll that has not returned yet
+            return {"Messages": []}
+
+    release_poll = threading.Event()
+    idle = poller(Blocking([]), slow)
+    idle.start()
+    idle.stop()
+    idle.settle(5)  # nothing in hand: at once, the poll left to itself (a daemon)
+    assert idle.is_alive()
+    release_poll.set()
+    idle.join(5)
+    assert not idle.is_alive()
+
+
+class Arriving(FakeSqs):
+    """A queue whose messages arrive over time: `waves` is what each receive finds."""
+
+    def __init__(self, waves):
+        super().__init__([])
+        self.waves = list(waves)
+        self.asked: list[tuple[int, int]] = []
+
+    def receive_message(self, **kwargs):
+        self.asked.append((kwargs["MaxNumberOfMessages"], kwargs["WaitTimeSeconds"]))
+        found = self.waves.pop(0) if self.waves else []
+        return {"Messages": found}
+
+
+def windowed(sqs, handler, batch_size: int, window: float) -> SqsPoller:
+    return SqsPoller(
+        sqs, "url", "arn:aws:sqs:us-east-1:1:q", "fn", handler, "us-east-1", batch_size, 20, window
+    )
+
+
+def test_a_batching_window_gathers_up_to_the_batch_size_ten_per_receive():
+    batches = []
+    sqs = Arriving([[message(i) for i in range(10)], [message(i) for i in range(10, 20)]])
+    windowed(sqs, lambda e, c: batches.append(len(e["Records"])), 20, 1).poll_once()
+    assert batches == [20]  # one invocation for both receives
+    assert sqs.asked == [(10, 20), (10, 0)]  # then no wait: the batch was full
+
+
+def test_a_batching_window_waits_out_the_window_once_the_queue_is_empty():
+    import time
+
+    batches = []
+    sqs = Arriving([[message(0)], [], [message(1), message(2)], []])
+    started = time.monotonic()
+    windowed(sqs, lambda e, c: batches.append(len(e["Records"])), 20, 0.3).poll_once()
+    assert batches == [3] and time.monotonic() - started >= 0.25
+    assert sqs.asked == [(10, 20), (10, 0), (10, 0), (10, 0)]  # each receive counted
