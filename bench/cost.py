@@ -62,9 +62,13 @@ class Usage:
     lambda_seconds: float = 0.1  # billed duration of those, summed, per order
     lambda_memory_gb: float = 0.5
     log_kb: float = 2.0  # CloudWatch Logs ingested per order
+    # measured per table (bench/cost_probe.py) when known: the write units of the items
+    # written (transactional ones twice) and of the index entries those writes update
+    table_write_units: float | None = None
+    index_write_units: float = 0.0
 
 
-def _write_units(kb: float) -> int:
+def write_units(kb: float) -> int:
     return max(1, math.ceil(kb / WRITE_UNIT_KB))
 
 
@@ -83,19 +87,23 @@ def cost_per_million(usage: Usage) -> dict[str, float]:
     read ceil(kb / 4) read units (strongly consistent, the dearer case), twice in a
     transaction; a Query or Scan is counted as reading one item. Items of BatchWriteItem,
     BatchGetItem and the Transact* operations come from `usage.items` (per order); without
-    them one item per request is assumed.
+    them one item per request is assumed. When the write units were measured per table
+    (`usage.table_write_units`, from each table's own item sizes) they replace that estimate;
+    `usage.index_write_units` (global secondary index entries updated) are added either way.
     """
     r, items = usage.requests, usage.items
-    w, rd = _write_units(usage.write_item_kb), _read_units(usage.read_item_kb)
+    w, rd = write_units(usage.write_item_kb), _read_units(usage.read_item_kb)
 
     def n_items(op: str) -> float:
         return items.get(op, r.get(op, 0.0))
 
-    write_units = (
-        sum(r.get(op, 0.0) for op in DYNAMODB_WRITES) * w
+    item_write_units = (
+        usage.table_write_units
+        if usage.table_write_units is not None
+        else sum(r.get(op, 0.0) for op in DYNAMODB_WRITES) * w
         + n_items("dynamodb.BatchWriteItem") * w
         + n_items("dynamodb.TransactWriteItems") * 2 * w
-    )
+    ) + usage.index_write_units
     read_units = (
         sum(r.get(op, 0.0) for op in DYNAMODB_READS) * rd
         + n_items("dynamodb.BatchGetItem") * rd
@@ -104,7 +112,7 @@ def cost_per_million(usage: Usage) -> dict[str, float]:
     s3_put = sum(r.get(f"s3.{m}", 0.0) for m in ("PUT", "POST")) + r.get("s3.ListObjectsV2", 0.0)
     s3_other = _sum(r, "s3.") - s3_put
     lines = {
-        "dynamodb": write_units * DYNAMODB_PER_MILLION_WRITE_UNITS
+        "dynamodb": item_write_units * DYNAMODB_PER_MILLION_WRITE_UNITS
         + read_units * DYNAMODB_PER_MILLION_READ_UNITS,
         "api_gateway": usage.api_requests * API_GATEWAY_REST_PER_MILLION,
         "lambda": usage.lambda_invocations * LAMBDA_PER_MILLION_REQUESTS
@@ -178,5 +186,10 @@ def report_lines(usage: Usage, orders: int) -> list[str]:
         f"HTTP API front door would save ${http_api_saving_per_million(usage):.2f}",
         f"           dynamodb per order: {tx_items:.2f} items written in transactions (2 write "
         f"units each per KB), {plain_writes:.2f} other writes, {reads:.2f} item reads; "
-        f"index writes not counted",
+        + (
+            f"{usage.table_write_units:.1f} write units for the items and "
+            f"{usage.index_write_units:.1f} for the index entries they update"
+            if usage.table_write_units is not None
+            else "index writes not counted"
+        ),
     ]

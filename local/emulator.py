@@ -248,6 +248,35 @@ _MULTI_ITEM = {
 }
 
 
+_WRITES = {f"dynamodb.{op}" for op in ("PutItem", "UpdateItem", "DeleteItem")}
+
+
+def _written_tables(key: str, body: bytes) -> list[tuple[str, str]]:
+    """(table, "tx" | "plain") for each item a DynamoDB write request writes (bench/cost.py
+    prices them per table: transactional writes cost twice, and each table has its indexes).
+    A transaction's ConditionCheck writes nothing."""
+    try:
+        request = json.loads(body or b"{}")
+        if key == "dynamodb.TransactWriteItems":
+            return [
+                (spec["TableName"], "tx")
+                for entry in request["TransactItems"]
+                for op, spec in entry.items()
+                if op != "ConditionCheck"
+            ]
+        if key == "dynamodb.BatchWriteItem":
+            return [
+                (table, "plain")
+                for table, entries in request["RequestItems"].items()
+                for _ in entries
+            ]
+        if key in _WRITES:
+            return [(request["TableName"], "plain")]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return []
+
+
 def _item_count(body: bytes) -> int:
     """Items a multi-item DynamoDB request addresses (0 if it cannot be read)."""
     try:
@@ -282,6 +311,7 @@ class SerializedApp:
         self._total = 0
         self._counts: dict[str, int] = {}
         self._items: dict[str, int] = {}  # items in multi-item DynamoDB calls (bench/cost.py)
+        self._table_writes: dict[str, dict[str, int]] = {}  # table -> {"tx"|"plain": items}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -339,6 +369,10 @@ class SerializedApp:
                 if key in _MULTI_ITEM:
                     items = _item_count(_read_body(environ))
                     self._items[key] = self._items.get(key, 0) + items
+                if key in _WRITES or key in _MULTI_ITEM:
+                    for table, kind in _written_tables(key, _read_body(environ)):
+                        by_kind = self._table_writes.setdefault(table.rsplit("/", 1)[-1], {})
+                        by_kind[kind] = by_kind.get(kind, 0) + 1
             injected = self.faults.fault(key, _read_body(environ)) if self.faults.rate else None
             if injected is not None:
                 return _json_response(start_response, injected[0], injected[1])
@@ -354,7 +388,8 @@ class SerializedApp:
 
     def counts(self) -> dict[str, Any]:
         """Return {"total": n, "by_operation": {"service.Op": n, ...}}, and "items" (items
-        in TransactWriteItems, BatchGetItem, ... by operation) once there are any."""
+        in TransactWriteItems, BatchGetItem, ... by operation) and "table_writes" (items
+        written per table, {"tx": n, "plain": n}) once there are any."""
         with self.lock:
             counts: dict[str, Any] = {
                 "total": self._total,
@@ -362,6 +397,8 @@ class SerializedApp:
             }
             if self._items:
                 counts["items"] = dict(sorted(self._items.items()))
+            if self._table_writes:
+                counts["table_writes"] = {t: dict(k) for t, k in sorted(self._table_writes.items())}
             return counts
 
     def reset_counts(self) -> None:
@@ -370,6 +407,7 @@ class SerializedApp:
             self._total = 0
             self._counts.clear()
             self._items.clear()
+            self._table_writes.clear()
 
     def _control(
         self, path: str, method: str, start_response: StartResponse, body: bytes = b""

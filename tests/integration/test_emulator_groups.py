@@ -152,6 +152,20 @@ def test_items_of_multi_item_calls_are_counted_for_the_cost_model(split):
     counts = _http(front + "/_orderhub/requests")
     assert counts["by_operation"]["dynamodb.TransactWriteItems"] == 1
     assert counts["items"] == {"dynamodb.BatchGetItem": 3, "dynamodb.TransactWriteItems": 2}
+    # and the items written, by table: transactional apart (they cost twice); a condition
+    # check writes nothing
+    ddb.put_item(TableName="groups-items", Item={"pk": {"S": "c"}})
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Update": {"TableName": "groups-items", "Key": {"pk": {"S": "a"}},
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"N": "1"}}}},
+            {"ConditionCheck": {"TableName": "groups-items", "Key": {"pk": {"S": "b"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ]
+    )  # fmt: skip
+    counts = _http(front + "/_orderhub/requests")
+    assert counts["table_writes"] == {"groups-items": {"tx": 3, "plain": 1}}
 
 
 def test_front_fans_out_faults_reset_and_state(split):

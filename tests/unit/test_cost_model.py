@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cost import Usage, cost_per_million, http_api_saving_per_million, item_kb
-from bench.cost_probe import usage_from_report
+from bench.cost_probe import table_write_units, usage_from_report
 
 # The mix issue 16 measured (per order, one event each), three items per transaction.
 MIX = Usage(
@@ -80,3 +80,46 @@ def test_usage_is_taken_per_fully_processed_order_from_the_bench_report():
     assert usage.lambda_seconds == pytest.approx((1.4 * 5 + 1.4 * 8) / 1000)
     report["throughput"]["orders_fully_processed"] = 0
     assert usage_from_report(report, {}, None) is None
+
+
+class _Tables:
+    """describe_table and scan of one table: key `pk`, a sparse ALL index on `day` and a
+    KEYS_ONLY index on `phone`."""
+
+    def __init__(self, items: list[dict]) -> None:
+        self.items = items
+
+    def describe_table(self, TableName: str) -> dict:
+        if TableName != "orders":
+            raise KeyError(TableName)
+        return {
+            "Table": {
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "KeySchema": [{"AttributeName": "day", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    },
+                    {
+                        "KeySchema": [{"AttributeName": "phone", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
+                ],
+            }
+        }
+
+    def scan(self, TableName: str, Limit: int) -> dict:
+        return {"Items": self.items[:Limit]}
+
+
+def test_write_units_are_priced_per_table_with_the_index_entries_each_write_updates():
+    big = {"pk": {"S": "a"}, "day": {"S": "d"}, "blob": {"S": "x" * 1500}}  # 2 units, ALL
+    small = {"pk": {"S": "b"}, "phone": {"S": "p"}}  # 1 unit; only the KEYS_ONLY entry
+    ddb = _Tables([big, small])
+    items, index = table_write_units(ddb, {"orders": {"tx": 3, "plain": 1}, "gone": {"plain": 2}})
+    # orders: mean 1.5 units an item; 3 transactional (x2) + 1 plain = 7 x 1.5; "gone": 2 x 1
+    assert items == pytest.approx(7 * 1.5 + 2)
+    # entries: big's ALL entry 2 units, small's keys-only entry 1 -> 1.5 per write, 4 writes
+    assert index == pytest.approx(4 * 1.5)
+    usage = Usage(requests={}, table_write_units=items, index_write_units=index)
+    assert cost_per_million(usage)["dynamodb"] == pytest.approx((12.5 + 6) * 0.625)
