@@ -66,6 +66,11 @@ class Result:
     rejected: int
     redelivered: int
     rate: float
+    commits: int = 0  # stock items written by committed transactions
+    throttles: int = 0  # transactions cancelled by an item's write limit
+    top_ups: str = ""  # applied / failed
+    requests: int = 0  # emulator requests until the last booking
+    per_item: str = ""  # writes (throttles) per stock item
 
 
 def _free_port() -> int:
@@ -112,8 +117,16 @@ def _order(sku: str, i: int) -> OrderEvent:
     )
 
 
+def _emulator_requests(port: int, reset: bool = False) -> int:
+    url = f"http://127.0.0.1:{port}/_orderhub/requests"
+    if reset:
+        requests.post(url + "/reset", timeout=5)
+        return 0
+    return int(requests.get(url, timeout=5).json()["total"])
+
+
 def run_one(
-    container: Container, shards: int, stock: int, orders: int, workers: int, tag: str
+    container: Container, shards: int, stock: int, orders: int, workers: int, tag: str, port: int
 ) -> Result:
     sku = f"FLASH-{tag}-K{shards}"
     config = HotStockConfig(frozenset({sku}) if shards else frozenset(), max(shards, 1), 0)
@@ -126,10 +139,12 @@ def run_one(
     outcomes: Counter[Outcome] = Counter()
     redelivered = 0
     last_booked = 0.0
+    requests_at_last = 0
+    _emulator_requests(port, reset=True)
     lock = threading.Lock()
 
     def work() -> None:
-        nonlocal redelivered, last_booked
+        nonlocal redelivered, last_booked, requests_at_last
         while True:
             try:
                 ev = todo.get_nowait()
@@ -146,6 +161,8 @@ def run_one(
                 outcomes[result.outcome] += 1
                 if result.outcome is Outcome.BOOKED:
                     last_booked = time.monotonic()
+                    if outcomes[Outcome.BOOKED] == stock:
+                        requests_at_last = _emulator_requests(port)
 
     start = time.monotonic()
     threads = [threading.Thread(target=work) for _ in range(workers)]
@@ -156,6 +173,8 @@ def run_one(
     seconds = last_booked - start
     _check(repo, container, sku, stock, orders, outcomes)
     booked = outcomes[Outcome.BOOKED]
+    counts = repo._shards.counts  # per stock item (adapters/stock_shards.py)
+    items = sorted({key for (_, s, key) in counts if s == sku})
     return Result(
         shards,
         seconds,
@@ -163,6 +182,15 @@ def run_one(
         outcomes[Outcome.REJECTED_OUT_OF_STOCK],
         redelivered,
         booked / seconds if seconds > 0 else 0.0,
+        sum(n for (what, s, _), n in counts.items() if what == "commit" and s == sku),
+        sum(n for (what, s, _), n in counts.items() if what == "throttle" and s == sku),
+        f"{counts[('top-up', sku, WAREHOUSE)]}/{counts[('top-up failed', sku, WAREHOUSE)]}",
+        requests_at_last,
+        " ".join(
+            f"{key.rpartition('#')[2] if '#' in key else 'base'}:"
+            f"{counts[('commit', sku, key)]}({counts[('throttle', sku, key)]})"
+            for key in items
+        ),
     )
 
 
@@ -202,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=24, help="concurrent bookers")
     parser.add_argument("--shards", type=int, nargs="+", default=[0, 1, 2, 4, 8])
     parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="writes per stock item")
     args = parser.parse_args(argv)
     if args.orders <= args.stock:
         parser.error("--orders must exceed --stock (demand above stock)")
@@ -223,12 +252,20 @@ def main(argv: list[str] | None = None) -> None:
             f"flash sale: S={args.stock} units, {args.orders} orders, {args.workers} workers, "
             f"emulator limit {args.rate:g} writes/s per item"
         )
-        print(f"{'K':>3} {'bookings/s':>11} {'sold':>5} {'rejected':>9} {'redelivered':>12}")
+        print(
+            f"{'K':>3} {'bookings/s':>11} {'sold':>5} {'rejected':>9} {'redelivered':>12}"
+            f" {'throttled':>10} {'top-ups':>8} {'requests/s':>11}"
+        )
         results: list[Any] = []
         for k in args.shards:
-            r = run_one(container, k, args.stock, args.orders, args.workers, tag)
+            r = run_one(container, k, args.stock, args.orders, args.workers, tag, port)
             results.append(r)
-            print(f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}")
+            print(
+                f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}"
+                f" {r.throttles:>10} {r.top_ups:>8} {r.requests / max(r.seconds, 1e-9):>11.0f}"
+            )
+            if args.verbose:
+                print(f"    writes(throttles) per item: {r.per_item}")
         print(f"exactly {args.stock} units sold in every run; ledger audit clean")
     finally:
         emulator.terminate()
