@@ -2,7 +2,8 @@
 
 The emulator runs in its own process with the per-item write limit on (local/item_throttle.py:
 `--rate` writes a second per item, DynamoDB's ~1,000 scaled down), serialized as the local
-stack runs it. For each K a fresh SKU gets S units (one receipt, on its base item), then
+stack runs it. For each K a fresh SKU gets S units (one receipt: on the base item at K = 0,
+spread evenly over the shards at K >= 1), then
 `--workers` threads book `--orders` single-unit orders through the real processor path
 (`process_order_event`: read, plan, one transaction); a TransientFailure (throttled past the
 processor's retries) goes back on the queue, as SQS would redeliver it. K = 0 is today's
@@ -10,13 +11,17 @@ layout (one item); K >= 1 shards the SKU (the base item plus K shard items).
 
 Prints bookings/s (S / time until the last unit was booked) per K, and checks that exactly S
 units were sold (no oversell, no undersell: demand exceeds S), every other order rejected,
-every item's buckets >= 0 and the ledger audit clean.
+every item's buckets >= 0 and the ledger audit clean. With it, to see where the time goes:
+`throttled` (transactions cancelled by an item's limit), `top-ups` (applied/failed),
+`requests/s` (the emulator's, until the last booking), the 1-minute load average, and with
+`-v` the writes (throttles) of every stock item.
 
     .venv/bin/python bench/flash_sale.py          # S=80, 100 orders, 1 write/s per item
     .venv/bin/python bench/flash_sale.py --rate 5 --stock 400 --orders 500 --shards 1 8
 
-The limit is scaled far down because the emulator itself (serialized moto, Python) books
-only some 10-40 orders a second on a 2-core machine: `K x rate` must stay well below that,
+The limit is scaled far down because the emulator itself (serialized moto, Python) and this
+process's bookers share a 2-core machine: with no limit (`--rate 0`) they book some 25/s on
+one item and 65/s over 8 shards (measured, load ~5). `K x rate` must stay well below that,
 or the emulator, not the item limit, is what the bench measures.
 """
 
@@ -254,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(
             f"{'K':>3} {'bookings/s':>11} {'sold':>5} {'rejected':>9} {'redelivered':>12}"
-            f" {'throttled':>10} {'top-ups':>8} {'requests/s':>11}"
+            f" {'throttled':>10} {'top-ups':>8} {'requests/s':>11} {'load':>5}"
         )
         results: list[Any] = []
         for k in args.shards:
@@ -263,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}"
                 f" {r.throttles:>10} {r.top_ups:>8} {r.requests / max(r.seconds, 1e-9):>11.0f}"
+                f" {os.getloadavg()[0]:>5.1f}"  # the machine is shared: its 1-minute load
             )
             if args.verbose:
                 print(f"    writes(throttles) per item: {r.per_item}")
