@@ -275,7 +275,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"exactly {args.stock} units sold in every run; ledger audit clean")
     finally:
         emulator.terminate()
-        emulator.wait(10)
+        try:
+            emulator.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: stop it rather than leave it
+            emulator.kill()
+            emulator.wait(10)
 
 
 if __name__ == "__main__":
