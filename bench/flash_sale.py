@@ -131,10 +131,20 @@ def _emulator_requests(port: int, reset: bool = False) -> int:
 
 
 def run_one(
-    container: Container, shards: int, stock: int, orders: int, workers: int, tag: str, port: int
+    container: Container,
+    shards: int,
+    stock: int,
+    orders: int,
+    workers: int,
+    tag: str,
+    port: int,
+    auto: int = 0,
 ) -> Result:
     sku = f"FLASH-{tag}-K{shards}"
-    config = HotStockConfig(frozenset({sku}) if shards else frozenset(), max(shards, 1), 0)
+    if auto and shards:  # not configured hot: marked after `auto` throttled commits
+        config = HotStockConfig(frozenset(), shards, auto)
+    else:
+        config = HotStockConfig(frozenset({sku}) if shards else frozenset(), max(shards, 1), 0)
     repo = DynamoOrderRepository(container.models, config)
     now = container.now
     adjust_stock(Adjustment(f"open-{sku}", sku, WAREHOUSE, "receipt", stock, "sale"), repo, now)
@@ -235,6 +245,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=24, help="concurrent bookers")
     parser.add_argument("--shards", type=int, nargs="+", default=[0, 1, 2, 4, 8])
     parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
+    parser.add_argument(
+        "--auto",
+        type=int,
+        default=0,
+        help="K >= 1: the SKU is not configured hot but marked after this many throttles",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="writes per stock item")
     args = parser.parse_args(argv)
     if args.orders <= args.stock:
@@ -252,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         resources = provision(template, session.client, REGION)
         environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
         container = Container(environ=environ, now=lambda: datetime.now(UTC))
-        tag = str(int(time.time()))
+        tag = str(int(time.time())) + ("a" if args.auto else "")
         print(
             f"flash sale: S={args.stock} units, {args.orders} orders, {args.workers} workers, "
             f"emulator limit {args.rate:g} writes/s per item"
@@ -263,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         results: list[Any] = []
         for k in args.shards:
-            r = run_one(container, k, args.stock, args.orders, args.workers, tag, port)
+            r = run_one(container, k, args.stock, args.orders, args.workers, tag, port, args.auto)
             results.append(r)
             print(
                 f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}"

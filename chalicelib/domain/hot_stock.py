@@ -231,12 +231,15 @@ def spread_change(change: StockChange, stock: ShardedStock, start: int) -> list[
     first = next((i for i in order if i), 0)
     spare = remaining.get(0, {}).get("available", 0)
     if taken and first and remaining.get(first, {}).get("available", 0) < taken and spare >= taken:
-        # stock still waits on the base item (a receipt, a SKU just marked): the booking
-        # carries a share of it to its start shard in the same transaction, rather than
-        # booking from the base item and keeping it hot
-        chunk = min(spare, max(taken, spare // max(1, stock.shards)))
-        move(0, "available", _OUT, chunk)
-        move(first, _IN, "available", chunk)
+        # stock still waits on the base item (a SKU just marked hot): the booking spreads
+        # all of it over the shards (lowest first) in its own transaction, then books from
+        # them: one write of the hot base item empties it, where carrying a share at a time
+        # wrote it once a share and paced the sale at its rate (measured)
+        levels = {i: remaining.get(i, {}).get("available", 0) for i in range(1, stock.shards + 1)}
+        move(0, "available", _OUT, spare)
+        for index, part in fill_evenly(levels, spare).items():
+            if part:
+                move(index, _IN, "available", part)
 
     for source, sink, amount in _flows(change):
         if source == _IN:

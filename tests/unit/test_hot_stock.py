@@ -176,15 +176,27 @@ def test_payment_and_release_move_within_the_shards_holding_the_reservation():
     apply_all(stock, paid)
 
 
-def test_a_booking_carries_stock_waiting_on_the_base_item_to_its_start_shard():
+def test_a_booking_spreads_stock_waiting_on_the_base_item_over_all_shards_at_once():
     stock = sharded(40, 0, 0, 0, 0)  # just marked hot: no shard holds anything yet
     pieces = spread_change(booking(2), stock, 3)
     by_key = {p.warehouse: p for p in pieces}
-    assert (by_key["W"].on_hand, by_key["W"].min_available) == (-10, 10)
-    assert (by_key["W#hot3"].on_hand, by_key["W#hot3"].reserved) == (10, 2)
+    assert (by_key["W"].on_hand, by_key["W"].min_available) == (-40, 40)  # one base write
+    assert {k: p.on_hand for k, p in by_key.items() if k != "W"} == {
+        f"W#hot{i}": 10 for i in range(1, 5)
+    }
+    assert by_key["W#hot3"].reserved == 2  # and it books from its start shard
     assert by_key["W#hot3"].min_available == 0  # nothing taken from what it held before
     parts = apply_all(stock, pieces)
-    assert (parts[0].available, parts[3].available) == (30, 8)
+    assert [parts[i].available for i in range(5)] == [0, 10, 10, 8, 10]
+
+
+def test_the_spread_off_the_base_item_keeps_its_holdback_and_fills_the_lowest_first():
+    stock = sharded(12, 0, 3, holdback=2)
+    pieces = spread_change(booking(1, holdback=2), stock, 1)
+    parts = apply_all(stock, pieces)
+    # 10 spread: 7 to hot1 and 3 to hot2 (both at 7: lowest first), then 1 booked from hot1
+    assert [parts[i].available for i in range(3)] == [2, 6, 6]
+    assert next(p for p in pieces if p.warehouse == "W").min_available == 10 + 2
 
 
 def test_receipts_spread_evenly_over_the_shards_lowest_first():
