@@ -14,9 +14,10 @@ units were sold (no oversell, no undersell: demand exceeds S), every other order
 every item's buckets >= 0 and the ledger audit clean. With it, to see where the time goes:
 `throttled` (transactions cancelled by an item's limit), `top-ups` (applied/failed),
 `requests/s` (the emulator's, until the last booking), the 1-minute load average, and with
-`-v` the writes (throttles) of every stock item.
+`-v` the writes (throttles) of every stock item (K = 0: its writes from its first throttle).
 
     .venv/bin/python bench/flash_sale.py          # S=80, 100 orders, 1 write/s per item
+    .venv/bin/python bench/flash_sale.py --auto 3 # not configured hot: marked after 3 throttles
     .venv/bin/python bench/flash_sale.py --rate 5 --stock 400 --orders 500 --shards 1 8
 
 The limit is scaled far down because the emulator itself (serialized moto, Python) and this

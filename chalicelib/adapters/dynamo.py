@@ -370,7 +370,7 @@ class DynamoOrderRepository:
             raise self._failed(exc, roles) from exc
         self._shards.forget_reads()
         self._shards.throttle_streak(False)
-        self._shards.note_committed(routed.changes)
+        self._shards.note_committed(routed)
         self._shards.rebalance_if_low(routed, functools.partial(_stock_update, shards=m.shards))
 
     def _failed(self, exc: TransactWriteError, roles: list[str]) -> Exception:

@@ -221,10 +221,14 @@ class StockShards:
             return
         back_off(streak)
 
-    def note_committed(self, changes: Iterable[StockChange]) -> None:
+    def note_committed(self, routed: Routed) -> None:
+        """Count the writes of a committed plan's hot items: sharded, or throttled before
+        (only those: a warm process books many SKUs, and the counts are for the hot ones)."""
         with self._lock:
-            for change in changes:
-                self.counts[("commit", change.sku, change.warehouse)] += 1
+            for change in routed.changes:
+                sharded = (change.sku, parse_key(change.warehouse)[0]) in routed.stocks
+                if sharded or ("throttle", change.sku, change.warehouse) in self.counts:
+                    self.counts[("commit", change.sku, change.warehouse)] += 1
 
     def note_throttled(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Count throttled commits per stock item; mark an unsharded one hot (on its base

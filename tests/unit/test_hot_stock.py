@@ -459,3 +459,16 @@ def test_after_a_throttled_shard_the_retry_routes_to_the_next_hop_without_a_paus
     assert pauses == [1, 5]  # the base item (not a shard): the plain back-off
     shards.throttle_streak(False)
     assert routed_to() == tried[0]  # a commit went through: back to the start shard
+
+
+def test_writes_are_counted_for_hot_items_only():
+    from chalicelib.adapters.stock_shards import HotStockConfig, Routed, StockShards
+
+    shards = StockShards(None, None, HotStockConfig(frozenset({"S"}), 2, 0))
+    stock = sharded(0, 1, 1)
+    cold = StockChange("C", "W", reserved=1, min_available=1)
+    shards.note_committed(Routed([booking(1), cold], {("S", "W"): stock}))
+    assert shards.counts == Counter({("commit", "S", "W"): 1})  # not the cold SKU's item
+    shards.note_throttled([("C", "W")])
+    shards.note_committed(Routed([cold], {}))
+    assert shards.counts[("commit", "C", "W")] == 1  # throttled once: now counted
