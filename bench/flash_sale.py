@@ -2,7 +2,8 @@
 
 The emulator runs in its own process with the per-item write limit on (local/item_throttle.py:
 `--rate` writes a second per item, DynamoDB's ~1,000 scaled down), serialized as the local
-stack runs it. For each K a fresh SKU gets S units (one receipt, on its base item), then
+stack runs it. For each K a fresh SKU gets S units (one receipt: on the base item at K = 0,
+spread evenly over the shards at K >= 1), then
 `--workers` threads book `--orders` single-unit orders through the real processor path
 (`process_order_event`: read, plan, one transaction); a TransientFailure (throttled past the
 processor's retries) goes back on the queue, as SQS would redeliver it. K = 0 is today's
@@ -10,13 +11,18 @@ layout (one item); K >= 1 shards the SKU (the base item plus K shard items).
 
 Prints bookings/s (S / time until the last unit was booked) per K, and checks that exactly S
 units were sold (no oversell, no undersell: demand exceeds S), every other order rejected,
-every item's buckets >= 0 and the ledger audit clean.
+every item's buckets >= 0 and the ledger audit clean. With it, to see where the time goes:
+`throttled` (transactions cancelled by an item's limit), `top-ups` (applied/failed),
+`requests/s` (the emulator's, until the last booking), the 1-minute load average, and with
+`-v` the writes (throttles) of every stock item (K = 0: its writes from its first throttle).
 
     .venv/bin/python bench/flash_sale.py          # S=80, 100 orders, 1 write/s per item
+    .venv/bin/python bench/flash_sale.py --auto 3 # not configured hot: marked after 3 throttles
     .venv/bin/python bench/flash_sale.py --rate 5 --stock 400 --orders 500 --shards 1 8
 
-The limit is scaled far down because the emulator itself (serialized moto, Python) books
-only some 10-40 orders a second on a 2-core machine: `K x rate` must stay well below that,
+The limit is scaled far down because the emulator itself (serialized moto, Python) and this
+process's bookers share a 2-core machine: with no limit (`--rate 0`) they book some 25/s on
+one item and 65/s over 8 shards (measured, load ~5). `K x rate` must stay well below that,
 or the emulator, not the item limit, is what the bench measures.
 """
 
@@ -66,6 +72,11 @@ class Result:
     rejected: int
     redelivered: int
     rate: float
+    commits: int = 0  # stock items written by committed transactions
+    throttles: int = 0  # transactions cancelled by an item's write limit
+    top_ups: str = ""  # applied / failed
+    requests: int = 0  # emulator requests until the last booking
+    per_item: str = ""  # writes (throttles) per stock item
 
 
 def _free_port() -> int:
@@ -112,11 +123,29 @@ def _order(sku: str, i: int) -> OrderEvent:
     )
 
 
+def _emulator_requests(port: int, reset: bool = False) -> int:
+    url = f"http://127.0.0.1:{port}/_orderhub/requests"
+    if reset:
+        requests.post(url + "/reset", timeout=5)
+        return 0
+    return int(requests.get(url, timeout=5).json()["total"])
+
+
 def run_one(
-    container: Container, shards: int, stock: int, orders: int, workers: int, tag: str
+    container: Container,
+    shards: int,
+    stock: int,
+    orders: int,
+    workers: int,
+    tag: str,
+    port: int,
+    auto: int = 0,
 ) -> Result:
     sku = f"FLASH-{tag}-K{shards}"
-    config = HotStockConfig(frozenset({sku}) if shards else frozenset(), max(shards, 1), 0)
+    if auto and shards:  # not configured hot: marked after `auto` throttled commits
+        config = HotStockConfig(frozenset(), shards, auto)
+    else:
+        config = HotStockConfig(frozenset({sku}) if shards else frozenset(), max(shards, 1), 0)
     repo = DynamoOrderRepository(container.models, config)
     now = container.now
     adjust_stock(Adjustment(f"open-{sku}", sku, WAREHOUSE, "receipt", stock, "sale"), repo, now)
@@ -126,10 +155,12 @@ def run_one(
     outcomes: Counter[Outcome] = Counter()
     redelivered = 0
     last_booked = 0.0
+    requests_at_last = 0
+    _emulator_requests(port, reset=True)
     lock = threading.Lock()
 
     def work() -> None:
-        nonlocal redelivered, last_booked
+        nonlocal redelivered, last_booked, requests_at_last
         while True:
             try:
                 ev = todo.get_nowait()
@@ -146,6 +177,8 @@ def run_one(
                 outcomes[result.outcome] += 1
                 if result.outcome is Outcome.BOOKED:
                     last_booked = time.monotonic()
+                    if outcomes[Outcome.BOOKED] == stock:
+                        requests_at_last = _emulator_requests(port)
 
     start = time.monotonic()
     threads = [threading.Thread(target=work) for _ in range(workers)]
@@ -156,6 +189,8 @@ def run_one(
     seconds = last_booked - start
     _check(repo, container, sku, stock, orders, outcomes)
     booked = outcomes[Outcome.BOOKED]
+    counts = repo._shards.counts  # per stock item (adapters/stock_shards.py)
+    items = sorted({key for (_, s, key) in counts if s == sku})
     return Result(
         shards,
         seconds,
@@ -163,6 +198,15 @@ def run_one(
         outcomes[Outcome.REJECTED_OUT_OF_STOCK],
         redelivered,
         booked / seconds if seconds > 0 else 0.0,
+        sum(n for (what, s, _), n in counts.items() if what == "commit" and s == sku),
+        sum(n for (what, s, _), n in counts.items() if what == "throttle" and s == sku),
+        f"{counts[('top-up', sku, WAREHOUSE)]}/{counts[('top-up failed', sku, WAREHOUSE)]}",
+        requests_at_last,
+        " ".join(
+            f"{key.rpartition('#')[2] if '#' in key else 'base'}:"
+            f"{counts[('commit', sku, key)]}({counts[('throttle', sku, key)]})"
+            for key in items
+        ),
     )
 
 
@@ -202,6 +246,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=24, help="concurrent bookers")
     parser.add_argument("--shards", type=int, nargs="+", default=[0, 1, 2, 4, 8])
     parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
+    parser.add_argument(
+        "--auto",
+        type=int,
+        default=0,
+        help="K >= 1: the SKU is not configured hot but marked after this many throttles",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="writes per stock item")
     args = parser.parse_args(argv)
     if args.orders <= args.stock:
         parser.error("--orders must exceed --stock (demand above stock)")
@@ -218,21 +269,34 @@ def main(argv: list[str] | None = None) -> None:
         resources = provision(template, session.client, REGION)
         environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
         container = Container(environ=environ, now=lambda: datetime.now(UTC))
-        tag = str(int(time.time()))
+        tag = str(int(time.time())) + ("a" if args.auto else "")
         print(
             f"flash sale: S={args.stock} units, {args.orders} orders, {args.workers} workers, "
             f"emulator limit {args.rate:g} writes/s per item"
         )
-        print(f"{'K':>3} {'bookings/s':>11} {'sold':>5} {'rejected':>9} {'redelivered':>12}")
+        print(
+            f"{'K':>3} {'bookings/s':>11} {'sold':>5} {'rejected':>9} {'redelivered':>12}"
+            f" {'throttled':>10} {'top-ups':>8} {'requests/s':>11} {'load':>5}"
+        )
         results: list[Any] = []
         for k in args.shards:
-            r = run_one(container, k, args.stock, args.orders, args.workers, tag)
+            r = run_one(container, k, args.stock, args.orders, args.workers, tag, port, args.auto)
             results.append(r)
-            print(f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}")
+            print(
+                f"{k:>3} {r.rate:>11.1f} {r.booked:>5} {r.rejected:>9} {r.redelivered:>12}"
+                f" {r.throttles:>10} {r.top_ups:>8} {r.requests / max(r.seconds, 1e-9):>11.0f}"
+                f" {os.getloadavg()[0]:>5.1f}"  # the machine is shared: its 1-minute load
+            )
+            if args.verbose:
+                print(f"    writes(throttles) per item: {r.per_item}")
         print(f"exactly {args.stock} units sold in every run; ledger audit clean")
     finally:
         emulator.terminate()
-        emulator.wait(10)
+        try:
+            emulator.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: stop it rather than leave it
+            emulator.kill()
+            emulator.wait(10)
 
 
 if __name__ == "__main__":

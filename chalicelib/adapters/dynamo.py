@@ -26,7 +26,6 @@ from chalicelib.adapters.dynamo_records import booked_trail_actions
 from chalicelib.adapters.stock_shards import (
     HotStockConfig,
     StockShards,
-    back_off,
     is_throttle,
     throttled_items,
 )
@@ -371,6 +370,7 @@ class DynamoOrderRepository:
             raise self._failed(exc, roles) from exc
         self._shards.forget_reads()
         self._shards.throttle_streak(False)
+        self._shards.note_committed(routed)
         self._shards.rebalance_if_low(routed, functools.partial(_stock_update, shards=m.shards))
 
     def _failed(self, exc: TransactWriteError, roles: list[str]) -> Exception:
@@ -379,8 +379,7 @@ class DynamoOrderRepository:
         self._shards.forget_reads()
         reasons = exc.cancellation_reasons or []
         if exc.cause_response_code == "TransactionCanceledException" and is_throttle(reasons):
-            self._shards.note_throttled(throttled_items(roles, reasons))
-            back_off(self._shards.throttle_streak(True))
+            self._shards.after_throttle(throttled_items(roles, reasons))
             return Throttled(
                 "write rate exceeded: "
                 + ", ".join(

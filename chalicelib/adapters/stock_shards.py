@@ -26,15 +26,16 @@ from chalicelib.domain.hot_stock import (
     MAX_SHARDS,
     ShardedStock,
     fold_levels,
+    hop_instead_of_pause,
+    is_shard_key,
     needs_rebalance,
     parse_key,
     plan_top_up,
+    shard_for,
     spread_change,
-    start_shard,
 )
 from chalicelib.domain.model import StockChange, StockLevel
 
-REBALANCE_ATTEMPTS = 3
 THROTTLE_CODES = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
@@ -71,6 +72,9 @@ class StockShards:
         self.config = config
         self._known: dict[tuple[str, str], int] = {}
         self._throttles: Counter[tuple[str, str]] = Counter()
+        # per stock item (sku, range key): commits that wrote it, throttles it caused, and
+        # top-ups applied / throttled; read by bench/flash_sale.py, cheap enough to keep
+        self.counts: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
         self._read = threading.local()
 
@@ -152,17 +156,21 @@ class StockShards:
             stock = ShardedStock.of(
                 change.sku, change.warehouse, k, self._items_of(change.sku, level_of)
             )
-            pieces = spread_change(change, stock, start_shard(order_key, k))
+            # its start shard, or one hop on per throttled attempt in a row (`shard_for`)
+            start = shard_for(order_key, k, getattr(self._read, "streak", 0))
+            pieces = spread_change(change, stock, start)
             out.extend(pieces)
             stocks[(change.sku, change.warehouse)] = _after(stock, pieces)
         return Routed(out, stocks)
 
     def rebalance_if_low(self, routed: Routed, stock_update: Any) -> int:
         """After a commit: top up the shards of every sharded item it left low (`plan_top_up`:
-        two items, or all when a receipt waits on the base item). One
-        conditional transaction each (every item's on_hand as read, donors' available), so
-        two rebalances never both apply and the total never changes; a lost race is left to
-        the next booking that finds a shard low. Returns the rebalances applied."""
+        two items, or all when stock waits on the base item). One conditional transaction
+        each (every item's on_hand as read, donors' available), so two rebalances never both
+        apply and the total never changes. Tried once, with no pause: a throttled or lost one
+        is left to the next commit that finds a shard low (retrying here would hold the
+        booker and spend the very write capacity the shards are short of). Returns the
+        rebalances applied."""
         applied = 0
         for stock in routed.stocks.values():
             if not needs_rebalance(stock):
@@ -170,16 +178,15 @@ class StockShards:
             moves = plan_top_up(stock)
             if len(moves) < 2:
                 continue
-            for attempt in range(REBALANCE_ATTEMPTS):
-                try:
-                    self._rebalance(stock, moves, stock_update)
-                except TransactWriteError as exc:
-                    if is_throttle(exc.cancellation_reasons or []):
-                        back_off(attempt + 1)  # the donors are busy: worth a second try
-                        continue
-                    break  # another writer moved first; the next low shard triggers again
-                applied += 1
-                break
+            try:
+                self._rebalance(stock, moves, stock_update)
+            except TransactWriteError:
+                with self._lock:
+                    self.counts[("top-up failed", stock.sku, stock.warehouse)] += 1
+                continue
+            applied += 1
+            with self._lock:
+                self.counts[("top-up", stock.sku, stock.warehouse)] += 1
         return applied
 
     def _rebalance(
@@ -199,10 +206,38 @@ class StockShards:
                 actions, condition = stock_update(self._inv, exact, True)
                 tx.update(self._inv(move.sku, move.warehouse), actions=actions, condition=condition)
 
+    def after_throttle(self, items: Sequence[tuple[str, str]]) -> None:
+        """A commit was throttled on `items`: count it, and pause before the retry unless
+        all were shard items and the retry can hop to a shard not tried in this streak
+        (`hop_instead_of_pause`); then it goes at once, to another item."""
+        self.note_throttled(items)
+        streak = self.throttle_streak(True)
+        shards = [self.shards_of(sku, parse_key(key)[0]) for sku, key in items]
+        if items and all(is_shard_key(key) for _, key in items):
+            k = min(shards) or 1
+            if hop_instead_of_pause(streak, k):
+                return
+            back_off(streak // k)
+            return
+        back_off(streak)
+
+    def note_committed(self, routed: Routed) -> None:
+        """Count the writes of a committed plan's hot items: sharded, or throttled before
+        (only those: a warm process books many SKUs, and the counts are for the hot ones)."""
+        with self._lock:
+            for change in routed.changes:
+                sharded = (change.sku, parse_key(change.warehouse)[0]) in routed.stocks
+                if sharded or ("throttle", change.sku, change.warehouse) in self.counts:
+                    self.counts[("commit", change.sku, change.warehouse)] += 1
+
     def note_throttled(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Count throttled commits per stock item; mark an unsharded one hot (on its base
         item, so every process learns it) when it reaches `throttles_to_mark`. Returns the
         items marked now."""
+        items = list(items)
+        with self._lock:
+            for sku, range_key in items:
+                self.counts[("throttle", sku, range_key)] += 1
         marked: list[tuple[str, str]] = []
         if not self.config.throttles_to_mark:
             return marked

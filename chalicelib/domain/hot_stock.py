@@ -15,6 +15,7 @@ which part of a change, and the adapter writes the parts in the plan's one trans
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -49,9 +50,52 @@ def is_shard_key(range_key: str) -> bool:
 def start_shard(order_key: str, shards: int) -> int:
     """The shard an order tries first: a stable hash of its key, so concurrent orders spread
     evenly over the shards and one order's later movements look where it booked first."""
+    return shard_for(order_key, shards, 0)
+
+
+def shard_for(order_key: str, shards: int, hop: int) -> int:
+    """The shard an order tries after `hop` throttled attempts in a row: its start shard,
+    then a step of its own round the ring (a stride coprime with K, also from its key), so
+    K hops visit every shard once, and two orders that met on one throttled shard mostly
+    part on the next hop instead of meeting again."""
     if shards <= 0:
         return 0
-    return 1 + zlib.crc32(order_key.encode()) % shards
+    digest = zlib.crc32(order_key.encode())
+    strides = [s for s in range(1, shards) if math.gcd(s, shards) == 1] or [1]
+    stride = strides[(digest // shards) % len(strides)]
+    return 1 + (digest + hop * stride) % shards
+
+
+def hop_instead_of_pause(streak: int, shards: int) -> bool:
+    """After `streak` throttled commits in a row on shard items: retry at once on the next
+    shard (`shard_for`, one hop on) while this round of the ring still has shards not tried;
+    pause (jittered back-off) only after K throttles in a row, when every shard was busy."""
+    return shards > 1 and streak % shards != 0
+
+
+def fill_evenly(levels: Mapping[int, int], amount: int) -> dict[int, int]:
+    """Units to add to each of `levels` (index -> available) so that `amount` units raise the
+    lowest first (water-filling): the result is as even as the units allow, ties to the
+    lower index. Pure arithmetic, independent of `amount`'s size."""
+    add = dict.fromkeys(levels, 0)
+    if amount <= 0 or not levels:
+        return add
+    ranked = sorted(levels, key=lambda i: (levels[i], i))
+    # the water line: the highest level h such that raising all below h to h costs <= amount
+    count, spent, line = 0, 0, levels[ranked[0]]
+    while count < len(ranked):
+        nxt = levels[ranked[count + 1]] if count + 1 < len(ranked) else None
+        count += 1
+        if nxt is None or spent + (nxt - line) * count > amount:
+            break
+        spent += (nxt - line) * count
+        line = nxt
+    rest = amount - spent
+    line += rest // count
+    extra = rest % count
+    for rank, index in enumerate(sorted(ranked[:count])):
+        add[index] = line - levels[index] + (1 if rank < extra else 0)
+    return add
 
 
 def fold_levels(levels: Iterable[StockLevel]) -> list[StockLevel]:
@@ -187,16 +231,21 @@ def spread_change(change: StockChange, stock: ShardedStock, start: int) -> list[
     first = next((i for i in order if i), 0)
     spare = remaining.get(0, {}).get("available", 0)
     if taken and first and remaining.get(first, {}).get("available", 0) < taken and spare >= taken:
-        # stock still waits on the base item (a receipt, a SKU just marked): the booking
-        # carries a share of it to its start shard in the same transaction, rather than
-        # booking from the base item and keeping it hot
-        chunk = min(spare, max(taken, spare // max(1, stock.shards)))
-        move(0, "available", _OUT, chunk)
-        move(first, _IN, "available", chunk)
+        # stock still waits on the base item (a SKU just marked hot): the booking spreads
+        # all of it over the shards (lowest first) in its own transaction, then books from
+        # them: one write of the hot base item empties it, where carrying a share at a time
+        # wrote it once a share and paced the sale at its rate (measured)
+        levels = {i: remaining.get(i, {}).get("available", 0) for i in range(1, stock.shards + 1)}
+        move(0, "available", _OUT, spare)
+        for index, part in fill_evenly(levels, spare).items():
+            if part:
+                move(index, _IN, "available", part)
 
     for source, sink, amount in _flows(change):
         if source == _IN:
-            move(0, source, sink, amount)
+            for index, part in _receipt_parts(stock, remaining, sink, amount).items():
+                if part:
+                    move(index, source, sink, part)
             continue
         left = amount
         for index in order:
@@ -210,8 +259,11 @@ def spread_change(change: StockChange, stock: ShardedStock, start: int) -> list[
             move(fallback, source, sink, left)
 
     counted = set(stock.parts) if change.expect_on_hand is not None else set()
+    # the SKU's first receipt also makes its base item (empty: the units go to the shards),
+    # which holds its rules and is what a read by key finds
+    make_base = {0} if moves and not stock.parts and change.on_hand > 0 else set()
     pieces: list[StockChange] = []
-    for index in sorted(set(moves) | counted):
+    for index in sorted(set(moves) | counted | make_base):
         piece = _piece_change(stock.sku, shard_key(stock.warehouse, index), moves.get(index, {}))
         part_taken = max(0, -piece.available)
         need = part_taken + (holdback if index == 0 and part_taken else 0)
@@ -220,7 +272,31 @@ def spread_change(change: StockChange, stock: ShardedStock, start: int) -> list[
             level = stock.parts.get(index)
             expect = level.on_hand if level else 0
         pieces.append(replace(piece, min_available=need, expect_on_hand=expect))
-    return [p for p in pieces if not p.is_empty() or p.expect_on_hand is not None]
+    return [
+        p
+        for p in pieces
+        if not p.is_empty()
+        or p.expect_on_hand is not None
+        or (make_base and p.warehouse == stock.warehouse)
+    ]
+
+
+def _receipt_parts(
+    stock: ShardedStock, remaining: Mapping[int, Mapping[str, int]], sink: str, amount: int
+) -> dict[int, int]:
+    """Where units coming in (a receipt, a count's gain) land: the base item until it holds
+    its channel holdback, the rest spread evenly over the K shards, lowest first
+    (`fill_evenly`), in the receipt's own transaction. So a sale starts with its stock on
+    the shards and nothing to carry off the base item, whose one item's write rate would
+    otherwise pace the start of the sale. Units into another bucket than `available` land on
+    the base item."""
+    if sink != "available" or stock.shards <= 0:
+        return {0: amount}
+    base = stock.parts.get(0)
+    room = max(0, base.holdback - base.available) if base else 0
+    to_base = min(amount, room)
+    levels = {i: remaining.get(i, {}).get("available", 0) for i in range(1, stock.shards + 1)}
+    return {0: to_base, **fill_evenly(levels, amount - to_base)}
 
 
 def needs_rebalance(stock: ShardedStock) -> bool:

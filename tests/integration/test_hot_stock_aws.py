@@ -53,7 +53,7 @@ def hot_repo(container) -> DynamoOrderRepository:
 def test_bookings_spread_over_shards_and_reads_sum_them(container, hot_repo):
     clock = container.now
     adjust_stock(Adjustment("a1", SKU, "wh", "receipt", 20, "opening"), hot_repo, clock)
-    # the receipt lands on the base item and is spread over the shards right after
+    # the receipt is spread over the shards in its own transaction (the base item made empty)
     assert items(container) == {
         "wh": (0, 0, 0, 0),
         **{f"wh#hot{i}": (5, 0, 0, 5) for i in range(1, 5)},

@@ -4,6 +4,7 @@ counts, rebalance; and a property test that interleavings never oversell nor los
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -13,11 +14,14 @@ from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.errors import Throttled, TransientFailure
 from chalicelib.domain.hot_stock import (
     ShardedStock,
+    fill_evenly,
     fold_levels,
+    hop_instead_of_pause,
     needs_rebalance,
     parse_key,
     plan_rebalance,
     plan_top_up,
+    shard_for,
     shard_key,
     spread_change,
     start_shard,
@@ -66,6 +70,52 @@ def test_start_shard_is_stable_and_spreads_orders_evenly():
     assert set(starts) == {1, 2, 3, 4}
     assert min(starts.values()) > 800  # each near its 1,000 share
     assert start_shard("mall#s1#o7", 4) == start_shard("mall#s1#o7", 4)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 8, 12, 32])
+def test_k_hops_visit_every_shard_once_starting_at_the_start_shard(k):
+    for i in range(300):
+        key = f"mall#s1#o{i}"
+        hops = [shard_for(key, k, hop) for hop in range(k)]
+        assert sorted(hops) == list(range(1, k + 1))
+        assert hops[0] == start_shard(key, k)
+        assert shard_for(key, k, k) == hops[0]  # then round again
+
+
+def test_orders_that_met_on_a_throttled_shard_mostly_part_on_the_next_hop():
+    k = 8
+    keys = [f"mall#s1#o{i}" for i in range(2000)]
+    by_start: dict[int, list[str]] = {}
+    for key in keys:
+        by_start.setdefault(shard_for(key, k, 0), []).append(key)
+    met = again = 0
+    for group in by_start.values():
+        for a, b in pairwise(group):
+            met += 1
+            again += shard_for(a, k, 1) == shard_for(b, k, 1)
+    assert again / met < 0.4  # one step for all (+1) would keep every pair together
+
+
+def test_a_throttled_shard_booking_hops_at_once_and_pauses_only_after_a_whole_ring():
+    assert [hop_instead_of_pause(n, 4) for n in range(1, 10)] == [
+        True, True, True, False, True, True, True, False, True,
+    ]  # fmt: skip
+    assert not any(hop_instead_of_pause(n, 1) for n in range(1, 5))  # one shard: nowhere to go
+    assert not any(hop_instead_of_pause(n, 0) for n in range(1, 5))  # not sharded
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.integers(1, 12), st.integers(0, 50), min_size=1, max_size=12),
+    st.integers(0, 400),
+)
+def test_fill_evenly_raises_the_lowest_first_and_gives_exactly_the_units(levels, amount):
+    add = fill_evenly(levels, amount)
+    assert sum(add.values()) == amount and min(add.values()) >= 0
+    final = {i: levels[i] + add[i] for i in levels}
+    for i in levels:
+        if add[i]:  # nothing was given to an item while another stayed two or more lower
+            assert final[i] <= min(final.values()) + 1
 
 
 def test_fold_sums_shards_into_the_base_with_the_base_rules():
@@ -126,20 +176,51 @@ def test_payment_and_release_move_within_the_shards_holding_the_reservation():
     apply_all(stock, paid)
 
 
-def test_a_booking_carries_stock_waiting_on_the_base_item_to_its_start_shard():
+def test_a_booking_spreads_stock_waiting_on_the_base_item_over_all_shards_at_once():
     stock = sharded(40, 0, 0, 0, 0)  # just marked hot: no shard holds anything yet
     pieces = spread_change(booking(2), stock, 3)
     by_key = {p.warehouse: p for p in pieces}
-    assert (by_key["W"].on_hand, by_key["W"].min_available) == (-10, 10)
-    assert (by_key["W#hot3"].on_hand, by_key["W#hot3"].reserved) == (10, 2)
+    assert (by_key["W"].on_hand, by_key["W"].min_available) == (-40, 40)  # one base write
+    assert {k: p.on_hand for k, p in by_key.items() if k != "W"} == {
+        f"W#hot{i}": 10 for i in range(1, 5)
+    }
+    assert by_key["W#hot3"].reserved == 2  # and it books from its start shard
     assert by_key["W#hot3"].min_available == 0  # nothing taken from what it held before
     parts = apply_all(stock, pieces)
-    assert (parts[0].available, parts[3].available) == (30, 8)
+    assert [parts[i].available for i in range(5)] == [0, 10, 10, 8, 10]
 
 
-def test_receipts_land_on_the_base_item():
-    (piece,) = spread_change(StockChange("S", "W", on_hand=10), sharded(0, 3, 3), 1)
-    assert (piece.warehouse, piece.on_hand) == ("W", 10)
+def test_the_spread_off_the_base_item_keeps_its_holdback_and_fills_the_lowest_first():
+    stock = sharded(12, 0, 3, holdback=2)
+    pieces = spread_change(booking(1, holdback=2), stock, 1)
+    parts = apply_all(stock, pieces)
+    # 10 spread: 7 to hot1 and 3 to hot2 (both at 7: lowest first), then 1 booked from hot1
+    assert [parts[i].available for i in range(3)] == [2, 6, 6]
+    assert next(p for p in pieces if p.warehouse == "W").min_available == 10 + 2
+
+
+def test_receipts_spread_evenly_over_the_shards_lowest_first():
+    stock = sharded(0, 3, 0, 1)
+    pieces = spread_change(StockChange("S", "W", on_hand=10), stock, 1)
+    assert {p.warehouse: p.on_hand for p in pieces} == {"W#hot1": 2, "W#hot2": 5, "W#hot3": 3}
+    parts = apply_all(stock, pieces)
+    assert [parts[i].available for i in (0, 1, 2, 3)] == [0, 5, 5, 4]
+
+
+def test_a_receipt_fills_the_base_holdback_first_then_the_shards():
+    stock = sharded(1, 0, 0, holdback=3)
+    pieces = spread_change(StockChange("S", "W", on_hand=9), stock, 2)
+    assert {p.warehouse: p.on_hand for p in pieces} == {"W": 2, "W#hot1": 4, "W#hot2": 3}
+
+
+def test_a_first_receipt_makes_the_shards_even_and_an_empty_base_item():
+    stock = ShardedStock.of("S", "W", 8, [])
+    pieces = spread_change(StockChange("S", "W", on_hand=83), stock, 5)
+    by_key = {p.warehouse: p.on_hand for p in pieces}
+    assert by_key.pop("W") == 0  # made, holding nothing: its rules and the key reads find
+    assert sorted(by_key.values()) == [10] * 5 + [11] * 3
+    later = spread_change(StockChange("S", "W", on_hand=8), sharded(0, 10, 10, k=8), 1)
+    assert "W" not in {p.warehouse for p in later}  # not written again by later receipts
 
 
 def test_a_count_conditions_every_item_on_its_on_hand():
@@ -349,3 +430,45 @@ def test_hot_sku_settings_default_parse_and_bounds():
     for bad in ({"ORDERHUB_HOT_SHARDS": "0"}, {"ORDERHUB_HOT_SHARDS": "x"}):
         with pytest.raises(ConfigError, match="ORDERHUB_HOT_SHARDS"):
             Settings.from_env({**env, **bad})
+
+
+def test_after_a_throttled_shard_the_retry_routes_to_the_next_hop_without_a_pause(monkeypatch):
+    from chalicelib.adapters import stock_shards
+    from chalicelib.adapters.stock_shards import HotStockConfig, StockShards
+
+    pauses: list[int] = []
+    monkeypatch.setattr(stock_shards, "back_off", pauses.append)
+    shards = StockShards(None, None, HotStockConfig(frozenset({"S"}), 4, 0))
+    levels = [item("W", 0)] + [item(shard_key("W", i), 5) for i in range(1, 5)]
+
+    def routed_to() -> str:
+        shards.observe("S", [], levels)  # the booking's own read, kept for its commit
+        (piece,) = shards.route([booking(1)], "mall#s1#o1", None).changes
+        shards.forget_reads()
+        return piece.warehouse
+
+    tried = [routed_to()]
+    for _ in range(3):
+        shards.after_throttle([("S", tried[-1])])
+        tried.append(routed_to())
+    assert tried == [shard_key("W", shard_for("mall#s1#o1", 4, hop)) for hop in range(4)]
+    assert pauses == []  # three hops, each at once
+    shards.after_throttle([("S", tried[-1])])
+    assert pauses == [1]  # every shard was busy: now a pause
+    shards.after_throttle([("S", "W")])
+    assert pauses == [1, 5]  # the base item (not a shard): the plain back-off
+    shards.throttle_streak(False)
+    assert routed_to() == tried[0]  # a commit went through: back to the start shard
+
+
+def test_writes_are_counted_for_hot_items_only():
+    from chalicelib.adapters.stock_shards import HotStockConfig, Routed, StockShards
+
+    shards = StockShards(None, None, HotStockConfig(frozenset({"S"}), 2, 0))
+    stock = sharded(0, 1, 1)
+    cold = StockChange("C", "W", reserved=1, min_available=1)
+    shards.note_committed(Routed([booking(1), cold], {("S", "W"): stock}))
+    assert shards.counts == Counter({("commit", "S", "W"): 1})  # not the cold SKU's item
+    shards.note_throttled([("C", "W")])
+    shards.note_committed(Routed([cold], {}))
+    assert shards.counts[("commit", "C", "W")] == 1  # throttled once: now counted
