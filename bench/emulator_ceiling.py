@@ -21,8 +21,6 @@ import os
 import queue
 import random
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -33,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3
-import requests
 
+from bench.flash_sale import REGION, WAREHOUSE, _free_port, _start_emulator
 from chalicelib.deps import Container
 from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.model import Buyer, OrderEvent, OrderLine, PlatformStatus
@@ -44,32 +42,6 @@ from local.emulator import set_fake_aws_env
 from local.provision import function_environment, load_template, provision
 
 SKUS = 40
-REGION = "us-east-1"
-WAREHOUSE = "wh"
-
-
-def start_emulator() -> tuple[subprocess.Popen[bytes], int]:
-    """The emulator alone in its own process (no per-item write limit), as the stack runs it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if k != "ORDERHUB_ITEM_WRITE_RATE"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "local.emulator", "--port", str(port)],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/_orderhub/requests", timeout=1)
-            return proc, port
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the emulator did not start")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -118,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     env: dict[str, str] = {}
     set_fake_aws_env(env, REGION)
     os.environ.update(env)
-    emulator, port = start_emulator()
+    port = _free_port()
+    emulator = _start_emulator(port, 0.0)  # 0: no per-item write limit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
