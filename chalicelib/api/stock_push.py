@@ -34,6 +34,7 @@ def push_stock(event: Any) -> dict[str, Any]:
         deps.now,
         max_skus=MAX_SKUS_PER_RUN,
         has_time=_time_left(getattr(event, "context", None)),
+        warehouses=list(deps.warehouses()),  # every SKU's state in one read
     )
     collected = metrics()
     collected.add_metric(name="StockPushes", unit="Count", value=summary.pushed)
@@ -78,6 +79,7 @@ def handle_stock_nudges(event: Any) -> dict[str, Any]:
         deps.now,
         has_time=_time_left(getattr(event, "context", None)),
         skus=skus,
+        warehouses=list(deps.warehouses()),  # every SKU's state in one read
     )
     collected = metrics()
     collected.add_metric(name="StockPushes", unit="Count", value=summary.pushed)
