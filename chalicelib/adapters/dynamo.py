@@ -180,19 +180,10 @@ class DynamoOrderRepository:
     ) -> dict[str, SkuPushState]:
         """`read_push_state` of several SKUs in one consistent BatchGetItem (100 keys a call)
         of their items in the catalog's warehouses, where stock can only be (receipts check
-        it; domain/stock_ops.py). A hot SKU's shards are read whole, by its Query, as the
-        booking's read does (`read_booking`), and so is a SKU none of whose items read here
-        is flagged. Stock in a warehouse the caller's list does not have yet is missed while
-        another item is flagged; its own flag stays set, so a later run pushes it."""
+        it; domain/stock_ops.py); `push_states_from` says what is read whole instead."""
         inventory = self._m.inventory
-        unique = list(dict.fromkeys(skus))
-        keys = [
-            {"sku": {"S": sku}, "warehouse": {"S": wh}}
-            for sku in unique
-            for wh in dict.fromkeys(warehouses)
-        ]
-        items: dict[str, list[Any]] = {sku: [] for sku in unique}
-        hot = {s for s in unique if any(self._shards.shards_of(s, wh) for wh in warehouses)}
+        keys = self.push_state_keys(skus, warehouses)
+        found: list[dict[str, Any]] = []
         for start in range(0, len(keys), BATCH_GET_KEYS):
             request = {
                 inventory.Meta.table_name: {
@@ -200,15 +191,41 @@ class DynamoOrderRepository:
                     "ConsistentRead": True,
                 }
             }
-            for _, found in _batch_get(self._m.connection.client, request):
-                for raw in found:
-                    item = inventory.from_raw_data(raw)
-                    if getattr(item, "hot_shards", None):
-                        hot.add(item.sku)
-                    items.setdefault(item.sku, []).append(item)
+            for _, items in _batch_get(self._m.connection.client, request):
+                found.extend(items)
+        return self.push_states_from(skus, warehouses, found)
+
+    @property
+    def inventory_table(self) -> str:
+        return str(self._m.inventory.Meta.table_name)
+
+    def push_state_keys(self, skus: Sequence[str], warehouses: Sequence[str]) -> list[Any]:
+        """The inventory keys `read_push_states` reads (for a read that spans tables)."""
+        return [
+            {"sku": {"S": sku}, "warehouse": {"S": wh}}
+            for sku in dict.fromkeys(skus)
+            for wh in dict.fromkeys(warehouses)
+        ]
+
+    def push_states_from(
+        self, skus: Sequence[str], warehouses: Sequence[str], raw_items: Iterable[Any]
+    ) -> dict[str, SkuPushState]:
+        """The SKUs' states from their items read by `push_state_keys`. A hot SKU's shards
+        are read whole, by its Query, as the booking's read does (`read_booking`), and so is
+        a SKU none of whose items read here is flagged (its flag may be on an item of a
+        warehouse added since the caller's list was cached). Stock in such a warehouse is
+        missed while another item is flagged; its own flag stays set, so a later run
+        pushes it."""
+        inventory = self._m.inventory
+        unique = list(dict.fromkeys(skus))
+        items: dict[str, list[Any]] = {sku: [] for sku in unique}
+        hot = {s for s in unique if any(self._shards.shards_of(s, wh) for wh in warehouses)}
+        for raw in raw_items:
+            item = inventory.from_raw_data(raw)
+            if getattr(item, "hot_shards", None):
+                hot.add(item.sku)
+            items.setdefault(item.sku, []).append(item)
         states = {sku: _push_state(sku, found) for sku, found in items.items() if sku not in hot}
-        # a SKU with no flagged item in these warehouses is read whole too: its flag may be on
-        # an item of a warehouse added since the catalog's list was cached
         again = [sku for sku in unique if sku in hot or not states[sku].pending]
         states.update((sku, self.read_push_state(sku)) for sku in again)
         return states

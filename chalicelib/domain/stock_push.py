@@ -160,6 +160,7 @@ def push_stock_changes(
     has_time: Callable[[], bool] = lambda: True,
     skus: Sequence[str] | None = None,
     warehouses: Sequence[str] | None = None,
+    states: Mapping[str, SkuPushState] | None = None,
 ) -> PushRunSummary:
     """Push every pending SKU to every channel once, announce limited-sale transitions, and
     clear what was delivered. `skus` names the SKUs to look at (a nudge after a change);
@@ -172,12 +173,13 @@ def push_stock_changes(
     A change committed while we push moves the item's version, so its flag survives the
     clear and the next run pushes again. Given the catalog's `warehouses`, an outbox with
     `read_push_states` reads every SKU's state in one request; if that read fails, each SKU
-    is read alone, as without it.
+    is read alone, as without it. `states` are states read already (with the run's
+    listings: adapters/push_reads.py); a SKU without one is read here.
     """
     summary = PushRunSummary()
     candidates = list(dict.fromkeys(skus)) if skus is not None else outbox.pending_skus(max_skus)
     planned: list[tuple[SkuPushState, StockPushPlan]] = []
-    read = _read_states(outbox, candidates, warehouses)
+    read = states or _read_states(outbox, candidates, warehouses)
     for sku in candidates:
         if not has_time():
             summary.still_pending.append(sku)

@@ -1,6 +1,7 @@
 """A push run reads its SKUs' push states at once (`read_push_states`, one BatchGetItem),
 and gets what one `read_push_state` (a Query) per SKU gets; a SKU the batch cannot vouch for
-is read whole; a failed batch read leaves each SKU to its own read. Under `mock_aws`."""
+is read whole; a failed batch read leaves each SKU to its own read. A nudge's run reads the
+states and the listings in one request (adapters/push_reads.py). Under `mock_aws`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from botocore.client import BaseClient
 
+from chalicelib.adapters.push_reads import push_run_reads
+from chalicelib.domain.listings import Listing
 from chalicelib.domain.model import StockLevel
 from chalicelib.domain.ports import Store
 from chalicelib.domain.processing import adjust_stock
@@ -90,3 +93,36 @@ def test_a_failed_batch_read_leaves_each_sku_to_its_own_read(repo, monkeypatch):
     assert summary.errors == [] and summary.skus == 2
     assert sorted((sku, qty) for _, _, sku, qty in client.pushes) == [("A", 16), ("B", 13)]
     assert "A" not in repo.pending_skus() and "B" not in repo.pending_skus()
+
+
+LISTED = [("shopify", "s1", "A"), ("shopify", "s1", "B")]
+
+
+def test_a_nudge_runs_states_and_listings_are_one_read(container, repo, calls):
+    container.listings.put(Listing("shopify", "s1", "A", {"variant": "7"}, NOW, ""))
+    calls.clear()
+    with push_run_reads(
+        container.dynamodb, repo, container.listings, ["A", "B"], WAREHOUSES, LISTED
+    ) as states:
+        assert +calls == Counter({"dynamodb.BatchGetItem": 1})  # both tables, one request
+        assert states == {sku: repo.read_push_state(sku) for sku in ("A", "B")}
+        calls.clear()
+        assert container.listings.get("shopify", "s1", "A").ids == {"variant": "7"}
+        assert container.listings.get("shopify", "s1", "B") is None  # read: not listed
+        with container.listings.preloaded([*LISTED, ("shopify", "s1", "C")]):
+            assert container.listings.get("shopify", "s1", "C") is None
+        assert +calls == Counter({"dynamodb.BatchGetItem": 1})  # only C was left to read
+
+
+def test_a_failed_read_of_the_run_preloads_nothing(container, repo, calls, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("throttled")
+
+    monkeypatch.setattr(container.dynamodb, "batch_get_item", broken)
+    with push_run_reads(
+        container.dynamodb, repo, container.listings, ["A"], WAREHOUSES, LISTED
+    ) as states:
+        assert states == {}
+        calls.clear()
+        assert container.listings.get("shopify", "s1", "A") is None
+        assert calls["dynamodb.GetItem"] == 1  # read on its own, as without the preload
