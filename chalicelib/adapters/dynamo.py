@@ -172,14 +172,62 @@ class DynamoOrderRepository:
         return skus
 
     def read_push_state(self, sku: str) -> SkuPushState:
-        items = list(self._m.inventory.query(sku, consistent_read=True))
-        return SkuPushState(
-            sku,
-            tuple(fold_levels(_level_from_item(i) for i in items)),
-            {i.warehouse: int(i.stock_version or 0) for i in items},  # per item (shards too)
-            frozenset(i.warehouse for i in items if i.push_pending),
-            any(bool(i.limited_sale) for i in items),
-        )
+        return _push_state(sku, list(self._m.inventory.query(sku, consistent_read=True)))
+
+    def read_push_states(
+        self, skus: Sequence[str], warehouses: Sequence[str]
+    ) -> dict[str, SkuPushState]:
+        """`read_push_state` of several SKUs in one consistent BatchGetItem (100 keys a call)
+        of their items in the catalog's warehouses, where stock can only be (receipts check
+        it; domain/stock_ops.py); `push_states_from` says what is read whole instead."""
+        inventory = self._m.inventory
+        keys = self.push_state_keys(skus, warehouses)
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request = {
+                inventory.Meta.table_name: {
+                    "Keys": keys[start : start + BATCH_GET_KEYS],
+                    "ConsistentRead": True,
+                }
+            }
+            for _, items in _batch_get(self._m.connection.client, request):
+                found.extend(items)
+        return self.push_states_from(skus, warehouses, found)
+
+    @property
+    def inventory_table(self) -> str:
+        return str(self._m.inventory.Meta.table_name)
+
+    def push_state_keys(self, skus: Sequence[str], warehouses: Sequence[str]) -> list[Any]:
+        """The inventory keys `read_push_states` reads (for a read that spans tables)."""
+        return [
+            {"sku": {"S": sku}, "warehouse": {"S": wh}}
+            for sku in dict.fromkeys(skus)
+            for wh in dict.fromkeys(warehouses)
+        ]
+
+    def push_states_from(
+        self, skus: Sequence[str], warehouses: Sequence[str], raw_items: Iterable[Any]
+    ) -> dict[str, SkuPushState]:
+        """The SKUs' states from their items read by `push_state_keys`. A hot SKU's shards
+        are read whole, by its Query, as the booking's read does (`read_booking`), and so is
+        a SKU none of whose items read here is flagged (its flag may be on an item of a
+        warehouse added since the caller's list was cached). Stock in such a warehouse is
+        missed while another item is flagged; its own flag stays set, so a later run
+        pushes it."""
+        inventory = self._m.inventory
+        unique = list(dict.fromkeys(skus))
+        items: dict[str, list[Any]] = {sku: [] for sku in unique}
+        hot = {s for s in unique if any(self._shards.shards_of(s, wh) for wh in warehouses)}
+        for raw in raw_items:
+            item = inventory.from_raw_data(raw)
+            if getattr(item, "hot_shards", None):
+                hot.add(item.sku)
+            items.setdefault(item.sku, []).append(item)
+        states = {sku: _push_state(sku, found) for sku, found in items.items() if sku not in hot}
+        again = [sku for sku in unique if sku in hot or not states[sku].pending]
+        states.update((sku, self.read_push_state(sku)) for sku in again)
+        return states
 
     def clear_push_pending(self, sku: str, versions: Mapping[str, int]) -> list[str]:
         inv = self._m.inventory
@@ -396,6 +444,16 @@ class DynamoOrderRepository:
 
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
 BATCH_GET_ROUNDS = 8  # unprocessed keys asked again (throttling) before giving up for now
+
+
+def _push_state(sku: str, items: Sequence[Any]) -> SkuPushState:
+    return SkuPushState(
+        sku,
+        tuple(fold_levels(_level_from_item(i) for i in items)),
+        {i.warehouse: int(i.stock_version or 0) for i in items},  # per item (shards too)
+        frozenset(i.warehouse for i in items if i.push_pending),
+        any(bool(i.limited_sale) for i in items),
+    )
 
 
 def _batch_get(client: Any, request: dict[str, Any]) -> Iterator[tuple[str, list[Any]]]:

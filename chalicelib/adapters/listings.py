@@ -55,13 +55,39 @@ class DynamoListingMap:
         """Read `keys` at once (consistent, as `get`); `get` answers them from memory and
         `put` keeps the memory current until the block ends. Keys not preloaded, or left
         unprocessed by DynamoDB, are read by `get` as usual."""
-        wanted = list(dict.fromkeys(keys))
-        memo: dict[ListingKey, Listing | None] = {}
+        outer = getattr(self._run, "memo", None)
+        # inside an outer preload (`preloaded_from`): only what it lacks, into its memory
+        memo: dict[ListingKey, Listing | None] = {} if outer is None else outer
+        wanted = [key for key in dict.fromkeys(keys) if key not in memo]
         for start in range(0, len(wanted), BATCH_GET_KEYS):
             try:
                 memo.update(self._batch_read(wanted[start : start + BATCH_GET_KEYS]))
             except Exception:  # a failed preload only costs the reads one by one
                 log.warning("listing preload failed; reading one by one", exc_info=True)
+        self._run.memo = memo
+        try:
+            yield
+        finally:
+            self._run.memo = outer
+
+    @property
+    def table(self) -> str:
+        return self._table
+
+    def item_keys(self, keys: Iterable[ListingKey]) -> list[dict[str, Any]]:
+        """`keys` as this table's BatchGetItem keys (for a read that spans tables)."""
+        return [{"channel": {"S": _channel(p, s)}, "sku": {"S": sku}} for p, s, sku in keys]
+
+    @contextmanager
+    def preloaded_from(
+        self, keys: Iterable[ListingKey], items: Iterable[dict[str, Any]]
+    ) -> Iterator[None]:
+        """As `preloaded`, from `items` another BatchGetItem read for `keys` (consistently:
+        a key without an item has no listing); a `preloaded` inside reads only the rest."""
+        memo: dict[ListingKey, Listing | None] = dict.fromkeys(keys)
+        for item in items:
+            listing = _listing(item)
+            memo[(listing.platform, listing.store_id, listing.sku)] = listing
         outer = getattr(self._run, "memo", None)
         self._run.memo = memo
         try:

@@ -62,7 +62,7 @@ from chalicelib.settings import (
     DEFAULT_TIKTOK_API_URL,
 )
 
-DEFAULT_TIMEOUT = 3.0  # seconds per request: up to 10 records share one processor invocation
+DEFAULT_TIMEOUT = 3.0  # seconds per request: up to 20 records share one processor invocation
 PAGE_SIZE = 250  # BigCommerce v2's largest page
 MAX_PAGES = 2  # 500 lines, the most a canonical event carries
 # the most calls one thin event's fetch makes (BigCommerce: the order and its product pages);

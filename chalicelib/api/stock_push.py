@@ -34,6 +34,7 @@ def push_stock(event: Any) -> dict[str, Any]:
         deps.now,
         max_skus=MAX_SKUS_PER_RUN,
         has_time=_time_left(getattr(event, "context", None)),
+        warehouses=list(deps.warehouses()),  # every SKU's state in one read
     )
     collected = metrics()
     collected.add_metric(name="StockPushes", unit="Count", value=summary.pushed)
@@ -66,19 +67,30 @@ NUDGE_QUEUE = "orderhub-stock-nudges.fifo"  # FIFO: one SKU's nudges one at a ti
 def handle_stock_nudges(event: Any) -> dict[str, Any]:
     """A stock change, within seconds: push the SKUs the nudges name (coalesced per SKU).
     A failed push stays pending for the minute sweeper; the batch itself never fails."""
+    from chalicelib.adapters.push_reads import push_run_reads
     from chalicelib.adapters.stock_nudge import nudged_skus  # pynamodb: this function's only
 
     deps = container()
     skus = nudged_skus(event)
-    summary = push_stock_changes(
-        deps.orders,
-        deps.catalog.list_stores(),
-        deps.channel_push,
-        deps.inventory_events,
-        deps.now,
-        has_time=_time_left(getattr(event, "context", None)),
-        skus=skus,
-    )
+    stores = deps.catalog.list_stores()
+    warehouses = list(deps.warehouses())
+    # the SKUs' states and their listings in the marketplace stores: one read for both
+    listed = [(s.platform, s.store_id, sku) for sku in skus for s in stores]
+    listed = [key for key in listed if key[0] in deps.platform_stock]
+    with push_run_reads(
+        deps.dynamodb, deps.orders, deps.listings, skus, warehouses, listed
+    ) as states:
+        summary = push_stock_changes(
+            deps.orders,
+            stores,
+            deps.channel_push,
+            deps.inventory_events,
+            deps.now,
+            has_time=_time_left(getattr(event, "context", None)),
+            skus=skus,
+            warehouses=warehouses,  # (without `states`: every SKU's state in one read)
+            states=states,
+        )
     collected = metrics()
     collected.add_metric(name="StockPushes", unit="Count", value=summary.pushed)
     collected.add_metric(name="StockPushRetries", unit="Count", value=len(summary.retry_later))

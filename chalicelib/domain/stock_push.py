@@ -159,6 +159,8 @@ def push_stock_changes(
     max_skus: int = 100,
     has_time: Callable[[], bool] = lambda: True,
     skus: Sequence[str] | None = None,
+    warehouses: Sequence[str] | None = None,
+    states: Mapping[str, SkuPushState] | None = None,
 ) -> PushRunSummary:
     """Push every pending SKU to every channel once, announce limited-sale transitions, and
     clear what was delivered. `skus` names the SKUs to look at (a nudge after a change);
@@ -169,17 +171,21 @@ def push_stock_changes(
     allows). A channel that fails keeps the SKU pending (the next run pushes it again;
     quantities are absolute, so a repeat is harmless); a failure never stops the other SKUs.
     A change committed while we push moves the item's version, so its flag survives the
-    clear and the next run pushes again.
+    clear and the next run pushes again. Given the catalog's `warehouses`, an outbox with
+    `read_push_states` reads every SKU's state in one request; if that read fails, each SKU
+    is read alone, as without it. `states` are states read already (with the run's
+    listings: adapters/push_reads.py); a SKU without one is read here.
     """
     summary = PushRunSummary()
     candidates = list(dict.fromkeys(skus)) if skus is not None else outbox.pending_skus(max_skus)
     planned: list[tuple[SkuPushState, StockPushPlan]] = []
+    read = states or _read_states(outbox, candidates, warehouses)
     for sku in candidates:
         if not has_time():
             summary.still_pending.append(sku)
             continue
         try:
-            state: SkuPushState = outbox.read_push_state(sku)
+            state: SkuPushState = read.get(sku) or outbox.read_push_state(sku)
             if not state.pending:  # the index lags the table: already pushed by an earlier run
                 continue
             summary.skus += 1
@@ -195,6 +201,19 @@ def push_stock_changes(
             _record_error(summary, plan.sku, exc)
             summary.still_pending.append(plan.sku)
     return summary
+
+
+def _read_states(
+    outbox: StockOutbox, skus: Sequence[str], warehouses: Sequence[str] | None
+) -> Mapping[str, SkuPushState]:
+    """The run's SKUs' states at once, when the outbox can (else, or on failure, none)."""
+    read_many = getattr(outbox, "read_push_states", None)
+    if not warehouses or not skus or not callable(read_many):
+        return {}
+    try:
+        return dict(read_many(skus, warehouses))
+    except Exception:  # each SKU is read alone instead: its own trouble is its own
+        return {}
 
 
 def _record_error(summary: PushRunSummary, sku: str, exc: Exception) -> None:

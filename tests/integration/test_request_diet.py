@@ -18,6 +18,7 @@ from botocore.client import BaseClient
 from app import app
 from chalicelib.api.intake import queue_and_record
 from chalicelib.api.personal_data import last_raw_document
+from chalicelib.api.processor import ORDER_BATCH_SIZE, ORDER_BATCHING_WINDOW_SECONDS
 from chalicelib.deps import use_container
 from chalicelib.domain.model import Outcome
 from chalicelib.domain.personal_data import open_raw_document
@@ -28,7 +29,7 @@ from local.worker import SqsPoller
 from tests.builders import event
 
 REGION = "us-east-1"
-EVENTS = 30  # three full processor batches
+EVENTS = 40  # two full processor batches of 20 (no batching window waited out)
 MAX_REQUESTS_PER_EVENT = 3.5
 
 
@@ -81,7 +82,9 @@ def order_poller(deps) -> SqsPoller:
         "handle_order_events",
         app.handler_map["handle_order_events"],
         REGION,
+        batch_size=ORDER_BATCH_SIZE,
         wait_seconds=0,
+        batching_window=ORDER_BATCHING_WINDOW_SECONDS,
     )
 
 
@@ -113,7 +116,10 @@ def test_a_processed_event_costs_at_most_three_and_a_half_requests(deps, calls):
     )
     assert calls["sqs.SendMessage"] == EVENTS and calls["kms.GenerateDataKey"] == 1
     assert calls["dynamodb.UpdateItem"] == calls["dynamodb.GetItem"] == calls["dynamodb.Query"] == 0
-    assert calls["s3.PutObject"] == calls["sqs.DeleteMessageBatch"] == EVENTS // 10
+    # one archive object per batch of 20; SQS deletes and receives ten messages at most
+    assert calls["s3.PutObject"] == EVENTS // ORDER_BATCH_SIZE
+    assert calls["sqs.DeleteMessageBatch"] == EVENTS // 10
+    assert calls["sqs.ReceiveMessage"] == EVENTS // 10 + 1  # and the last, empty, poll
     for created in orders(EVENTS):  # every one booked, its trail final with its receipt
         assert deps.orders.get_event_outcome(created.event_key)["outcome"] == "booked"
         trail = deps.trail.get(created.event_key)
@@ -144,28 +150,67 @@ def test_a_redelivered_batch_books_nothing_and_still_closes_its_trails(deps, cal
         assert [a["outcome"] for a in trail["attempts"]] == ["booked", "duplicate"]
 
 
+def test_a_failed_record_of_a_batch_of_twenty_is_retried_alone_and_booked_once(deps, monkeypatch):
+    created = orders(ORDER_BATCH_SIZE)
+    for order in created:
+        queue_and_record(deps, "mall", "s1", [order], "{}", deps.now())
+    failing = created[13].event_key  # past the first ten: nothing assumes ten a batch
+    real_commit, real_delay, delayed = deps.orders.commit, deps.visibility.delay, []
+
+    def commit(plan, *args, **kwargs):
+        if plan.record.event_key == failing and not delayed:
+            raise RuntimeError("DynamoDB throttled (injected)")
+        return real_commit(plan, *args, **kwargs)
+
+    def delay(handle: str, seconds: int) -> None:
+        delayed.append(handle)
+        real_delay(handle, seconds)
+
+    monkeypatch.setattr(deps.orders, "commit", commit)
+    monkeypatch.setattr(deps.visibility, "delay", delay)
+
+    def available() -> int:
+        return sum(level.available for level in deps.orders.get_stock(["SKU-A"]).values())
+
+    stock_before = available()
+    assert order_poller(deps).poll_once() == ORDER_BATCH_SIZE  # one batch of twenty
+    assert len(delayed) == 1  # only the failed record backs off; the others are deleted
+    booked = [o for o in created if deps.orders.get_event_outcome(o.event_key)]
+    assert [o.event_key for o in created if o not in booked] == [failing]
+    queue = deps.settings.order_queue_url
+    deps.sqs.change_message_visibility(  # its backoff over
+        QueueUrl=queue, ReceiptHandle=delayed[0], VisibilityTimeout=0
+    )
+    assert run_processor(deps) == 1  # the failed record alone comes back
+    for order in created:
+        assert deps.orders.get_event_outcome(order.event_key)["outcome"] == "booked"
+    ordered = sum(line.quantity for o in created for line in o.lines if line.sku == "SKU-A")
+    assert stock_before - available() == ordered  # each booked once
+
+
 def test_the_batched_archive_still_serves_an_orders_raw_payload(deps):
     payloads = {}
-    for created in orders(12):  # more than one batch
+    count = ORDER_BATCH_SIZE + 2  # more than one batch
+    for created in orders(count):
         payloads[created.order_key] = json.dumps(
             {"order": created.order_id, "phone": "13812345678"}
         )
         queue_and_record(deps, "mall", "s1", [created], payloads[created.order_key], deps.now())
-    assert run_processor(deps) == 12
+    assert run_processor(deps) == count
     listed = deps.s3.list_objects_v2(Bucket=deps.settings.raw_bucket, Prefix="raw/")
     keys = [o["Key"] for o in listed["Contents"]]
     assert len(keys) == 2 and all(k.startswith("raw/batch/") for k in keys)  # one per batch
     assert "13812345678" not in json.dumps(
         json.loads(deps.s3.get_object(Bucket=deps.settings.raw_bucket, Key=keys[0])["Body"].read())
     )  # sealed, as before
-    for created in orders(12):
+    for created in orders(count):
         order = deps.orders.get_order(created.order_key)
         event_key, document = last_raw_document(deps, order)  # the reveal's lookup
         assert event_key == created.event_key and document["event_key"] == created.event_key
         opened = open_raw_document(document, created.order_key, deps.personal_data)
         assert opened == payloads[created.order_key]
         # and another order's key does not open it (its associated data names its order)
-        other = orders(12)[(orders(12).index(created) + 1) % 12].order_key
+        other = orders(count)[(orders(count).index(created) + 1) % count].order_key
         with pytest.raises(Exception, match="does not open"):
             open_raw_document(document, other, deps.personal_data)
 

@@ -154,6 +154,19 @@ def test_a_batch_of_thin_events_fits_in_the_timeout(templates):
         assert _timeout(template, lid) >= needed, (lid, _timeout(template, lid), needed)
 
 
+def test_batches_above_ten_wait_a_window_on_a_standard_queue(templates):
+    """Lambda refuses an SQS batch size above 10 without a batching window of at least 1 s,
+    and a FIFO queue's mapping takes at most 10; the processor gathers 20 (docs/performance.md)."""
+    template = templates["prod"]
+    consumers = _sqs_consumers(template)
+    assert consumers["HandleOrderEvents"][0]["Properties"]["BatchSize"] == 20
+    for lid, (source, queue) in consumers.items():
+        props = source["Properties"]
+        if props["BatchSize"] > 10:
+            assert props.get("MaximumBatchingWindowInSeconds", 0) >= 1, lid
+            assert not template["Resources"][queue]["Properties"].get("FifoQueue"), lid
+
+
 def _last_release() -> dict[str, Any]:
     newest = sorted((ROOT / "infra" / "releases").glob("*/sam.json"))[-1]  # by YYYY-MM-DD
     return dict(json.loads(newest.read_text(encoding="utf-8")))
