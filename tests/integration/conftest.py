@@ -3,12 +3,14 @@ infra/resources.json exactly as the local stack creates them."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
 import requests
+from botocore.client import BaseClient
 from moto import mock_aws
 
 from chalicelib.deps import Container, use_container
@@ -71,3 +73,18 @@ def emulated_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedStack]:
         yield EmulatedStack(session, resources, environ)
         use_container(None)
         requests.post(f"{emulator.endpoint_url}/moto-api/reset", timeout=10)  # moto is global
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Every AWS API call any botocore client makes (pynamodb's included), by service.op:
+    the request-diet tests count them."""
+    counted: Counter[str] = Counter()
+    real = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation: str, params: dict) -> object:
+        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
+        return real(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    yield counted

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.client import BaseClient
 
 from app import app
 from chalicelib.deps import Container, use_container
@@ -42,20 +41,6 @@ def stub() -> Iterator[StubPlatform]:
     running = StubPlatform(port=0).start()
     yield running
     running.stop()
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Every AWS API call any botocore client makes (pynamodb's included), by service.op."""
-    counted: Counter[str] = Counter()
-    real = BaseClient._make_api_call
-
-    def counting(self: BaseClient, operation: str, params: dict) -> object:
-        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
-        return real(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    yield counted
 
 
 @pytest.fixture

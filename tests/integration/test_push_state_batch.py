@@ -6,11 +6,9 @@ states and the listings in one request (adapters/push_reads.py). Under `mock_aws
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from botocore.client import BaseClient
 
 from chalicelib.adapters.push_reads import push_run_reads
 from chalicelib.domain.listings import Listing
@@ -23,19 +21,6 @@ from tests.fakes import FakeEventPublisher, FakeStockPush
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 WAREHOUSES = ("w1", "w2")
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    counted: Counter[str] = Counter()
-    real = BaseClient._make_api_call
-
-    def counting(self: BaseClient, operation: str, params: dict) -> object:
-        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
-        return real(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    yield counted
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ Counted, not timed: the number does not depend on load. Under `mock_aws`, in-pro
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from botocore.client import BaseClient
 
 from app import app
 from chalicelib.api.intake import queue_and_record
@@ -31,20 +28,6 @@ from tests.builders import event
 REGION = "us-east-1"
 EVENTS = 40  # two full processor batches of 20 (no batching window waited out)
 MAX_REQUESTS_PER_EVENT = 3.5
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Every AWS API call any botocore client makes (pynamodb's included), by service.op."""
-    counted: Counter[str] = Counter()
-    real = BaseClient._make_api_call
-
-    def counting(self: BaseClient, operation: str, params: dict) -> object:
-        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
-        return real(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    yield counted
 
 
 @pytest.fixture
