@@ -118,6 +118,13 @@ def zip_report(path: Path) -> list[str]:
     ]
 
 
+def _newest_source() -> float:
+    """When app.py or a chalicelib module last changed (a package older than that would time
+    code that is gone, or fail on a module it lacks)."""
+    files = [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]
+    return max(f.stat().st_mtime for f in files)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -129,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         "webhook path": ("app", *WEBHOOK_MODULES),
         "every adapter (before)": ("app", "boto3", *_all_adapters()),
     }
+    if args.zip.exists() and args.zip.stat().st_mtime < _newest_source():
+        print(f"{args.zip} is older than the code: run `make package` first", file=sys.stderr)
+        return 2
     work = tempfile.TemporaryDirectory()
     path = lambda_like(args.zip, Path(work.name)) if args.zip.exists() else None
     print(f"imports from {'the unpacked ' + args.zip.name if path else 'the repository'}")
