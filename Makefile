@@ -64,13 +64,11 @@ cfn-lint: package
 	$(PY) -m tools.trim_package --check build/package/deployment.zip  # imports; size budget
 
 # Two workers on CI's two cores; a file's tests stay together on one worker (the e2e files
-# share their worker's stack and run in order). Files start in collection order
-# (tests/conftest.py puts the longest first): xdist's default reorder by test count started
-# the one-test API fuzz file (~130 s) last, alone on one worker while the other idled.
+# share their worker's stack and run in order).
 PYTEST_WORKERS ?= auto
 
 pytest: $(STAMP) chromium
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # The console's e2e tests drive Debian's Chromium (Playwright with executable_path; never
 # `playwright install`); installed here when missing, with a CJK font for zh-CN screenshots.

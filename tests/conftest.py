@@ -40,7 +40,6 @@ def _no_network_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytes
 # stable: every other test keeps its order.
 SLOW_FIRST = (
     "tests/e2e/test_api_fuzz_e2e.py",  # one test of ~150 s: never the last one to start
-    # (in this order only with --no-loadscope-reorder, as the Makefile runs it)
     "tests/integration/test_chaos_aws_layer.py",
     "tests/integration/test_chaos_aws_layer_more.py",
     "tests/integration/test_flash_sale_concurrency.py",
