@@ -28,6 +28,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamo_items import _level_from_item
 from chalicelib.adapters.dynamo_models import query_sharded
 from chalicelib.domain.errors import ChannelRejected, ChannelUnavailable
 from chalicelib.domain.hot_stock import fold_levels
@@ -379,19 +380,7 @@ class DynamoStockList:
                 if len(skus) == limit:
                     break
                 skus.append(item.sku)
-            rows.append(
-                StockLevel(
-                    sku=item.sku,
-                    warehouse=item.warehouse,
-                    on_hand=int(item.on_hand or 0),
-                    locked=int(item.locked or 0),
-                    reserved=int(item.reserved or 0),
-                    available=int(item.available or 0),
-                    safety_stock=int(item.safety_stock or 0),
-                    holdback=int(item.holdback or 0),
-                    holdback_channels=tuple(str(c) for c in item.holdback_channels or ()),
-                )
-            )
+            rows.append(_level_from_item(item))
         return fold_levels(rows)  # a hot SKU's shard items summed into its warehouse
 
 
