@@ -163,15 +163,7 @@ class GroupProcesses:
         return dict(self.urls)
 
     def stop(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_processes(self.children)
         self.children.clear()
 
     def dead(self) -> list[str]:
@@ -261,6 +253,20 @@ class GroupFront:
                 if service in GROUPS[group] or service not in merged:
                     merged[service] = state
         return _json(start_response, "200 OK", merged)
+
+
+def stop_processes(children: Iterable[subprocess.Popen[Any]]) -> None:
+    """Terminate child processes, in the order given, and wait for each (killed after 10 s)."""
+    children = list(children)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _sum_into(total: dict[str, Any], other: Mapping[str, Any]) -> None:

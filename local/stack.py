@@ -370,15 +370,9 @@ class LocalStack:
             self.notify_stub.stop()
         if self.tracking_stub is not None:
             self.tracking_stub.stop()
-        for child in reversed(self.children):
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        from local.emulator_groups import stop_processes
+
+        stop_processes(reversed(self.children))  # the API before the emulator it calls
         state_path().unlink(missing_ok=True)
 
 
