@@ -20,7 +20,6 @@ import argparse
 import os
 import queue
 import random
-import signal
 import sys
 import threading
 import time
@@ -30,16 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3
 
-from bench.flash_sale import REGION, WAREHOUSE, _free_port, _start_emulator
-from chalicelib.deps import Container
+from bench.flash_sale import WAREHOUSE, provisioned_emulator
 from chalicelib.domain.booking import BookingContext
 from chalicelib.domain.model import Buyer, OrderEvent, OrderLine, PlatformStatus
 from chalicelib.domain.processing import adjust_stock, process_order_event
 from chalicelib.domain.stock_ops import Adjustment
-from local.emulator import set_fake_aws_env
-from local.provision import function_environment, load_template, provision
 
 SKUS = 40
 
@@ -87,19 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args(argv)
-    env: dict[str, str] = {}
-    set_fake_aws_env(env, REGION)
-    os.environ.update(env)
-    port = _free_port()
-    emulator = _start_emulator(port, 0.0)  # 0: no per-item write limit
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-        session = boto3.session.Session(region_name=REGION)
-        template = load_template()
-        resources = provision(template, session.client, REGION)
-        environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
-        container = Container(environ=environ, now=lambda: datetime.now(UTC))
+    with provisioned_emulator(0.0) as (container, emulator, _):  # 0.0: no write limit
         repo, now = container.orders, container.now
         run = f"{int(time.time())}"
         for k in range(SKUS):
@@ -146,9 +129,6 @@ def main(argv: list[str] | None = None) -> None:
             f"ceiling    the emulator's DynamoDB at one whole core: {1000 / ms_emulator:.0f} "
             f"events/s = {1000 / ms_emulator / per_order:.0f} orders/s"
         )
-    finally:
-        emulator.terminate()
-        emulator.wait(10)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ or the emulator, not the item limit, is what the bench measures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import signal
@@ -38,6 +39,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -103,6 +105,35 @@ def _start_emulator(port: int, rate: float) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("the emulator did not start")
+
+
+@contextlib.contextmanager
+def provisioned_emulator(
+    rate: float, port: int = 0
+) -> Iterator[tuple[Container, subprocess.Popen[bytes], int]]:
+    """The emulator in its own process (per-item write limit `rate`, 0: none) on `port` (0: a
+    free one), the template's resources on it and a Container using them; stopped on exit,
+    and on SIGTERM."""
+    env: dict[str, str] = {}
+    set_fake_aws_env(env, REGION)
+    os.environ.update(env)
+    port = port or _free_port()
+    emulator = _start_emulator(port, rate)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the emulator
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        session = boto3.session.Session(region_name=REGION)
+        template = load_template()
+        resources = provision(template, session.client, REGION)
+        environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
+        yield Container(environ=environ, now=lambda: datetime.now(UTC)), emulator, port
+    finally:
+        emulator.terminate()
+        try:
+            emulator.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: stop it rather than leave it
+            emulator.kill()
+            emulator.wait(10)
 
 
 def _order(sku: str, i: int) -> OrderEvent:
@@ -256,19 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.orders <= args.stock:
         parser.error("--orders must exceed --stock (demand above stock)")
-    env: dict[str, str] = {}
-    set_fake_aws_env(env, REGION)
-    os.environ.update(env)
-    port = args.port or _free_port()
-    emulator = _start_emulator(port, args.rate)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the emulator
-    try:
-        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-        session = boto3.session.Session(region_name=REGION)
-        template = load_template()
-        resources = provision(template, session.client, REGION)
-        environ = {**function_environment(template, resources, REGION), "AWS_REGION": REGION}
-        container = Container(environ=environ, now=lambda: datetime.now(UTC))
+    with provisioned_emulator(args.rate, args.port) as (container, _, port):
         tag = str(int(time.time())) + ("a" if args.auto else "")
         print(
             f"flash sale: S={args.stock} units, {args.orders} orders, {args.workers} workers, "
@@ -290,13 +309,6 @@ def main(argv: list[str] | None = None) -> None:
             if args.verbose:
                 print(f"    writes(throttles) per item: {r.per_item}")
         print(f"exactly {args.stock} units sold in every run; ledger audit clean")
-    finally:
-        emulator.terminate()
-        try:
-            emulator.wait(30)
-        except subprocess.TimeoutExpired:  # a loaded machine: stop it rather than leave it
-            emulator.kill()
-            emulator.wait(10)
 
 
 if __name__ == "__main__":
