@@ -19,8 +19,6 @@ from chalicelib.channels.amazon import STATUSES
 from chalicelib.domain.errors import InvalidPayload
 from chalicelib.domain.model import PlatformStatus
 from chalicelib.domain.polling import (
-    Cursor,
-    CursorConflict,
     IncrementalResult,
     PlatformCredentialsRejected,
     PlatformRequestRejected,
@@ -30,6 +28,7 @@ from chalicelib.domain.polling import (
 )
 from chalicelib.domain.ports import Store
 from tests.conftest import fixture_json
+from tests.unit.test_polling_cursors import FakeCursors
 
 ORDER = fixture_json("amazon/getOrder_sandbox200.json")
 ITEMS = fixture_json("amazon/getOrderItems_sandbox200.json")
@@ -262,21 +261,6 @@ class PagedClient:
             raise self.fail
         page = PAGE_2 if "NextToken=" in path else PAGE_1
         return Answer("{...}", page)
-
-
-class FakeCursors:
-    def __init__(self) -> None:
-        self.stored: dict[str, Cursor] = {}
-
-    def load(self, cursor_id: str) -> Cursor | None:
-        return self.stored.get(cursor_id)
-
-    def advance(self, cursor: Cursor, position: datetime, now: datetime) -> Cursor:
-        current = self.stored.get(cursor.cursor_id)
-        if (current.version if current else 0) != cursor.version:
-            raise CursorConflict(cursor.cursor_id)
-        self.stored[cursor.cursor_id] = Cursor(cursor.cursor_id, position, cursor.version + 1)
-        return self.stored[cursor.cursor_id]
 
 
 class Sink:
